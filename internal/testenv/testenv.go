@@ -1,0 +1,133 @@
+// Package testenv gives tests the real things they need: a Debian stack
+// tarball built with mmdebstrap, shared by every test on the machine.
+package testenv
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// CacheDir holds what tests build once per machine. /var/tmp survives reboots
+// and is not cleaned between test runs.
+const CacheDir = "/var/tmp/paas-testenv"
+
+// RepoRoot returns the repository's top directory.
+func RepoRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// Fixture returns the path of a file or directory under testfixtures/.
+func Fixture(parts ...string) string {
+	return filepath.Join(append([]string{RepoRoot(), "testfixtures"}, parts...)...)
+}
+
+// StackTar returns a rootfs tarball of the test stack described by
+// testfixtures/stacks/test/recipe, building it with mmdebstrap the first time.
+// Concurrent test processes wait for one build under a file lock.
+func StackTar(t testing.TB) string {
+	t.Helper()
+	path, err := stackTar()
+	if err != nil {
+		t.Fatalf("test stack: %v", err)
+	}
+	return path
+}
+
+func stackTar() (string, error) {
+	recipe, err := os.ReadFile(Fixture("stacks", "test", "recipe"))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(recipe)
+	out := filepath.Join(CacheDir, "stack-"+hex.EncodeToString(sum[:8])+".tar")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	if err := os.MkdirAll(CacheDir, 0o1777); err != nil {
+		return "", err
+	}
+	_ = os.Chmod(CacheDir, 0o1777)
+	lock, err := os.OpenFile(out+".lock", os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		return "", err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	args, err := mmdebstrapArgs(recipe)
+	if err != nil {
+		return "", err
+	}
+	tmp := out + ".tmp"
+	cmd := exec.Command("mmdebstrap", append(args, tmp)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("mmdebstrap: %v\n%s", err, stderr.String())
+	}
+	_ = os.Chmod(tmp, 0o644)
+	return out, os.Rename(tmp, out)
+}
+
+func mmdebstrapArgs(recipe []byte) ([]string, error) {
+	kv := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(recipe))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("recipe line %q: want KEY=VALUE", line)
+		}
+		kv[k] = v
+	}
+	args := []string{"--mode=unshare", "--format=tar", "--quiet", "--variant=" + kv["variant"]}
+	if p := kv["packages"]; p != "" {
+		args = append(args, "--include="+p)
+	}
+	return append(args, kv["suite"]), nil
+}
+
+// Unprivileged returns the uid and gid of an ordinary user for rootless
+// tests: the caller itself when it is not root, else the user named by
+// PAAS_TEST_USER (default "paas-test", which .ci/run creates). It fails the
+// test when there is none: rootless paths must be tested, not skipped.
+func Unprivileged(t testing.TB) (uid, gid int) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		return os.Getuid(), os.Getgid()
+	}
+	name := os.Getenv("PAAS_TEST_USER")
+	if name == "" {
+		name = "paas-test"
+	}
+	out, err := exec.Command("id", "-u", name).Output()
+	if err != nil {
+		t.Fatalf("no unprivileged test user %q: create it with `useradd -m %s` (as .ci/run does)", name, name)
+	}
+	gout, err := exec.Command("id", "-g", name).Output()
+	if err != nil {
+		t.Fatalf("id -g %s: %v", name, err)
+	}
+	fmt.Sscan(string(out), &uid)
+	fmt.Sscan(string(gout), &gid)
+	return uid, gid
+}
