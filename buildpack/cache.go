@@ -1,0 +1,193 @@
+package buildpack
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Names inside a cache entry directory.
+const (
+	entryDir      = "bp"       // the buildpack itself
+	entryResolved = "resolved" // Buildpack.Resolved of the fetch
+	tmpInfix      = ".tmp-"    // <key>.tmp-*: fetches in progress or left by a crash
+)
+
+// lockPoll is how often a fetch waiting for another process's fetch of the
+// same reference retries the lock; polling keeps the wait cancellable.
+const lockPoll = 100 * time.Millisecond
+
+// cached returns the buildpack directory for ref from the cache, fetching
+// it first when there is no entry or the entry may be stale.
+func (o Options) cached(ctx context.Context, ref string, loc location) (dir, resolved string, err error) {
+	if o.CacheDir == "" {
+		return "", "", fetchf(ref, "no cache directory given for a fetched buildpack")
+	}
+	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+		return "", "", fetchf(ref, "creating buildpack cache: %w", err)
+	}
+	entry := filepath.Join(o.CacheDir, cacheKey(ref))
+	unlock, err := o.lock(ctx, ref, entry+".lock")
+	if err != nil {
+		return "", "", err
+	}
+	defer unlock()
+	removeStale(entry)
+
+	f := fetcherFor(ref, loc)
+	if got, ok := readEntry(entry); ok && o.reusable(loc, got, f) {
+		o.logf("Using cached buildpack %s (%s)", ref, short(got))
+		return filepath.Join(entry, entryDir), got, nil
+	}
+	o.logf("Fetching buildpack %s", ref)
+	resolved, err = fill(ctx, entry, f)
+	if err != nil {
+		return "", "", err
+	}
+	return filepath.Join(entry, entryDir), resolved, nil
+}
+
+// cacheKey names a reference's cache entry: the sha256 of the reference
+// string, #ref included, so every pin has its own entry.
+func cacheKey(ref string) string {
+	sum := sha256.Sum256([]byte(ref))
+	return hex.EncodeToString(sum[:])
+}
+
+// reusable reports whether a cache entry that resolved to got may be used
+// without fetching. Commit shas and archive URLs are immutable pins; a local
+// archive is re-hashed because its file can change under the same name.
+func (o Options) reusable(loc location, got string, f fetcher) bool {
+	switch loc.kind {
+	case kindArchiveURL:
+		return true
+	case kindArchive:
+		want, err := f.digest()
+		return err == nil && want == got
+	default:
+		return isFullSHA(loc.rev) || !o.Pull
+	}
+}
+
+// readEntry returns the resolved pin of a complete cache entry.
+func readEntry(entry string) (string, bool) {
+	b, err := os.ReadFile(filepath.Join(entry, entryResolved))
+	if err != nil {
+		return "", false
+	}
+	if _, err := os.Stat(filepath.Join(entry, entryDir)); err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(string(b)), true
+}
+
+// fetcher fetches a buildpack into dir (which does not exist yet) and
+// returns its resolved pin. digest gives the pin without fetching where
+// that is cheap (local archives), for checking a cache entry.
+type fetcher interface {
+	fetch(ctx context.Context, dir string) (string, error)
+	digest() (string, error)
+}
+
+// fill fetches into a temporary sibling of entry and then swaps it into
+// place, so readers never see a half-written entry.
+func fill(ctx context.Context, entry string, f fetcher) (_ string, retErr error) {
+	tmp, err := os.MkdirTemp(filepath.Dir(entry), filepath.Base(entry)+tmpInfix)
+	if err != nil {
+		return "", fmt.Errorf("creating buildpack cache entry: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			os.RemoveAll(tmp)
+		}
+	}()
+	resolved, err := f.fetch(ctx, filepath.Join(tmp, entryDir))
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, entryResolved), []byte(resolved+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("writing buildpack cache entry: %w", err)
+	}
+	return resolved, replace(entry, tmp)
+}
+
+// replace renames dir to entry, moving an existing entry aside first into a
+// temporary directory (which removeStale reclaims should removal fail here).
+func replace(entry, dir string) error {
+	old, err := os.MkdirTemp(filepath.Dir(entry), filepath.Base(entry)+tmpInfix)
+	if err != nil {
+		return fmt.Errorf("replacing buildpack cache entry: %w", err)
+	}
+	if err := os.Rename(entry, filepath.Join(old, entryDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		os.Remove(old)
+		return fmt.Errorf("replacing buildpack cache entry: %w", err)
+	}
+	if err := os.Rename(dir, entry); err != nil {
+		return fmt.Errorf("replacing buildpack cache entry: %w", err)
+	}
+	return os.RemoveAll(old)
+}
+
+// removeStale deletes temporary directories of entry that a crashed or
+// finished fetch left behind. The caller holds entry's lock, so none is in use.
+func removeStale(entry string) {
+	leftovers, _ := filepath.Glob(entry + tmpInfix + "*")
+	for _, p := range leftovers {
+		os.RemoveAll(p)
+	}
+}
+
+// lock takes an exclusive file lock on path, waiting for another process's
+// fetch of the same reference to finish while ctx allows.
+func (o Options) lock(ctx context.Context, ref, path string) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fetchf(ref, "locking buildpack cache: %w", err)
+	}
+	for waited := false; ; waited = true {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, fetchf(ref, "locking buildpack cache: %w", err)
+		}
+		if !waited {
+			o.logf("Waiting for another fetch of buildpack %s", ref)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fetchf(ref, "waiting for the buildpack cache lock: %w", ctx.Err())
+		case <-time.After(lockPoll):
+		}
+	}
+}
+
+// isFullSHA reports whether rev is a full 40-hex git commit id, the only
+// git reference that cannot move.
+func isFullSHA(rev string) bool {
+	if len(rev) != 40 {
+		return false
+	}
+	_, err := hex.DecodeString(rev)
+	return err == nil
+}
+
+// short abbreviates a resolved pin for log lines.
+func short(resolved string) string {
+	hexPart := strings.TrimPrefix(resolved, "sha256:")
+	if len(hexPart) > 12 {
+		return resolved[:len(resolved)-len(hexPart)+12]
+	}
+	return resolved
+}

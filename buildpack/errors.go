@@ -1,0 +1,37 @@
+package buildpack
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors that callers map to exit codes with errors.Is.
+var (
+	// ErrInvalid means the buildpack itself is unusable: bin/detect or
+	// bin/compile missing or not executable, or an unsafe archive.
+	ErrInvalid = errors.New("invalid buildpack")
+	// ErrFetch means the buildpack could not be obtained: an unreachable or
+	// failing URL, an unknown git ref, a missing path, or no git installed.
+	ErrFetch = errors.New("fetching buildpack failed")
+)
+
+// refError names the reference and the problem; it matches its class
+// (ErrInvalid, ErrFetch) and the underlying error with errors.Is.
+type refError struct {
+	ref   string
+	class error
+	err   error
+}
+
+func (e *refError) Error() string   { return "buildpack " + e.ref + ": " + e.err.Error() }
+func (e *refError) Unwrap() []error { return []error{e.class, e.err} }
+
+// invalidf returns an ErrInvalid error about ref.
+func invalidf(ref, format string, args ...any) error {
+	return &refError{ref: ref, class: ErrInvalid, err: fmt.Errorf(format, args...)}
+}
+
+// fetchf returns an ErrFetch error about ref; format may use %w.
+func fetchf(ref, format string, args ...any) error {
+	return &refError{ref: ref, class: ErrFetch, err: fmt.Errorf(format, args...)}
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// appFile returns the body of a file of the built app layer.
+func appFile(t *testing.T, h *home, image, name string) string {
+	t.Helper()
+	img := storedImage(t, h, image)
+	e, ok := layerEntries(t, lastLayers(t, img, 1)[0])["app/"+name]
+	if !ok {
+		t.Fatalf("app layer of %s lacks %s", image, name)
+	}
+	return e.body
+}
+
+// A buildpack's export file reaches later buildpacks' compile; .buildpacks
+// chooses and orders them.
+func TestBuildExportBetweenBuildpacks(t *testing.T) {
+	forEachUser(t, func(t *testing.T, h *home) {
+		app := t.TempDir()
+		_ = os.Chmod(app, 0o755)
+		lines := buildpackDir("exporter") + "\n" + buildpackDir("consumer") + "\n"
+		if err := os.WriteFile(filepath.Join(app, ".buildpacks"), []byte("# order matters\n"+lines), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		chown(t, app, h.user)
+		r := h.mustBuild(t, "-t", "multi", app)
+		got := appFile(t, h, r.Image, "consumer.txt")
+		contains(t, "consumer.txt", got, "EXPORTED_GREETING=from exporter")
+		contains(t, "consumer.txt", got, "tool=exporter-tool-ran")
+		if len(r.Buildpacks) != 2 || r.Buildpacks[0].Name != "exporter" || r.Buildpacks[1].Name != "consumer" {
+			t.Errorf("buildpacks = %+v, want exporter then consumer", r.Buildpacks)
+		}
+		if r.Processes["worker"] != "cat consumer.txt" {
+			t.Errorf("processes = %v, want consumer's release default worker", r.Processes)
+		}
+	})
+}
+
+// The fixture app's relative .buildpacks entries resolve against the app.
+func TestBuildFixtureMulti(t *testing.T) {
+	h := sharedHome(t, root)
+	r := h.mustBuild(t, testFixtureApp("multi"))
+	contains(t, "consumer.txt", appFile(t, h, r.Image, "consumer.txt"), "from exporter")
+}
+
+func testFixtureApp(name string) string {
+	return filepath.Join(buildpackDir(".."), "apps", name)
+}
+
+// CACHE_DIR persists between builds of one image name and --no-cache
+// empties it; ENV_DIR holds config vars, which stay out of the environment.
+func TestBuildCacheAndEnvDir(t *testing.T) {
+	forEachUser(t, func(t *testing.T, h *home) {
+		app := t.TempDir()
+		_ = os.Chmod(app, 0o755)
+		envFile := filepath.Join(app, "..", "vars.env")
+		if err := os.WriteFile(envFile, []byte("# config\nexport FROM_FILE=\"file value\"\nOVERRIDDEN=file\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(app, ".env"), []byte("FROM_DOTENV=dotenv\nOVERRIDDEN=dotenv\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		chown(t, filepath.Dir(app), h.user)
+		args := []string{"-t", "cached-" + h.user.name, "-b", buildpackDir("cache-env"),
+			"--env-file", envFile, "-e", "SECRET_TOKEN=s3cr3t", "-e", "OVERRIDDEN=flag", app}
+		h.mustBuild(t, args...)
+		r := h.mustBuild(t, args...)
+		if got := strings.TrimSpace(appFile(t, h, r.Image, "build-count")); got != "2" {
+			t.Errorf("second build count = %s, want 2 (CACHE_DIR kept)", got)
+		}
+		r = h.mustBuild(t, append([]string{"--no-cache"}, args...)...)
+		if got := strings.TrimSpace(appFile(t, h, r.Image, "build-count")); got != "1" {
+			t.Errorf("--no-cache build count = %s, want 1", got)
+		}
+		envDir := appFile(t, h, r.Image, "env-dir.txt")
+		for _, want := range []string{"SECRET_TOKEN=s3cr3t", "FROM_FILE=file value", "FROM_DOTENV=dotenv", "OVERRIDDEN=flag"} {
+			contains(t, "ENV_DIR", envDir, want)
+		}
+		env := parseLines(appFile(t, h, r.Image, "build-env.txt"))
+		want := map[string]string{
+			"STACK": "test", "HOME": "/app", "PWD": "/app", "SECRET_IN_ENV": "unset",
+			"REQUEST_ID_SET": "yes", "BUILD_DIR": "/app", "CACHE_DIR": "/paas/cache", "ENV_DIR": "/paas/env",
+		}
+		for k, v := range want {
+			if env[k] != v {
+				t.Errorf("build env %s = %q, want %q", k, env[k], v)
+			}
+		}
+	})
+}
+
+func parseLines(s string) map[string]string {
+	out := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// SOURCE_VERSION is the commit of a git checkout, and .git stays out.
+func TestBuildGitCheckout(t *testing.T) {
+	h := sharedHome(t, root)
+	app := appCopy(t, root, "hello")
+	git := func(args ...string) string {
+		t.Helper()
+		out, err := execOutput("git", append([]string{"-C", app, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(out)
+	}
+	git("init", "-q")
+	git("add", ".")
+	git("commit", "-qm", "app")
+	git("remote", "add", "origin", "https://example.com/acme/hello.git")
+	commit := git("rev-parse", "HEAD")
+	r := h.mustBuild(t, "-t", "gitapp", "-b", buildpackDir("cache-env"), app)
+	env := parseLines(appFile(t, h, r.Image, "build-env.txt"))
+	if env["SOURCE_VERSION"] != commit {
+		t.Errorf("SOURCE_VERSION = %q, want %s", env["SOURCE_VERSION"], commit)
+	}
+	cf, _ := storedImage(t, h, r.Image).ConfigFile()
+	if cf.Config.Labels["org.opencontainers.image.revision"] != commit ||
+		cf.Config.Labels["org.opencontainers.image.source"] != "https://example.com/acme/hello.git" {
+		t.Errorf("labels = %v", cf.Config.Labels)
+	}
+	for name := range layerEntries(t, lastLayers(t, storedImage(t, h, r.Image), 1)[0]) {
+		if strings.HasPrefix(name, "app/.git") {
+			t.Fatalf("app layer has %s", name)
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"syscall"
+
+	"github.com/paas-dev/paas/lifecycle"
+	"github.com/paas-dev/paas/oci"
+	"github.com/paas-dev/paas/sandbox"
+)
+
+// Exit codes are part of paas's interface; SPEC.md lists them.
+const (
+	exitOK          = 0
+	exitFailure     = 1  // anything not classified below
+	exitUsage       = 2  // bad flags or arguments
+	exitApp         = 3  // app directory missing, not a directory, unreadable
+	exitStack       = 4  // stack unknown or unusable
+	exitSandbox     = 5  // user namespaces unavailable
+	exitNotFound    = 6  // image not in the store
+	exitDetect      = 10 // no buildpack detected / buildpack rejected the app
+	exitBuildpack   = 11 // buildpack could not be fetched or is malformed
+	exitCompile     = 12 // bin/compile failed
+	exitRelease     = 13 // bin/release failed or printed invalid YAML
+	exitProcfile    = 14 // malformed Procfile
+	exitExport      = 20 // image could not be assembled or stored
+	exitDiskFull    = 21 // no space left while writing
+	exitOutput      = 22 // --output or --push failed
+	exitInterrupted = 130
+)
+
+// usageError marks errors in how paas was called.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// Sentinels for failures classified by the CLI itself.
+var (
+	errStack  = errors.New("stack problem")
+	errOutput = errors.New("output failed")
+)
+
+var exitClasses = []struct {
+	err  error
+	code int
+}{
+	{syscall.ENOSPC, exitDiskFull},
+	{lifecycle.ErrApp, exitApp},
+	{errStack, exitStack},
+	{sandbox.ErrUnavailable, exitSandbox},
+	{oci.ErrNotFound, exitNotFound},
+	{lifecycle.ErrDetect, exitDetect},
+	{lifecycle.ErrBuildpack, exitBuildpack},
+	{lifecycle.ErrCompile, exitCompile},
+	{lifecycle.ErrRelease, exitRelease},
+	{lifecycle.ErrProcfile, exitProcfile},
+	{lifecycle.ErrExport, exitExport},
+	{errOutput, exitOutput},
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		return exitUsage
+	}
+	for _, c := range exitClasses {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	if errors.Is(err, errInterrupted) {
+		return exitInterrupted
+	}
+	return exitFailure
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/paas-dev/paas/internal/testenv"
+	"github.com/paas-dev/paas/sandbox"
+)
+
+// The end-to-end tests run the real paas binary, built once per test run,
+// against real stacks, as root and as an unprivileged user.
+
+var paasBin string
+
+func TestMain(m *testing.M) {
+	if sandbox.Reexec() {
+		return
+	}
+	code := func() int {
+		if testing.Short() {
+			return m.Run()
+		}
+		dir, err := os.MkdirTemp("", "paas-bin-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		_ = os.Chmod(dir, 0o755)
+		paasBin = filepath.Join(dir, "paas")
+		build := exec.Command("go", "build", "-o", paasBin, ".")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "building paas:", err)
+			return 1
+		}
+		code := m.Run()
+		testenv.StopContainerd()
+		return code
+	}()
+	os.Exit(code)
+}
+
+// user says who runs paas: root (uid 0) or an unprivileged user.
+type user struct {
+	name     string
+	uid, gid int
+}
+
+var root = user{name: "root"}
+
+func unprivileged(t *testing.T) user {
+	uid, gid := testenv.Unprivileged(t)
+	return user{name: "rootless", uid: uid, gid: gid}
+}
+
+// home is a paas store for tests, with the test stack imported as "test".
+type home struct {
+	dir  string
+	user user
+}
+
+var (
+	homesMu sync.Mutex
+	homes   = map[int]*home{}
+)
+
+// sharedHome returns a store owned by u with the test stack in it, made
+// once per test run per user: importing and unpacking a stack takes seconds.
+func sharedHome(t *testing.T, u user) *home {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	homesMu.Lock()
+	defer homesMu.Unlock()
+	if h, ok := homes[u.uid]; ok {
+		return h
+	}
+	h := newHome(t, u, os.TempDir())
+	homes[u.uid] = h
+	return h
+}
+
+func newHome(t *testing.T, u user, parent string) *home {
+	t.Helper()
+	dir, err := os.MkdirTemp(parent, "paas-home-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chown(t, dir, u)
+	h := &home{dir: dir, user: u}
+	stack := testenv.StackTar(t)
+	if out, code := h.paas(t, "stack", "import", "test", stack); code != 0 {
+		t.Fatalf("paas stack import: exit %d\n%s", code, out.stderr)
+	}
+	return h
+}
+
+func chown(t *testing.T, path string, u user) {
+	t.Helper()
+	if u.uid == 0 {
+		return
+	}
+	err := filepath.Walk(path, func(p string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, u.uid, u.gid)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+type output struct{ stdout, stderr string }
+
+// paas runs the binary as the home's user with PAAS_HOME set.
+func (h *home) paas(t *testing.T, args ...string) (output, int) {
+	t.Helper()
+	return h.paasEnv(t, nil, args...)
+}
+
+func (h *home) paasEnv(t *testing.T, env []string, args ...string) (output, int) {
+	t.Helper()
+	cmd := h.command(env, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		code = exit.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running paas %v: %v", args, err)
+	}
+	return output{stdout.String(), stderr.String()}, code
+}
+
+func (h *home) command(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(paasBin, args...)
+	cmd.Env = append([]string{
+		"PAAS_HOME=" + h.dir,
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"NO_COLOR=1",
+		"HOME=" + h.dir,
+		"PAAS_STACK=test",
+	}, env...)
+	if h.user.uid != 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(h.user.uid), Gid: uint32(h.user.gid)}}
+	}
+	return cmd
+}
+
+// mustBuild builds and returns the --json report.
+func (h *home) mustBuild(t *testing.T, args ...string) buildReport {
+	t.Helper()
+	out, code := h.paas(t, append([]string{"build", "--json"}, args...)...)
+	if code != 0 {
+		t.Fatalf("paas build %v: exit %d\n%s", args, code, out.stderr)
+	}
+	var r buildReport
+	if err := json.Unmarshal([]byte(out.stdout), &r); err != nil {
+		t.Fatalf("paas build --json printed %q: %v", out.stdout, err)
+	}
+	return r
+}
+
+// appCopy copies a fixture app into a fresh directory the user can read.
+func appCopy(t *testing.T, u user, name string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), name)
+	copyDir(t, testenv.Fixture("apps", name), dst)
+	_ = os.Chmod(filepath.Dir(dst), 0o755)
+	chown(t, filepath.Dir(dst), u)
+	return dst
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, info.Mode().Perm())
+		}
+		in, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm())
+		if err != nil {
+			return err
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return err
+		}
+		return out.Close()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func buildpackDir(name string) string { return testenv.Fixture("buildpacks", name) }
+
+func contains(t *testing.T, what, s, want string) {
+	t.Helper()
+	if !strings.Contains(s, want) {
+		t.Errorf("%s does not contain %q:\n%s", what, want, s)
+	}
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/oci"
+	"github.com/paas-dev/paas/stacks"
+)
+
+func stackCommand() command {
+	c := command{
+		name:    "stack",
+		summary: "Create, import, list and remove stacks (the base images buildpacks run on)",
+		usage:   "stack create NAME [--suite SUITE] [--packages p1,p2] | stack import NAME SOURCE | stack ls | stack rm NAME",
+	}
+	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
+		if len(args) == 0 {
+			return usageError{"paas stack needs a subcommand: create, import, ls or rm"}
+		}
+		switch args[0] {
+		case "create":
+			return stackCreate(ctx, env, c, args[1:])
+		case "import":
+			return stackImport(ctx, env, c, args[1:])
+		case "ls", "list":
+			return stackList(env, c, args[1:])
+		case "rm", "remove":
+			return stackRemove(env, c, args[1:])
+		case "-h", "--help", "help":
+			fmt.Fprintf(env.stdout, "Usage: paas %s\n", c.usage)
+			return nil
+		}
+		return usageError{fmt.Sprintf("unknown stack subcommand %q: want create, import, ls or rm", args[0])}
+	}
+	return c
+}
+
+func stackCreate(ctx context.Context, env *cliEnv, c command, args []string) error {
+	fs := newFlags(command{name: "stack create", usage: "stack create NAME [flags]", summary: "Build a Debian stack with mmdebstrap, rootless"}, env.stderr)
+	suite := fs.String("suite", stacks.DefaultSuite, "Debian suite")
+	packages := fs.StringSlice("packages", nil, "extra packages, comma separated")
+	mirror := fs.String("mirror", "", "Debian mirror URL (default: mmdebstrap's)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	name, err := oneArg(fs, "stack name")
+	if err != nil {
+		return err
+	}
+	store, err := oci.Open(oci.DefaultHome())
+	if err != nil {
+		return err
+	}
+	con := console.New(env.stderr, false)
+	start := time.Now()
+	con.Step("Creating stack %s from Debian %s", name, *suite)
+	work, err := os.MkdirTemp(tmpDir(store), "stack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	img, err := stacks.Create(ctx, stacks.CreateOptions{
+		Name: name, Suite: *suite, Packages: *packages, Mirror: *mirror,
+		Progress: con.Writer(), TempDir: work,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: creating stack %s: %v", errStack, name, err)
+	}
+	return putStack(ctx, con, store, name, img, start)
+}
+
+func stackImport(ctx context.Context, env *cliEnv, c command, args []string) error {
+	fs := newFlags(command{name: "stack import", usage: "stack import NAME SOURCE", summary: "Import a stack from a rootfs tarball, oci:DIR, oci-archive:FILE or docker-archive:FILE"}, env.stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usageError{"paas stack import takes NAME and SOURCE (a rootfs tarball, oci:DIR, oci-archive:FILE or docker-archive:FILE)"}
+	}
+	name, source := fs.Arg(0), fs.Arg(1)
+	store, err := oci.Open(oci.DefaultHome())
+	if err != nil {
+		return err
+	}
+	con := console.New(env.stderr, false)
+	start := time.Now()
+	con.Step("Importing stack %s from %s", name, source)
+	work, err := os.MkdirTemp(tmpDir(store), "stack-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	img, err := stacks.Import(ctx, source, work)
+	if err != nil {
+		return fmt.Errorf("%w: importing %s: %v", errStack, source, err)
+	}
+	return putStack(ctx, con, store, name, img, start)
+}
+
+func putStack(ctx context.Context, con *console.Console, store *oci.Store, name string, img v1Image, start time.Time) error {
+	img, err := oci.OCI(img)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errStack, err)
+	}
+	digest, err := store.Put(ctx, oci.KindStack, name, img)
+	if err != nil {
+		return fmt.Errorf("storing stack %s: %w", name, err)
+	}
+	con.Step("Stack %s (%s) ready in %s", name, digest, console.Duration(time.Since(start)))
+	return nil
+}
+
+func stackList(env *cliEnv, c command, args []string) error {
+	store, err := oci.Open(oci.DefaultHome())
+	if err != nil {
+		return err
+	}
+	entries, err := store.List(oci.KindStack)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE\tSUITE\tPACKAGES")
+	for _, e := range entries {
+		suite, pkgs := stackLabels(store, e.Name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, shortDigest(e.Digest.String()), console.Size(e.Size), suite, pkgs)
+	}
+	return tw.Flush()
+}
+
+func stackLabels(store *oci.Store, name string) (suite, packages string) {
+	img, _, err := store.Image(oci.KindStack, name)
+	if err != nil {
+		return "", ""
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return "", ""
+	}
+	return cf.Config.Labels["io.paas.stack.suite"], strings.ReplaceAll(cf.Config.Labels["io.paas.stack.packages"], ",", " ")
+}
+
+func stackRemove(env *cliEnv, c command, args []string) error {
+	fs := newFlags(command{name: "stack rm", usage: "stack rm NAME", summary: "Remove a stack from the store"}, env.stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	name, err := oneArg(fs, "stack name")
+	if err != nil {
+		return err
+	}
+	store, err := oci.Open(oci.DefaultHome())
+	if err != nil {
+		return err
+	}
+	img, _, err := store.Image(oci.KindStack, name)
+	if err != nil {
+		return fmt.Errorf("stack %s: %w", name, err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	if err := store.Remove(oci.KindStack, name); err != nil {
+		return err
+	}
+	return stacks.RemoveRootfs(store.Home(), digest)
+}

@@ -1,0 +1,14 @@
+// Package layers turns directories and small generated file sets into
+// deterministic OCI layers, and unpacks layer tarballs into directories.
+//
+// It is the only package in paas that writes tar streams. Every layer it
+// makes is reproducible: the same content gives the same DiffID and Digest
+// whatever the source directory's path, file times, owners or the order the
+// filesystem lists entries in. Layers are built in one streaming pass (walk →
+// tar → compressor → temporary file, hashing as the bytes go by), so memory
+// does not grow with the size of the files.
+//
+// Unpack is the reverse for uncompressed layer tars: it applies OCI
+// whiteouts and never writes outside its target directory, even when the
+// tar holds absolute paths, ".." or symlinks that point elsewhere.
+package layers

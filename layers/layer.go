@@ -1,0 +1,214 @@
+package layers
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+)
+
+// gzipLevel is fixed because the compressed bytes, and so the Digest,
+// depend on it. klauspost's flate output at this level does not depend on
+// how the input is split into writes.
+const gzipLevel = gzip.DefaultCompression
+
+// zstdConcurrency is pinned rather than left at GOMAXPROCS so that nothing
+// about the machine can reach the compressed stream.
+const zstdConcurrency = 2
+
+// mediaType returns the OCI layer media type of compression c.
+func mediaType(c Compression) (types.MediaType, error) {
+	switch c {
+	case Gzip:
+		return types.OCILayer, nil
+	case Zstd:
+		return types.OCILayerZStd, nil
+	}
+	return "", fmt.Errorf("compression %q: %w", c, ErrInvalidOption)
+}
+
+// newCompressor wraps w in compression c. It is the one place that picks a
+// compressor implementation, so swapping in a parallel one is a local change.
+func newCompressor(w io.Writer, c Compression) (io.WriteCloser, error) {
+	switch c {
+	case Gzip:
+		zw, err := gzip.NewWriterLevel(w, gzipLevel)
+		if err != nil {
+			return nil, err
+		}
+		// No name, and mtime 0 ("none" in RFC 1952). Set explicitly: this
+		// klauspost version writes the zero time.Time as a nonzero date.
+		zw.ModTime = time.Unix(0, 0)
+		return zw, nil
+	case Zstd:
+		return zstd.NewWriter(w,
+			zstd.WithEncoderLevel(zstd.SpeedDefault),
+			zstd.WithEncoderConcurrency(zstdConcurrency))
+	}
+	return nil, fmt.Errorf("compression %q: %w", c, ErrInvalidOption)
+}
+
+// newDecompressor is newCompressor's inverse.
+func newDecompressor(r io.Reader, c Compression) (io.ReadCloser, error) {
+	switch c {
+	case Gzip:
+		return gzip.NewReader(r)
+	case Zstd:
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	}
+	return nil, fmt.Errorf("compression %q: %w", c, ErrInvalidOption)
+}
+
+// spooledLayer is a v1.Layer whose compressed bytes live in a file and whose
+// hashes were computed while that file was written, so no accessor ever
+// rehashes or recompresses.
+type spooledLayer struct {
+	path        string
+	compression Compression
+	mediaType   types.MediaType
+	digest      v1.Hash
+	diffID      v1.Hash
+	size        int64
+}
+
+var _ v1.Layer = (*spooledLayer)(nil)
+
+// Digest returns the sha256 of the compressed blob.
+func (l *spooledLayer) Digest() (v1.Hash, error) { return l.digest, nil }
+
+// DiffID returns the sha256 of the uncompressed tar.
+func (l *spooledLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
+
+// Size returns the compressed size in bytes.
+func (l *spooledLayer) Size() (int64, error) { return l.size, nil }
+
+// MediaType returns the OCI layer media type matching the compression.
+func (l *spooledLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
+
+// Path returns the file holding the compressed blob, so a store on the same
+// filesystem can link or rename it instead of copying.
+func (l *spooledLayer) Path() string { return l.path }
+
+// Compressed opens the spooled blob.
+func (l *spooledLayer) Compressed() (io.ReadCloser, error) {
+	return os.Open(l.path)
+}
+
+// Uncompressed opens the spooled blob and decompresses it as it is read.
+func (l *spooledLayer) Uncompressed() (io.ReadCloser, error) {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDecompressor(bufio.NewReader(f), l.compression)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("decompressing %s: %w", l.path, err)
+	}
+	return &stackedCloser{ReadCloser: d, under: f}, nil
+}
+
+// stackedCloser closes a decompressor and then the file under it.
+type stackedCloser struct {
+	io.ReadCloser
+	under io.Closer
+}
+
+func (s *stackedCloser) Close() error {
+	err := s.ReadCloser.Close()
+	if uerr := s.under.Close(); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// countingHash is a sha256 that also counts what it is fed.
+type countingHash struct {
+	hash.Hash
+	n int64
+}
+
+func newCountingHash() *countingHash { return &countingHash{Hash: sha256.New()} }
+
+func (c *countingHash) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return c.Hash.Write(p)
+}
+
+func (c *countingHash) v1Hash() v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(c.Sum(nil))}
+}
+
+// spool runs write against a tar stream that is hashed (DiffID), compressed,
+// hashed again (Digest, Size) and written to a new file in o.tempDir, all in
+// one pass. On failure the file is removed.
+func spool(o *options, write func(tw *tarWriter) error) (_ v1.Layer, retErr error) {
+	mt, err := mediaType(o.compression)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(o.tempDir, "layer-*."+string(o.compression))
+	if err != nil {
+		return nil, fmt.Errorf("creating layer blob: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); retErr == nil && cerr != nil {
+			retErr = fmt.Errorf("closing %s: %w", f.Name(), cerr)
+		}
+		if retErr != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	buf := bufio.NewWriterSize(f, 1<<20)
+	digest := newCountingHash()
+	zw, err := newCompressor(io.MultiWriter(buf, digest), o.compression)
+	if err != nil {
+		return nil, err
+	}
+	diffID := newCountingHash()
+	tw := newTarWriter(io.MultiWriter(zw, diffID), o)
+	if err := write(tw); err != nil {
+		zw.Close()
+		return nil, err
+	}
+	if err := closeAll(tw, zw); err != nil {
+		return nil, err
+	}
+	if err := buf.Flush(); err != nil {
+		return nil, fmt.Errorf("writing %s: %w", f.Name(), err)
+	}
+	return &spooledLayer{
+		path:        f.Name(),
+		compression: o.compression,
+		mediaType:   mt,
+		digest:      digest.v1Hash(),
+		diffID:      diffID.v1Hash(),
+		size:        digest.n,
+	}, nil
+}
+
+// closeAll closes the tar writer and then its compressor, in that order,
+// because each flushes into the next.
+func closeAll(tw *tarWriter, zw io.Closer) error {
+	if err := tw.Close(); err != nil {
+		zw.Close()
+		return fmt.Errorf("finishing tar: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("finishing compression: %w", err)
+	}
+	return nil
+}

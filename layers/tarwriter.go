@@ -1,0 +1,137 @@
+package layers
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"strings"
+)
+
+// ErrChanged is returned (wrapped) when a file changes size while it is
+// being written into a layer; the layer would not match any real state.
+var ErrChanged = errors.New("file changed while being read")
+
+// defaultDirMode is the mode of the prefix's parent directories, which have
+// no source to take a mode from.
+const defaultDirMode = 0o755
+
+// tarWriter writes normalized entries: every header gets the same owner and
+// mtime, blank names, no atime/ctime, and PAX format so that long names and
+// large files are encoded one way only.
+type tarWriter struct {
+	tw       *tar.Writer
+	prefix   string
+	uid, gid int
+	o        *options
+}
+
+func newTarWriter(w io.Writer, o *options) *tarWriter {
+	return &tarWriter{tw: tar.NewWriter(w), prefix: o.prefix, uid: o.uid, gid: o.gid, o: o}
+}
+
+// Close writes the tar trailer.
+func (t *tarWriter) Close() error { return t.tw.Close() }
+
+// name returns the in-tar name of rel (slash-separated, relative to the
+// tree), with the prefix applied.
+func (t *tarWriter) name(rel string) string {
+	return path.Join(t.prefix, rel)
+}
+
+// header returns a normalized header for name.
+func (t *tarWriter) header(name string, typ byte, mode fs.FileMode) *tar.Header {
+	return &tar.Header{
+		Typeflag: typ,
+		Name:     name,
+		Mode:     tarMode(mode),
+		Uid:      t.uid,
+		Gid:      t.gid,
+		ModTime:  t.o.epoch,
+		Format:   tar.FormatPAX,
+	}
+}
+
+func (t *tarWriter) write(h *tar.Header) error {
+	if err := t.tw.WriteHeader(h); err != nil {
+		return fmt.Errorf("writing tar header %s: %w", h.Name, err)
+	}
+	return nil
+}
+
+// prefixDirs writes the prefix's parents with defaultDirMode and the prefix
+// itself with mode; with no prefix it writes nothing.
+func (t *tarWriter) prefixDirs(mode fs.FileMode) error {
+	if t.prefix == "" {
+		return nil
+	}
+	parts := strings.Split(t.prefix, "/")
+	for i := range parts {
+		m := fs.FileMode(defaultDirMode)
+		if i == len(parts)-1 {
+			m = mode
+		}
+		if err := t.dir(strings.Join(parts[:i+1], "/"), m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dir writes a directory entry; name gets its trailing slash here.
+func (t *tarWriter) dir(name string, mode fs.FileMode) error {
+	return t.write(t.header(name+"/", tar.TypeDir, mode))
+}
+
+// symlink writes a symlink entry with its target kept verbatim. Its mode is
+// always 0777, as Linux gives every symlink, whatever the source says.
+func (t *tarWriter) symlink(name, target string) error {
+	h := t.header(name, tar.TypeSymlink, fs.ModePerm)
+	h.Linkname = target
+	return t.write(h)
+}
+
+// hardlink writes a hard link entry pointing at the in-tar name target.
+func (t *tarWriter) hardlink(name, target string, mode fs.FileMode) error {
+	h := t.header(name, tar.TypeLink, mode)
+	h.Linkname = target
+	return t.write(h)
+}
+
+// file writes a regular file entry and streams exactly size bytes from r.
+func (t *tarWriter) file(name string, mode fs.FileMode, size int64, r io.Reader) error {
+	h := t.header(name, tar.TypeReg, mode)
+	h.Size = size
+	if err := t.write(h); err != nil {
+		return err
+	}
+	n, err := io.Copy(t.tw, r)
+	if errors.Is(err, tar.ErrWriteTooLong) {
+		return fmt.Errorf("writing %s: grew past %d bytes: %w", name, size, ErrChanged)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", name, err)
+	}
+	if n != size {
+		return fmt.Errorf("writing %s: read %d bytes, want %d: %w", name, n, size, ErrChanged)
+	}
+	return nil
+}
+
+// tarMode converts Go's file mode bits to the tar header's Unix mode:
+// permission bits plus setuid, setgid and sticky.
+func tarMode(m fs.FileMode) int64 {
+	mode := int64(m.Perm())
+	if m&fs.ModeSetuid != 0 {
+		mode |= 0o4000
+	}
+	if m&fs.ModeSetgid != 0 {
+		mode |= 0o2000
+	}
+	if m&fs.ModeSticky != 0 {
+		mode |= 0o1000
+	}
+	return mode
+}

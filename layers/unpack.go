@@ -1,0 +1,323 @@
+package layers
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// OCI whiteout names: ".wh.NAME" deletes NAME from the layers below, and a
+// directory holding ".wh..wh..opq" hides everything the layers below put in it.
+const (
+	whiteoutPrefix = ".wh."
+	opaqueWhiteout = ".wh..wh..opq"
+)
+
+// Unpack extracts the uncompressed layer tar r into dir, on top of whatever
+// lower layers are already there: later entries replace earlier files, and
+// OCI whiteouts remove lower ones. Every path is confined to dir: ".." and
+// absolute names are taken relative to dir, and symlinks are resolved as if
+// dir were the root, so a link to /etc leads to dir/etc.
+//
+// Files get the tar's modes and mtimes but are never chowned: they belong to
+// the caller, which is what a rootless sandbox maps to root. Directories are
+// made writable while filled and get their modes (always with owner r and x,
+// so the tree stays traversable) and mtimes at the end; use RemoveAll to
+// delete such a tree. Device nodes are skipped where the caller may not
+// create them. File contents are streamed, never held in memory.
+func Unpack(r io.Reader, dir string) (retErr error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("unpacking layer: %w", err)
+	}
+	rt, err := openRoot(dir)
+	if err != nil {
+		return fmt.Errorf("unpacking layer: %w", err)
+	}
+	defer rt.close()
+	u := &unpacker{root: rt, written: map[string]struct{}{}}
+	defer func() {
+		if err := rt.finish(); err != nil && retErr == nil {
+			retErr = fmt.Errorf("unpacking layer into %s: %w", dir, err)
+		}
+	}()
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading layer: %w", err)
+		}
+		if err := u.entry(hdr, tr); err != nil {
+			return fmt.Errorf("unpacking %s: %w", hdr.Name, err)
+		}
+	}
+}
+
+// unpacker applies one layer's entries to a root.
+type unpacker struct {
+	root *root
+	// written holds the paths this layer created and their parents.
+	// Whiteouts only hide what lower layers put there, never the layer's
+	// own entries, whichever order the tar lists them in.
+	written map[string]struct{}
+}
+
+// entry applies one tar entry.
+func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
+	rel := cleanRel(hdr.Name)
+	if rel == "" || hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil // the root itself belongs to the caller
+	}
+	parent, base := splitRel(rel)
+	if strings.HasPrefix(base, whiteoutPrefix) {
+		return u.whiteout(parent, base)
+	}
+	pfd, err := u.root.mkdirAll(parent)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	if err := u.root.ensureWritable(pfd, parent); err != nil {
+		return err
+	}
+	created, err := u.create(pfd, rel, base, hdr, r)
+	if created {
+		u.mark(rel)
+	}
+	return err
+}
+
+// mark records that this layer wrote rel, and so touched its parents.
+func (u *unpacker) mark(rel string) {
+	for p := rel; p != ""; p, _ = splitRel(p) {
+		if _, ok := u.written[p]; ok && p != rel {
+			return // and so are all of p's parents
+		}
+		u.written[p] = struct{}{}
+	}
+}
+
+// create makes the file base in directory pfd and reports whether it did.
+func (u *unpacker) create(pfd int, rel, base string, hdr *tar.Header, r io.Reader) (bool, error) {
+	mode := uint32(hdr.Mode) & 0o7777
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		return true, u.mkdir(pfd, rel, base, mode, hdr.ModTime)
+	case tar.TypeReg, tar.TypeCont:
+		return true, writeRegular(pfd, base, mode, hdr.ModTime, r)
+	case tar.TypeSymlink:
+		return true, symlink(pfd, base, hdr.Linkname, hdr.ModTime)
+	case tar.TypeLink:
+		return true, u.hardlink(pfd, rel, base, hdr.Linkname)
+	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+		return mknod(pfd, base, hdr)
+	}
+	return false, fmt.Errorf("type %q: %w", hdr.Typeflag, ErrUnsupportedType)
+}
+
+// replace clears the way for a new entry base in pfd: an existing directory
+// is kept when keepDir is set and removed with its contents otherwise; any
+// other file is removed. It reports whether a directory was kept.
+func replace(pfd int, base string, keepDir bool) (bool, error) {
+	var st unix.Stat_t
+	err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR && keepDir {
+		return true, nil
+	}
+	return false, removeAt(pfd, base)
+}
+
+// mkdir makes (or keeps) directory base and records its final mode and
+// mtime. It starts out owner-only so it can be filled whatever its mode.
+func (u *unpacker) mkdir(pfd int, rel, base string, mode uint32, mtime time.Time) error {
+	kept, err := replace(pfd, base, true)
+	if err != nil {
+		return err
+	}
+	if !kept {
+		if err := unix.Mkdirat(pfd, base, 0o700); err != nil {
+			return err
+		}
+	}
+	fd, err := openDirNoFollow(pfd, base)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return u.root.setDir(fd, rel, mode, mtime)
+}
+
+// writeRegular streams r into a new file base in pfd.
+func writeRegular(pfd int, base string, mode uint32, mtime time.Time, r io.Reader) error {
+	if _, err := replace(pfd, base, false); err != nil {
+		return err
+	}
+	fd, err := unix.Openat(pfd, base, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	f := os.NewFile(uintptr(fd), base)
+	defer f.Close()
+	if _, err := io.Copy(f, r); err != nil {
+		return err
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
+		return err
+	}
+	if err := futimens(fd, mtime); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// symlink makes a symlink base in pfd with its target kept verbatim.
+func symlink(pfd int, base, target string, mtime time.Time) error {
+	if _, err := replace(pfd, base, false); err != nil {
+		return err
+	}
+	if err := unix.Symlinkat(target, pfd, base); err != nil {
+		return err
+	}
+	ts := unix.NsecToTimespec(mtime.UnixNano())
+	return unix.UtimesNanoAt(pfd, base, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// hardlink links base in pfd to the file the tar names target, which is
+// resolved inside the root like any other path. A symlink target is linked
+// itself, not followed.
+func (u *unpacker) hardlink(pfd int, rel, base, target string) error {
+	trel := cleanRel(target)
+	if trel == rel {
+		return nil
+	}
+	tparent, tbase := splitRel(trel)
+	if tbase == "" {
+		return fmt.Errorf("hard link to the root: %w", unix.EPERM)
+	}
+	tfd, err := u.root.openDir(tparent)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(tfd)
+	if _, err := replace(pfd, base, false); err != nil {
+		return err
+	}
+	return unix.Linkat(tfd, tbase, pfd, base, 0)
+}
+
+// mknod makes a device node or fifo, skipping it when the caller lacks the
+// privilege (devices need CAP_MKNOD in the initial user namespace).
+func mknod(pfd int, base string, hdr *tar.Header) (bool, error) {
+	if _, err := replace(pfd, base, false); err != nil {
+		return false, err
+	}
+	mode := uint32(hdr.Mode) & 0o7777
+	switch hdr.Typeflag {
+	case tar.TypeChar:
+		mode |= unix.S_IFCHR
+	case tar.TypeBlock:
+		mode |= unix.S_IFBLK
+	default:
+		mode |= unix.S_IFIFO
+	}
+	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
+	err := unix.Mknodat(pfd, base, mode, int(dev))
+	if errors.Is(err, unix.EPERM) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	ts := unix.NsecToTimespec(hdr.ModTime.UnixNano())
+	return true, unix.UtimesNanoAt(pfd, base, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// whiteout applies ".wh.NAME" or the opaque marker found in directory
+// parent. A whiteout in a directory that does not exist hides nothing.
+func (u *unpacker) whiteout(parent, base string) error {
+	pfd, err := u.root.openDir(parent)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pfd)
+	if err := u.root.ensureWritable(pfd, parent); err != nil {
+		return err
+	}
+	if base == opaqueWhiteout {
+		return u.opaque(pfd, parent)
+	}
+	name := strings.TrimPrefix(base, whiteoutPrefix)
+	if name == "" || name == "." || name == ".." {
+		return nil
+	}
+	return u.hide(pfd, path.Join(parent, name), name)
+}
+
+// opaque removes everything lower layers put in the directory pfd (at
+// rel), keeping what this layer wrote.
+func (u *unpacker) opaque(pfd int, rel string) error {
+	names, err := readDirNames(pfd)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := u.hide(pfd, path.Join(rel, name), name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// hide removes name (at rel) from pfd unless this layer wrote it. Where this
+// layer wrote inside a directory, only the lower layers' part of it goes.
+func (u *unpacker) hide(pfd int, rel, name string) error {
+	if _, ok := u.written[rel]; !ok {
+		return removeAt(pfd, name)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return nil
+	}
+	fd, err := openDirNoFollow(pfd, name)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := u.root.ensureWritable(fd, rel); err != nil {
+		return err
+	}
+	return u.opaque(fd, rel)
+}
+
+// readDirNames lists the directory fd. It reads through a fresh open file
+// description, so fd's own offset stays where it was.
+func readDirNames(fd int) ([]string, error) {
+	dfd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	d := os.NewFile(uintptr(dfd), "")
+	defer d.Close()
+	return d.Readdirnames(-1)
+}

@@ -1,0 +1,460 @@
+package lifecycle
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/detect"
+	"github.com/paas-dev/paas/procfile"
+	"github.com/paas-dev/paas/sandbox"
+)
+
+// Paths inside the build sandbox. The app is compiled in place at /app, the
+// path it has in the image, so non-relocatable runtimes work unchanged.
+const (
+	BuildDir      = "/app"
+	CacheDir      = "/paas/cache"
+	EnvDir        = "/paas/env"
+	BuildpacksDir = "/paas/buildpacks"
+)
+
+// Stack is the root filesystem the buildpacks run on.
+type Stack struct {
+	Name   string
+	Rootfs string   // unpacked, never modified
+	Env    []string // the stack image's own environment (PATH, ...)
+}
+
+// Options are the inputs of a build.
+type Options struct {
+	AppDir string
+	Stack  Stack
+	// Buildpacks are the --buildpack references, in order.
+	Buildpacks []string
+	// DefaultBuildpacks are tried in order when nothing names buildpacks.
+	DefaultBuildpacks []string
+	// Env are the config vars: the app's .env, --env-file and --env merged.
+	// Buildpacks see them in ENV_DIR, never in their environment.
+	Env map[string]string
+	// CacheDir is the persistent CACHE_DIR of this app.
+	CacheDir string
+	// BuildpackCache is where fetched buildpacks are kept.
+	BuildpackCache string
+	// Pull re-fetches unpinned remote buildpacks.
+	Pull bool
+	// WorkDir is scratch space for this build; the caller removes it.
+	WorkDir string
+	// NoSandbox runs the buildpacks on the current root filesystem.
+	NoSandbox bool
+	Network   sandbox.Network
+	Console   *console.Console
+}
+
+// Result is a built app.
+type Result struct {
+	// AppDir is the compiled /app tree on the host, inside WorkDir.
+	AppDir        string
+	Buildpacks    []UsedBuildpack
+	Processes     map[string]string
+	ConfigVars    map[string]string
+	SourceVersion string
+	SourceURL     string
+	Durations     []PhaseDuration
+}
+
+// UsedBuildpack records a buildpack that built the app, for the image's
+// io.paas.buildpacks label: enough to repeat the build exactly.
+type UsedBuildpack struct {
+	Name     string `json:"name"`
+	Ref      string `json:"source"`
+	Resolved string `json:"resolved,omitempty"`
+	Detected string `json:"detected,omitempty"`
+}
+
+// PhaseDuration is how long one phase took.
+type PhaseDuration struct {
+	Phase   string  `json:"phase"`
+	Seconds float64 `json:"seconds"`
+}
+
+// build is the state of one build between phases.
+type build struct {
+	opts     Options
+	con      *console.Console
+	sb       sandbox.Sandbox
+	env      environ // what every phase's process gets
+	exports  map[string]string
+	result   *Result
+	bpsDir   string // host dir mounted at BuildpacksDir
+	selected []*prepared
+}
+
+// Build runs detect, compile and release over a working copy of the app.
+// The source directory is only read.
+func Build(ctx context.Context, opts Options) (*Result, error) {
+	if err := checkAppDir(opts.AppDir); err != nil {
+		return nil, err
+	}
+	b := &build{opts: opts, con: opts.Console, exports: map[string]string{}, result: &Result{}}
+	steps := []struct {
+		phase string
+		run   func(context.Context) error
+	}{
+		{"prepare", b.prepare},
+		{"detect", b.detect},
+		{"compile", b.compile},
+		{"release", b.release},
+	}
+	for _, s := range steps {
+		start := time.Now()
+		if err := s.run(ctx); err != nil {
+			return nil, err
+		}
+		b.result.Durations = append(b.result.Durations, PhaseDuration{s.phase, time.Since(start).Seconds()})
+	}
+	return b.result, nil
+}
+
+// prepare makes the working copy, ENV_DIR and the sandbox.
+func (b *build) prepare(ctx context.Context) error {
+	o := b.opts
+	ignore, err := readSlugIgnore(o.AppDir)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrApp, err)
+	}
+	app := filepath.Join(o.WorkDir, "app")
+	if err := copyTree(o.AppDir, app, appSkip(ignore), b.con.Warner()); err != nil {
+		return fmt.Errorf("%w: copying the app: %v", ErrApp, err)
+	}
+	b.result.AppDir = app
+	b.result.SourceVersion, b.result.SourceURL = gitInfo(o.AppDir)
+	envDir := filepath.Join(o.WorkDir, "env")
+	if err := writeEnvDir(envDir, o.Env); err != nil {
+		return err
+	}
+	b.bpsDir = filepath.Join(o.WorkDir, "buildpacks")
+	if err := os.MkdirAll(b.bpsDir, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+		return fmt.Errorf("creating the build cache: %w", err)
+	}
+	mounts := []sandbox.Mount{
+		{Source: app, Target: BuildDir},
+		{Source: o.CacheDir, Target: CacheDir},
+		{Source: envDir, Target: EnvDir, ReadOnly: true},
+		{Source: b.bpsDir, Target: BuildpacksDir},
+	}
+	if b.sb, err = b.newSandbox(mounts); err != nil {
+		return err
+	}
+	b.env = b.baseEnv()
+	return nil
+}
+
+func (b *build) newSandbox(mounts []sandbox.Mount) (sandbox.Sandbox, error) {
+	if b.opts.NoSandbox {
+		return sandbox.Host(mounts), nil
+	}
+	upper := filepath.Join(b.opts.WorkDir, "upper")
+	if err := os.MkdirAll(upper, 0o755); err != nil {
+		return nil, err
+	}
+	return sandbox.New(sandbox.Config{
+		Root:    b.opts.Stack.Rootfs,
+		Upper:   upper,
+		Mounts:  mounts,
+		Network: b.opts.Network,
+	})
+}
+
+// baseEnv is the environment of every buildpack script: the stack's own,
+// plus what Heroku and herokuish give buildpacks. Config vars are absent on
+// purpose: buildpacks read ENV_DIR.
+func (b *build) baseEnv() environ {
+	env := parseEnviron(b.opts.Stack.Env)
+	if env["PATH"] == "" {
+		env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	app := b.sb.Path(BuildDir)
+	env["STACK"] = b.opts.Stack.Name
+	env["HOME"] = app
+	env["APP_DIR"] = app
+	env["REQUEST_ID"] = requestID()
+	env["CURL_TIMEOUT"] = "600"
+	env["CURL_CONNECT_TIMEOUT"] = "30"
+	if v := b.result.SourceVersion; v != "" {
+		env["SOURCE_VERSION"] = v
+	}
+	return env
+}
+
+func requestID() string {
+	var buf [16]byte
+	_, _ = rand.Read(buf[:])
+	return hex.EncodeToString(buf[:])
+}
+
+// gitInfo returns the commit and origin URL of a git checkout, or blanks.
+func gitInfo(dir string) (commit, url string) {
+	if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
+		return "", ""
+	}
+	if out, err := exec.Command("git", "-C", dir, "rev-parse", "HEAD").Output(); err == nil {
+		commit = strings.TrimSpace(string(out))
+	}
+	if out, err := exec.Command("git", "-C", dir, "config", "--get", "remote.origin.url").Output(); err == nil {
+		url = strings.TrimSpace(string(out))
+	}
+	return commit, url
+}
+
+// detect chooses the buildpacks and runs their bin/detect.
+func (b *build) detect(ctx context.Context) error {
+	b.con.Step("Detecting buildpacks")
+	sel, err := detect.Select(b.opts.AppDir, b.opts.Buildpacks, b.opts.Env, b.opts.DefaultBuildpacks)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrDetect, err)
+	}
+	if sel.Source == detect.SourceDetect {
+		return b.detectFirst(ctx, sel.Refs)
+	}
+	b.con.Info("Using buildpacks from %s", sel.Source)
+	for i, ref := range sel.Refs {
+		bp, err := b.prepareBuildpack(ctx, i, ref)
+		if err != nil {
+			return err
+		}
+		name, ok, err := b.runDetect(ctx, bp)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: app not compatible with buildpack %s (its bin/detect rejected the app)", ErrDetect, ref)
+		}
+		b.chose(bp, name)
+	}
+	return nil
+}
+
+// detectFirst runs the default buildpacks' detect in order; the first that
+// passes builds the app alone, as on Heroku.
+func (b *build) detectFirst(ctx context.Context, refs []string) error {
+	for i, ref := range refs {
+		bp, err := b.prepareBuildpack(ctx, i, ref)
+		if err != nil {
+			return err
+		}
+		name, ok, err := b.runDetect(ctx, bp)
+		if err != nil {
+			return err
+		}
+		if ok {
+			b.chose(bp, name)
+			return nil
+		}
+	}
+	if len(refs) == 0 {
+		return fmt.Errorf("%w: no buildpack was given and there are no default buildpacks; name one with --buildpack, BUILDPACK_URL or a .buildpacks file", ErrDetect)
+	}
+	return fmt.Errorf("%w: no buildpack detected the app; tried: %s. Name one with --buildpack", ErrDetect, strings.Join(refs, ", "))
+}
+
+func (b *build) chose(bp *prepared, detected string) {
+	if detected == "" {
+		detected = bp.Name
+	}
+	b.con.Step("%s app detected", detected)
+	bp.detected = detected
+	b.selected = append(b.selected, bp)
+}
+
+// runDetect runs bin/detect BUILD_DIR. Exit 0 passes; its first stdout line
+// names the framework.
+func (b *build) runDetect(ctx context.Context, bp *prepared) (string, bool, error) {
+	var stdout strings.Builder
+	tail := console.NewTail(20)
+	err := b.sb.Run(ctx, &sandbox.Cmd{
+		Args:   []string{b.sb.Path(bp.path("bin/detect")), b.sb.Path(BuildDir)},
+		Env:    b.env.with(b.exports).list(),
+		Dir:    b.sb.Path(BuildDir),
+		Stdout: &stdout,
+		Stderr: tail,
+	})
+	var exit *sandbox.ExitError
+	switch {
+	case errors.As(err, &exit):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("running %s bin/detect: %w", bp.Ref, err)
+	}
+	name, _, _ := strings.Cut(strings.TrimSpace(stdout.String()), "\n")
+	return strings.TrimSpace(name), true, nil
+}
+
+// compile runs each chosen buildpack's bin/compile, then sources its export
+// file so later buildpacks see what it set.
+func (b *build) compile(ctx context.Context) error {
+	if err := b.checkProcfile(); err != nil {
+		return err
+	}
+	for _, bp := range b.selected {
+		b.con.Step("Compiling with %s", bp.Name)
+		start := time.Now()
+		if err := b.runCompile(ctx, bp); err != nil {
+			return err
+		}
+		if err := b.sourceExport(ctx, bp); err != nil {
+			return err
+		}
+		b.con.Done("Compiled", time.Since(start))
+	}
+	return nil
+}
+
+func (b *build) runCompile(ctx context.Context, bp *prepared) error {
+	tail := console.NewTail(15)
+	live := b.con.Writer()
+	out := multiWriter(live, tail)
+	err := b.sb.Run(ctx, &sandbox.Cmd{
+		Args:   []string{b.sb.Path(bp.path("bin/compile")), b.sb.Path(BuildDir), b.sb.Path(CacheDir), b.sb.Path(EnvDir)},
+		Env:    b.env.with(b.exports).list(),
+		Dir:    b.sb.Path(BuildDir),
+		Stdout: out,
+		Stderr: out,
+	})
+	var exit *sandbox.ExitError
+	if errors.As(err, &exit) {
+		return fmt.Errorf("%w: buildpack %s: bin/compile exited with status %d; its last output:\n%s",
+			ErrCompile, bp.Ref, exit.Code, indent(tail.Lines()))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: buildpack %s: running bin/compile: %v", ErrCompile, bp.Ref, err)
+	}
+	return nil
+}
+
+// sourceExport applies the buildpack's export file, if it wrote one, the
+// way herokuish does: source it in a shell and keep what changed.
+func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
+	if _, err := os.Stat(filepath.Join(bp.hostDir, "export")); err != nil {
+		return nil
+	}
+	before := b.env.with(b.exports)
+	var stdout strings.Builder
+	tail := console.NewTail(10)
+	err := b.sb.Run(ctx, &sandbox.Cmd{
+		Args:   []string{"/bin/sh", "-c", `. "$1" >&2 && exec env -0`, "export", b.sb.Path(bp.path("export"))},
+		Env:    before.list(),
+		Dir:    b.sb.Path(BuildDir),
+		Stdout: &stdout,
+		Stderr: tail,
+	})
+	if err != nil {
+		return fmt.Errorf("%w: buildpack %s: sourcing its export file: %v\n%s", ErrCompile, bp.Ref, err, indent(tail.Lines()))
+	}
+	for k, v := range exported(before, parseEnvZ([]byte(stdout.String()))) {
+		b.exports[k] = v
+	}
+	return nil
+}
+
+// checkProcfile fails fast on a malformed Procfile, before a long compile.
+func (b *build) checkProcfile() error {
+	_, err := procfile.ParseFile(filepath.Join(b.result.AppDir, "Procfile"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %v", ErrProcfile, err)
+	}
+	return nil
+}
+
+// release collects default process types and config vars from each
+// buildpack's bin/release (later buildpacks win per key), then lets the
+// Procfile override process types.
+func (b *build) release(ctx context.Context) error {
+	b.con.Step("Discovering process types")
+	processes, vars := map[string]string{}, map[string]string{}
+	for _, bp := range b.selected {
+		rel, err := b.runRelease(ctx, bp)
+		if err != nil {
+			return err
+		}
+		merge(processes, rel.DefaultProcessTypes)
+		merge(vars, rel.ConfigVars)
+	}
+	b.con.Info("Default types for buildpacks -> %s", typeList(processes))
+	procs, err := procfile.ParseFile(filepath.Join(b.result.AppDir, "Procfile"))
+	switch {
+	case err == nil:
+		merge(processes, procs)
+		b.con.Info("Procfile declares types     -> %s", typeList(procs))
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %v", ErrProcfile, err)
+	}
+	b.result.Processes, b.result.ConfigVars = processes, vars
+	for _, bp := range b.selected {
+		b.result.Buildpacks = append(b.result.Buildpacks, UsedBuildpack{
+			Name: bp.Name, Ref: bp.Ref, Resolved: bp.Resolved, Detected: bp.detected,
+		})
+	}
+	return nil
+}
+
+func (b *build) runRelease(ctx context.Context, bp *prepared) (Release, error) {
+	if _, err := os.Stat(filepath.Join(bp.hostDir, "bin", "release")); err != nil {
+		return Release{}, nil
+	}
+	var stdout strings.Builder
+	tail := console.NewTail(10)
+	err := b.sb.Run(ctx, &sandbox.Cmd{
+		Args:   []string{b.sb.Path(bp.path("bin/release")), b.sb.Path(BuildDir)},
+		Env:    b.env.with(b.exports).list(),
+		Dir:    b.sb.Path(BuildDir),
+		Stdout: &stdout,
+		Stderr: tail,
+	})
+	if err != nil {
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release: %v\n%s", ErrRelease, bp.Ref, err, indent(tail.Lines()))
+	}
+	rel, err := ParseRelease([]byte(stdout.String()))
+	if err != nil {
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release printed %v", ErrRelease, bp.Ref, err)
+	}
+	return rel, nil
+}
+
+func merge(dst, src map[string]string) {
+	for k, v := range src {
+		dst[k] = v
+	}
+}
+
+func typeList(p map[string]string) string {
+	if len(p) == 0 {
+		return "(none)"
+	}
+	types := make([]string, 0, len(p))
+	for t := range p {
+		types = append(types, t)
+	}
+	sortStrings(types)
+	return strings.Join(types, ", ")
+}
+
+func indent(lines []string) string {
+	var sb strings.Builder
+	for _, l := range lines {
+		sb.WriteString(console.Indent + l + "\n")
+	}
+	return strings.TrimRight(sb.String(), "\n")
+}

@@ -1,0 +1,66 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"sort"
+
+	"github.com/paas-dev/paas/buildpack"
+)
+
+// prepared is a buildpack fetched and copied into the build: each gets a
+// private, writable copy, because buildpacks write their export file (and
+// sometimes more) into their own directory.
+type prepared struct {
+	*buildpack.Buildpack
+	hostDir  string // the copy on the host
+	mountDir string // the copy inside the sandbox
+	detected string
+}
+
+func (p *prepared) path(rel string) string { return path.Join(p.mountDir, rel) }
+
+func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepared, error) {
+	bp, err := buildpack.Fetch(ctx, ref, buildpack.Options{
+		CacheDir: b.opts.BuildpackCache,
+		Pull:     b.opts.Pull,
+		Log:      b.con.Writer(),
+	})
+	if err != nil {
+		if errors.Is(err, buildpack.ErrInvalid) || errors.Is(err, buildpack.ErrFetch) {
+			return nil, fmt.Errorf("%w: %v", ErrBuildpack, err)
+		}
+		return nil, fmt.Errorf("%w: buildpack %s: %v", ErrBuildpack, ref, err)
+	}
+	dir := fmt.Sprintf("%d-%s", i, bp.Name)
+	p := &prepared{
+		Buildpack: bp,
+		hostDir:   filepath.Join(b.bpsDir, dir),
+		mountDir:  path.Join(BuildpacksDir, dir),
+	}
+	if err := copyTree(bp.Dir, p.hostDir, skipGit, nil); err != nil {
+		return nil, fmt.Errorf("copying buildpack %s: %w", ref, err)
+	}
+	return p, nil
+}
+
+func skipGit(rel string, isDir bool) bool { return path.Base(rel) == ".git" }
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+// multiWriter writes to all writers, ignoring a failing one so a closed
+// terminal never fails a build.
+func multiWriter(ws ...io.Writer) io.Writer { return fanout(ws) }
+
+type fanout []io.Writer
+
+func (f fanout) Write(p []byte) (int, error) {
+	for _, w := range f {
+		_, _ = w.Write(p)
+	}
+	return len(p), nil
+}

@@ -1,0 +1,218 @@
+package lifecycle
+
+import (
+	"encoding/json"
+	"fmt"
+	"path"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/paas-dev/paas/launch"
+	"github.com/paas-dev/paas/layers"
+)
+
+// The run user: Heroku runs apps unprivileged, and so do paas images. A
+// numeric id needs no /etc/passwd entry in the stack.
+const (
+	RunUID  = 1000
+	RunGID  = 1000
+	RunUser = "1000:1000"
+)
+
+// Labels paas sets on every image it builds.
+const (
+	LabelProcesses  = "io.paas.processes"
+	LabelBuildpacks = "io.paas.buildpacks"
+	LabelStack      = "io.paas.stack"
+	LabelRevision   = "org.opencontainers.image.revision"
+	LabelSource     = "org.opencontainers.image.source"
+	AnnotBaseName   = "org.opencontainers.image.base.name"
+	AnnotBaseDigest = "org.opencontainers.image.base.digest"
+)
+
+// ExportOptions say how the image is assembled.
+type ExportOptions struct {
+	// Base is the stack image; its layers are reused exactly as they are.
+	Base        v1.Image
+	StackName   string
+	Epoch       time.Time
+	Compression layers.Compression
+	TempDir     string
+	Warn        func(string)
+}
+
+// LayerInfo describes one layer of the exported image.
+type LayerInfo struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+	Holds  string `json:"holds"`
+}
+
+// StackLabel is the io.paas.stack label's value.
+type StackLabel struct {
+	Name   string `json:"name"`
+	Digest string `json:"digest"`
+}
+
+// Export assembles the image: the stack's layers unchanged, then the
+// launcher layer (the same in every image), the process table, and the app.
+// Layers are ordered from least to most often changing so a rebuild of
+// changed code reuses everything before the app layer.
+func Export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
+	img, infos, err := export(res, o)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrExport, err)
+	}
+	return img, infos, nil
+}
+
+func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
+	lopts := []layers.Option{layers.WithEpoch(o.Epoch), layers.WithTempDir(o.TempDir)}
+	if o.Compression != "" {
+		lopts = append(lopts, layers.WithCompression(o.Compression))
+	}
+	launcher, err := launch.Layer(lopts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("launcher layer: %w", err)
+	}
+	procs, err := launch.ProcessLayer(res.Processes, lopts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("process layer: %w", err)
+	}
+	appOpts := append(lopts,
+		layers.WithPrefix(path.Base(launch.AppDir)),
+		layers.WithOwner(RunUID, RunGID),
+		layers.WithWarn(o.Warn))
+	app, err := layers.FromDir(res.AppDir, appOpts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("app layer: %w", err)
+	}
+	added := []struct {
+		layer v1.Layer
+		holds string
+	}{
+		{launcher, "launcher (" + launch.Launcher + ")"},
+		{procs, "process types (" + launch.ProcessesDir + ")"},
+		{app, "app (" + launch.AppDir + ")"},
+	}
+	img := o.Base
+	var infos []LayerInfo
+	baseLayers, err := o.Base.Layers()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, l := range baseLayers {
+		info, err := layerInfo(l, "stack "+o.StackName)
+		if err != nil {
+			return nil, nil, err
+		}
+		infos = append(infos, info)
+	}
+	for _, a := range added {
+		img, err = mutate.Append(img, mutate.Addendum{
+			Layer:   a.layer,
+			History: v1.History{Created: v1.Time{Time: o.Epoch}, CreatedBy: "paas build: " + a.holds},
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		info, err := layerInfo(a.layer, a.holds)
+		if err != nil {
+			return nil, nil, err
+		}
+		infos = append(infos, info)
+	}
+	img, err = configure(img, res, o)
+	return img, infos, err
+}
+
+func layerInfo(l v1.Layer, holds string) (LayerInfo, error) {
+	d, err := l.Digest()
+	if err != nil {
+		return LayerInfo{}, err
+	}
+	size, err := l.Size()
+	if err != nil {
+		return LayerInfo{}, err
+	}
+	return LayerInfo{Digest: d.String(), Size: size, Holds: holds}, nil
+}
+
+// configure sets the image config: launcher entrypoint, default process,
+// run user, config vars as default environment, and the paas labels.
+func configure(img v1.Image, res *Result, o ExportOptions) (v1.Image, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	baseDigest, err := o.Base.Digest()
+	if err != nil {
+		return nil, err
+	}
+	labels, err := imageLabels(res, StackLabel{Name: o.StackName, Digest: baseDigest.String()})
+	if err != nil {
+		return nil, err
+	}
+	c := &cf.Config
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	merge(c.Labels, labels)
+	env := parseEnviron(c.Env).with(res.ConfigVars)
+	c.Env = env.list()
+	c.Entrypoint = []string{launch.Launcher}
+	c.Cmd = nil
+	if t := launch.DefaultType(res.Processes); t != "" {
+		c.Cmd = []string{t}
+	}
+	c.WorkingDir = launch.AppDir
+	c.User = RunUser
+	c.ExposedPorts = map[string]struct{}{launch.DefaultPort + "/tcp": {}}
+	cf.Created = v1.Time{Time: o.Epoch}
+	img, err = mutate.ConfigFile(img, cf)
+	if err != nil {
+		return nil, err
+	}
+	img = mutate.MediaType(img, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	annotated := mutate.Annotations(img, map[string]string{
+		AnnotBaseName:   o.StackName,
+		AnnotBaseDigest: baseDigest.String(),
+	})
+	return annotated.(v1.Image), nil
+}
+
+func imageLabels(res *Result, stack StackLabel) (map[string]string, error) {
+	procs, err := json.Marshal(res.Processes)
+	if err != nil {
+		return nil, err
+	}
+	bps := res.Buildpacks
+	if bps == nil {
+		bps = []UsedBuildpack{}
+	}
+	used, err := json.Marshal(bps)
+	if err != nil {
+		return nil, err
+	}
+	st, err := json.Marshal(stack)
+	if err != nil {
+		return nil, err
+	}
+	labels := map[string]string{
+		LabelProcesses:  string(procs),
+		LabelBuildpacks: string(used),
+		LabelStack:      string(st),
+	}
+	if res.SourceVersion != "" {
+		labels[LabelRevision] = res.SourceVersion
+	}
+	if res.SourceURL != "" {
+		labels[LabelSource] = res.SourceURL
+	}
+	return labels, nil
+}

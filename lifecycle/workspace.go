@@ -1,0 +1,219 @@
+package lifecycle
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// copyTree copies src into dst (which must not exist), keeping modes,
+// symlinks (verbatim) and hard links, and skipping sockets, devices and
+// fifos. skip decides, by slash-separated path relative to src, what to
+// leave out; a skipped directory is not descended. Regular files are copied
+// with io.Copy, which uses copy_file_range between files: no file is ever
+// held in memory.
+func copyTree(src, dst string, skip func(rel string, isDir bool) bool, warn func(string)) error {
+	links := map[[2]uint64]string{}
+	var dirs []string
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		rel = filepath.ToSlash(rel)
+		if rel != "." && skip != nil && skip(rel, d.IsDir()) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, filepath.FromSlash(rel))
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch mode := info.Mode(); {
+		case mode.IsDir():
+			dirs = append(dirs, target)
+			// Owner-writable while filling; the real mode is set afterwards.
+			return os.Mkdir(target, 0o700)
+		case mode&fs.ModeSymlink != 0:
+			link, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(link, target)
+		case mode.IsRegular():
+			return copyRegular(p, target, info, links)
+		default:
+			if warn != nil {
+				warn(fmt.Sprintf("skipping %s: %s files cannot be part of an image", rel, fileKind(mode)))
+			}
+			return nil
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return restoreDirModes(src, dst, dirs)
+}
+
+func copyRegular(src, dst string, info fs.FileInfo, links map[[2]uint64]string) error {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+		key := [2]uint64{uint64(st.Dev), st.Ino}
+		if first, seen := links[key]; seen {
+			return os.Link(first, dst)
+		}
+		links[key] = dst
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, info.Mode().Perm()|0o200)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Chmod(dst, info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+}
+
+// restoreDirModes gives each copied directory its source's mode, deepest
+// first, keeping it owner-writable: the copy is a working tree that the
+// buildpacks and paas itself must be able to change and remove.
+func restoreDirModes(src, dst string, dirs []string) error {
+	sort.Sort(sort.Reverse(sort.StringSlice(dirs)))
+	for _, d := range dirs {
+		rel, _ := filepath.Rel(dst, d)
+		info, err := os.Stat(filepath.Join(src, rel))
+		if err != nil {
+			return err
+		}
+		if err := os.Chmod(d, info.Mode().Perm()|0o700); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func fileKind(mode fs.FileMode) string {
+	switch {
+	case mode&fs.ModeSocket != 0:
+		return "socket"
+	case mode&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case mode&fs.ModeDevice != 0:
+		return "device"
+	default:
+		return "special"
+	}
+}
+
+// slugIgnore matches the patterns of an app's .slugignore (Heroku's format):
+// one pattern per line, blank and # lines ignored. A pattern with a slash
+// (a leading one anchors it at the app root) matches the whole relative
+// path; one without matches any file or directory of that name. Globs are
+// path.Match's. A trailing slash matches directories only.
+type slugIgnore []string
+
+func readSlugIgnore(appDir string) (slugIgnore, error) {
+	f, err := os.Open(filepath.Join(appDir, ".slugignore"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading .slugignore: %w", err)
+	}
+	defer f.Close()
+	var patterns slugIgnore
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		patterns = append(patterns, line)
+	}
+	return patterns, sc.Err()
+}
+
+// Match reports whether rel (slash-separated, relative to the app root) is
+// left out of the app.
+func (s slugIgnore) Match(rel string, isDir bool) bool {
+	for _, p := range s {
+		dirOnly := strings.HasSuffix(p, "/")
+		p = strings.TrimSuffix(p, "/")
+		if dirOnly && !isDir {
+			continue
+		}
+		subject := path.Base(rel)
+		if strings.Contains(p, "/") {
+			p, subject = strings.TrimPrefix(p, "/"), rel
+		}
+		if ok, _ := path.Match(p, subject); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// appSkip is what never enters the working copy: version-control metadata
+// (it changes with every commit and would make digests differ) and
+// .slugignore matches.
+func appSkip(ignore slugIgnore) func(string, bool) bool {
+	return func(rel string, isDir bool) bool {
+		if rel == ".git" || path.Base(rel) == ".git" && isDir {
+			return true
+		}
+		return ignore.Match(rel, isDir)
+	}
+}
+
+// writeEnvDir writes one file per variable, Heroku's ENV_DIR format.
+func writeEnvDir(dir string, env map[string]string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for k, v := range env {
+		if err := os.WriteFile(filepath.Join(dir, k), []byte(v), 0o644); err != nil {
+			return fmt.Errorf("writing ENV_DIR: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkAppDir gives a precise error for an unusable app directory.
+func checkAppDir(dir string) error {
+	info, err := os.Stat(dir)
+	switch {
+	case os.IsNotExist(err):
+		return fmt.Errorf("%w: %s does not exist", ErrApp, dir)
+	case err != nil:
+		return fmt.Errorf("%w: %v", ErrApp, err)
+	case !info.IsDir():
+		return fmt.Errorf("%w: %s is not a directory; give the app's directory", ErrApp, dir)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("%w: cannot read %s: %v", ErrApp, dir, err)
+	}
+	defer f.Close()
+	if _, err := f.Readdirnames(1); err != nil && err != io.EOF {
+		return fmt.Errorf("%w: cannot read %s: %v", ErrApp, dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package oci
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// Push uploads img to the registry reference ref, with the credentials
+// docker and podman users already have (~/.docker/config.json and its
+// credential helpers). Blobs the registry holds are not uploaded again.
+// When progress is not nil, lines reporting the bytes pushed are written to
+// it as the upload advances.
+func Push(ctx context.Context, img v1.Image, ref string, progress io.Writer) error {
+	r, err := name.ParseReference(ref, name.WeakValidation)
+	if err != nil {
+		return fmt.Errorf("%w %q: %v", ErrInvalidName, ref, err)
+	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	done := make(chan struct{})
+	if progress != nil {
+		updates := make(chan v1.Update, 64)
+		opts = append(opts, remote.WithProgress(updates))
+		go func() {
+			defer close(done)
+			reportProgress(updates, progress)
+		}()
+	} else {
+		close(done)
+	}
+	err = remote.Write(r, img, opts...)
+	<-done
+	if err != nil {
+		return fmt.Errorf("pushing %s: %w", ref, err)
+	}
+	return nil
+}
+
+// reportProgress writes a line each time another tenth of the bytes is
+// pushed, and one at the end, until updates is closed. Registries push
+// many small updates; a line per tenth keeps a log readable.
+func reportProgress(updates <-chan v1.Update, w io.Writer) {
+	lastTenth := int64(-1)
+	var last v1.Update
+	for u := range updates {
+		if u.Error != nil || u.Total <= 0 {
+			continue
+		}
+		last = u
+		if tenth := u.Complete * 10 / u.Total; tenth != lastTenth && u.Complete < u.Total {
+			lastTenth = tenth
+			fmt.Fprintf(w, "pushed %s of %s\n", humanBytes(u.Complete), humanBytes(u.Total))
+		}
+	}
+	if last.Total > 0 && last.Complete == last.Total {
+		fmt.Fprintf(w, "pushed %s of %s\n", humanBytes(last.Complete), humanBytes(last.Total))
+	}
+}
+
+// humanBytes formats n in the largest binary unit below it.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,176 @@
+package oci
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/stream"
+)
+
+// writeImage writes the blobs of img that the store lacks, manifest last,
+// and returns the manifest's descriptor carrying the manifest's annotations.
+func (s *Store) writeImage(ctx context.Context, img v1.Image) (v1.Descriptor, error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("listing layers: %w", err)
+	}
+	for _, l := range layers {
+		if err := s.putLayer(ctx, l); err != nil {
+			return v1.Descriptor{}, err
+		}
+	}
+	// The manifest is read after the layers: a streamed layer
+	// (stream.Layer) knows its digest only once it has been consumed.
+	cfgName, err := img.ConfigName()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading config digest: %w", err)
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading config: %w", err)
+	}
+	if err := s.putBytes(ctx, cfgName, cfg); err != nil {
+		return v1.Descriptor{}, err
+	}
+	return s.putManifest(ctx, img)
+}
+
+// putManifest writes img's manifest once every blob it names is present, so
+// the store never holds a manifest whose content is missing.
+func (s *Store) putManifest(ctx context.Context, img v1.Image) (v1.Descriptor, error) {
+	raw, err := img.RawManifest()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading manifest: %w", err)
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("reading manifest media type: %w", err)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return v1.Descriptor{}, fmt.Errorf("parsing manifest: %w", err)
+	}
+	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		if !s.has(d.Digest, d.Size) {
+			return v1.Descriptor{}, fmt.Errorf("manifest names blob %s that the image did not provide", d.Digest)
+		}
+	}
+	d := newDigester()
+	d.Write(raw)
+	digest := d.digest()
+	if err := s.putBytes(ctx, digest, raw); err != nil {
+		return v1.Descriptor{}, err
+	}
+	annotations := maps.Clone(m.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	return v1.Descriptor{MediaType: mt, Size: int64(len(raw)), Digest: digest, Annotations: annotations}, nil
+}
+
+// putLayer writes a layer's compressed blob unless the store has it.
+func (s *Store) putLayer(ctx context.Context, l v1.Layer) error {
+	digest, err := l.Digest()
+	if errors.Is(err, stream.ErrNotComputed) {
+		return s.putStream(ctx, l)
+	}
+	if err != nil {
+		return fmt.Errorf("reading layer digest: %w", err)
+	}
+	size, err := l.Size()
+	if err != nil {
+		return fmt.Errorf("reading size of layer %s: %w", digest, err)
+	}
+	if s.has(digest, size) {
+		return nil
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		return fmt.Errorf("opening layer %s: %w", digest, err)
+	}
+	defer rc.Close()
+	_, err = s.writeBlob(ctx, &digest, size, rc)
+	return err
+}
+
+// putStream writes a layer whose digest is known only after reading it.
+func (s *Store) putStream(ctx context.Context, l v1.Layer) error {
+	rc, err := l.Compressed()
+	if err != nil {
+		return fmt.Errorf("opening streamed layer: %w", err)
+	}
+	defer rc.Close()
+	_, err = s.writeBlob(ctx, nil, -1, rc)
+	return err
+}
+
+func (s *Store) putBytes(ctx context.Context, digest v1.Hash, b []byte) error {
+	if s.has(digest, int64(len(b))) {
+		return nil
+	}
+	_, err := s.writeBlob(ctx, &digest, int64(len(b)), bytes.NewReader(b))
+	return err
+}
+
+// has reports whether the store holds blob h of the given size; a negative
+// size matches any.
+func (s *Store) has(h v1.Hash, size int64) bool {
+	fi, err := os.Stat(s.blobPath(h))
+	return err == nil && fi.Mode().IsRegular() && (size < 0 || fi.Size() == size)
+}
+
+// writeBlob streams r into a temp file next to the blobs, checking it
+// against want and size (when given) as it goes, syncs it and renames it to
+// its digest. On any failure, ENOSPC included, the temp file is removed and
+// nothing becomes visible.
+func (s *Store) writeBlob(ctx context.Context, want *v1.Hash, size int64, r io.Reader) (_ v1.Hash, retErr error) {
+	if want != nil {
+		if err := checkAlgorithm(*want); err != nil {
+			return v1.Hash{}, err
+		}
+	}
+	tmp, err := os.CreateTemp(s.path("blobs"), tmpPrefix+"*")
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("creating blob file: %w", err)
+	}
+	defer func() {
+		if retErr != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	d := newDigester()
+	if _, err := io.Copy(io.MultiWriter(tmp, d), ctxReader{ctx, r}); err != nil {
+		return v1.Hash{}, fmt.Errorf("writing blob %s: %w", describe(want), err)
+	}
+	got := d.digest()
+	if want != nil {
+		if err := d.check(*want, size); err != nil {
+			return v1.Hash{}, err
+		}
+	}
+	if err := tmp.Sync(); err != nil {
+		return v1.Hash{}, fmt.Errorf("syncing blob %s: %w", got, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return v1.Hash{}, fmt.Errorf("closing blob %s: %w", got, err)
+	}
+	if err := os.Rename(tmp.Name(), s.blobPath(got)); err != nil {
+		return v1.Hash{}, fmt.Errorf("renaming blob %s: %w", got, err)
+	}
+	return got, syncDir(filepath.Dir(s.blobPath(got)))
+}
+
+func describe(h *v1.Hash) string {
+	if h == nil {
+		return "(streamed)"
+	}
+	return h.String()
+}

@@ -1,0 +1,553 @@
+package oci
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/stream"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"golang.org/x/sys/unix"
+)
+
+func TestPutImageRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	for _, kind := range []Kind{KindImage, KindStack} {
+		t.Run(string(kind), func(t *testing.T) {
+			img := randomImage(t, 1024, 3)
+			got, err := s.Put(ctx, kind, "app", img)
+			if err != nil {
+				t.Fatalf("Put() = %v", err)
+			}
+			if want := digestOf(t, img); got != want {
+				t.Errorf("Put() = %v, want %v", got, want)
+			}
+			back, e, err := s.Image(kind, "app:latest")
+			if err != nil {
+				t.Fatalf("Image() = %v", err)
+			}
+			if err := validate.Image(back); err != nil {
+				t.Errorf("validate.Image() = %v", err)
+			}
+			if d := digestOf(t, back); d != got || e.Digest != got {
+				t.Errorf("Image() digest = %v, entry %v, want %v", d, e.Digest, got)
+			}
+			if e.Kind != kind || e.Name != "app:latest" {
+				t.Errorf("Image() entry = %s %s, want %s app:latest", e.Kind, e.Name, kind)
+			}
+			size, _ := img.Size()
+			cfg, _ := img.RawConfigFile()
+			want := size + int64(len(cfg))
+			layers, _ := img.Layers()
+			for _, l := range layers {
+				n, _ := l.Size()
+				want += n
+			}
+			if e.Size != want {
+				t.Errorf("Image() entry size = %d, want %d", e.Size, want)
+			}
+		})
+	}
+}
+
+func TestImageNotFound(t *testing.T) {
+	s := openStore(t)
+	if _, err := s.Put(context.Background(), KindStack, "app", randomImage(t, 100, 1)); err != nil {
+		t.Fatalf("Put() = %v", err)
+	}
+	// Kinds are separate namespaces: a stack named app is no image.
+	if _, _, err := s.Image(KindImage, "app"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Image() = %v, want ErrNotFound", err)
+	}
+	if err := s.Remove(KindImage, "app"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Remove() = %v, want ErrNotFound", err)
+	}
+}
+
+func TestPutInvalid(t *testing.T) {
+	s := openStore(t)
+	tests := []struct {
+		name string
+		kind Kind
+		tag  string
+	}{
+		{"unknown kind", Kind("cache"), "app"},
+		{"empty name", KindImage, ""},
+		{"upper case", KindImage, "App"},
+		{"digest", KindImage, "app@sha256:" + strings.Repeat("a", 64)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.Put(context.Background(), tt.kind, tt.tag, empty.Image); !errors.Is(err, ErrInvalidName) {
+				t.Errorf("Put(%q, %q) = %v, want ErrInvalidName", tt.kind, tt.tag, err)
+			}
+		})
+	}
+}
+
+func TestRetagReplaces(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	first, second := randomImage(t, 100, 1), randomImage(t, 100, 1)
+	if _, err := s.Put(ctx, KindImage, "app:v1", first); err != nil {
+		t.Fatalf("Put() = %v", err)
+	}
+	if _, err := s.Put(ctx, KindImage, "app:v1", second); err != nil {
+		t.Fatalf("Put() = %v", err)
+	}
+	list, err := s.List(KindImage)
+	if err != nil {
+		t.Fatalf("List() = %v", err)
+	}
+	if len(list) != 1 || list[0].Digest != digestOf(t, second) {
+		t.Errorf("List() = %+v, want one entry with %v", list, digestOf(t, second))
+	}
+	// The first image is untagged; GC drops its blobs.
+	if err := s.GC(); err != nil {
+		t.Fatalf("GC() = %v", err)
+	}
+	if blobs := blobNames(t, s); slices.Contains(blobs, digestOf(t, first).Hex) {
+		t.Errorf("GC() kept the manifest of the replaced image")
+	}
+}
+
+func TestListRemoveGC(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	base := randomImage(t, 2048, 2)
+	extra := randomImage(t, 2048, 1)
+	extraLayers, _ := extra.Layers()
+	derived, err := mutate.AppendLayers(base, extraLayers...)
+	if err != nil {
+		t.Fatalf("AppendLayers() = %v", err)
+	}
+	puts := []struct {
+		kind Kind
+		name string
+		img  v1.Image
+	}{
+		{KindStack, "heroku-24", base},
+		{KindImage, "web", derived},
+		{KindImage, "api:v2", base},
+	}
+	for _, p := range puts {
+		if _, err := s.Put(ctx, p.kind, p.name, p.img); err != nil {
+			t.Fatalf("Put(%s, %s) = %v", p.kind, p.name, err)
+		}
+	}
+	tests := []struct {
+		kind Kind
+		want []string
+	}{
+		{KindImage, []string{"api:v2", "web:latest"}},
+		{KindStack, []string{"heroku-24:latest"}},
+		{"", []string{"api:v2", "heroku-24:latest", "web:latest"}},
+	}
+	for _, tt := range tests {
+		t.Run("list "+string(tt.kind), func(t *testing.T) {
+			if got := entryNames(t, s, tt.kind); !slices.Equal(got, tt.want) {
+				t.Errorf("List(%q) = %v, want %v", tt.kind, got, tt.want)
+			}
+		})
+	}
+
+	// web shares the base layers with the stack: removing web keeps them.
+	if err := s.Remove(KindImage, "web"); err != nil {
+		t.Fatalf("Remove() = %v", err)
+	}
+	if got, want := blobNames(t, s), reachableNames(t, base); !slices.Equal(got, want) {
+		t.Errorf("blobs after Remove(web) = %v, want those of base %v", got, want)
+	}
+	img, _, err := s.Image(KindStack, "heroku-24")
+	if err != nil {
+		t.Fatalf("Image() = %v", err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Errorf("validate.Image() after Remove = %v", err)
+	}
+	for _, p := range []struct {
+		kind Kind
+		name string
+	}{{KindStack, "heroku-24"}, {KindImage, "api:v2"}} {
+		if err := s.Remove(p.kind, p.name); err != nil {
+			t.Fatalf("Remove() = %v", err)
+		}
+	}
+	if got := blobNames(t, s); len(got) != 0 {
+		t.Errorf("blobs after removing every tag = %v, want none", got)
+	}
+}
+
+func TestPutStreamedLayer(t *testing.T) {
+	s := openStore(t)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Name: "hello", Mode: 0o644, Size: 5, Typeflag: tar.TypeReg})
+	tw.Write([]byte("hello"))
+	tw.Close()
+	img, err := mutate.AppendLayers(empty.Image, stream.NewLayer(io.NopCloser(&buf)))
+	if err != nil {
+		t.Fatalf("AppendLayers() = %v", err)
+	}
+	d, err := s.Put(context.Background(), KindImage, "streamed", img)
+	if err != nil {
+		t.Fatalf("Put() = %v", err)
+	}
+	back, _, err := s.Image(KindImage, "streamed")
+	if err != nil {
+		t.Fatalf("Image() = %v", err)
+	}
+	if err := validate.Image(back); err != nil {
+		t.Errorf("validate.Image() = %v", err)
+	}
+	if got := digestOf(t, back); got != d {
+		t.Errorf("Image() digest = %v, want %v", got, d)
+	}
+}
+
+// lyingLayer reports a digest its content does not have.
+type lyingLayer struct{ v1.Layer }
+
+func (lyingLayer) Digest() (v1.Hash, error) {
+	return v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}, nil
+}
+
+func TestPutDigestMismatch(t *testing.T) {
+	s := openStore(t)
+	before := indexBytes(t, s)
+	layers, _ := randomImage(t, 1024, 1).Layers()
+	img, err := mutate.AppendLayers(empty.Image, lyingLayer{layers[0]})
+	if err != nil {
+		t.Fatalf("AppendLayers() = %v", err)
+	}
+	if _, err := s.Put(context.Background(), KindImage, "liar", img); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("Put() = %v, want ErrDigestMismatch", err)
+	}
+	if got := indexBytes(t, s); !bytes.Equal(got, before) {
+		t.Errorf("index.json after failed Put = %s, want %s", got, before)
+	}
+	if tmps := tempNames(t, s); len(tmps) != 0 {
+		t.Errorf("temp files after failed Put = %v, want none", tmps)
+	}
+	if blobs := blobNames(t, s); len(blobs) != 0 {
+		t.Errorf("blobs after failed Put = %v, want none", blobs)
+	}
+}
+
+func TestImageDetectsCorruptBlob(t *testing.T) {
+	s := openStore(t)
+	img := randomImage(t, 4096, 1)
+	if _, err := s.Put(context.Background(), KindImage, "app", img); err != nil {
+		t.Fatalf("Put() = %v", err)
+	}
+	layers, _ := img.Layers()
+	d, _ := layers[0].Digest()
+	p := s.blobPath(d)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := s.Image(KindImage, "app")
+	if err != nil {
+		t.Fatalf("Image() = %v", err)
+	}
+	rc, err := mustLayer(t, back).Compressed()
+	if err != nil {
+		t.Fatalf("Compressed() = %v", err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(io.Discard, rc); !errors.Is(err, ErrDigestMismatch) {
+		t.Errorf("reading a corrupt layer = %v, want ErrDigestMismatch", err)
+	}
+}
+
+func mustLayer(t *testing.T, img v1.Image) v1.Layer {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil || len(layers) == 0 {
+		t.Fatalf("Layers() = %v, %v", layers, err)
+	}
+	return layers[0]
+}
+
+// TestConcurrentPutsFromProcesses puts two images from two processes at once
+// while this process runs GC in a loop; both tags must land whole.
+func TestConcurrentPutsFromProcesses(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	earlier := randomImage(t, 1024, 1)
+	if _, err := s.Put(ctx, KindImage, "earlier", earlier); err != nil {
+		t.Fatalf("Put() = %v", err)
+	}
+	names := []string{"one", "two"}
+	var outs []*bytes.Buffer
+	var cmds []*exec.Cmd
+	for _, n := range names {
+		cmd := helper(t, "put", s.Home(), n, 1<<20, 4)
+		out := &bytes.Buffer{}
+		cmd.Stdout = out
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting helper: %v", err)
+		}
+		cmds, outs = append(cmds, cmd), append(outs, out)
+	}
+	done := make(chan error, len(cmds))
+	for _, c := range cmds {
+		go func() { done <- c.Wait() }()
+	}
+	for finished := 0; finished < len(cmds); {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("helper: %v", err)
+			}
+			finished++
+		default:
+			if err := s.GC(); err != nil {
+				t.Fatalf("GC() during Puts = %v", err)
+			}
+		}
+	}
+	for i, n := range append([]string{"earlier"}, names...) {
+		img, e, err := s.Image(KindImage, n)
+		if err != nil {
+			t.Fatalf("Image(%s) = %v", n, err)
+		}
+		if err := validate.Image(img); err != nil {
+			t.Errorf("validate.Image(%s) = %v", n, err)
+		}
+		if i > 0 && strings.TrimSpace(outs[i-1].String()) != e.Digest.String() {
+			t.Errorf("Image(%s) digest = %v, helper put %s", n, e.Digest, outs[i-1])
+		}
+	}
+}
+
+// TestKilledPutLeavesStoreReadable kills a process with SIGKILL while it
+// writes the last layer of a large image.
+func TestKilledPutLeavesStoreReadable(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	earlier := randomImage(t, 1024, 2)
+	if _, err := s.Put(ctx, KindImage, "earlier", earlier); err != nil {
+		t.Fatalf("Put() = %v", err)
+	}
+	indexBefore := indexBytes(t, s)
+
+	cmd := helper(t, "stall", s.Home(), "killed", 4<<20, 4)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting helper: %v", err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "stalled\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("helper said %q, %v; want stalled", line, err)
+	}
+	// The helper is blocked in the middle of a blob: earlier layers are
+	// in place, the last one is a temp file.
+	if n := len(blobNames(t, s)); n <= len(reachableNames(t, earlier)) {
+		t.Fatalf("blobs before kill = %d, want more than the earlier image's", n)
+	}
+	if len(tempNames(t, s)) == 0 {
+		t.Fatalf("no temp file while a blob is being written")
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	if got := indexBytes(t, s); !bytes.Equal(got, indexBefore) {
+		t.Errorf("index.json after kill = %s, want %s", got, indexBefore)
+	}
+	verifyBlobs(t, s)
+	if err := s.GC(); err != nil {
+		t.Fatalf("GC() = %v", err)
+	}
+	if tmps := tempNames(t, s); len(tmps) != 0 {
+		t.Errorf("temp files after GC = %v, want none", tmps)
+	}
+	if got, want := blobNames(t, s), reachableNames(t, earlier); !slices.Equal(got, want) {
+		t.Errorf("blobs after GC = %v, want %v", got, want)
+	}
+	img, _, err := s.Image(KindImage, "earlier")
+	if err != nil {
+		t.Fatalf("Image() = %v", err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Errorf("validate.Image() = %v", err)
+	}
+	if _, err := s.Put(ctx, KindImage, "after", randomImage(t, 1024, 1)); err != nil {
+		t.Errorf("Put() after kill = %v", err)
+	}
+}
+
+// TestPutDiskFull fills a 1 MiB tmpfs: the error must say ENOSPC and the
+// index must not change.
+func TestPutDiskFull(t *testing.T) {
+	home := t.TempDir()
+	if err := unix.Mount("tmpfs", home, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatalf("mounting tmpfs (needs root) = %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(home, unix.MNT_DETACH) })
+	s, err := Open(home)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	small := randomImage(t, 1024, 1)
+	if _, err := s.Put(context.Background(), KindImage, "small", small); err != nil {
+		t.Fatalf("Put(small) = %v", err)
+	}
+	before := indexBytes(t, s)
+	_, err = s.Put(context.Background(), KindImage, "big", randomImage(t, 512<<10, 4))
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Put(big) = %v, want ENOSPC", err)
+	}
+	if got := indexBytes(t, s); !bytes.Equal(got, before) {
+		t.Errorf("index.json after ENOSPC = %s, want %s", got, before)
+	}
+	if tmps := tempNames(t, s); len(tmps) != 0 {
+		t.Errorf("temp files after ENOSPC = %v, want none", tmps)
+	}
+	verifyBlobs(t, s)
+	img, _, err := s.Image(KindImage, "small")
+	if err != nil {
+		t.Fatalf("Image(small) = %v", err)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Errorf("validate.Image(small) = %v", err)
+	}
+}
+
+func TestOpenCreatesLayout(t *testing.T) {
+	home := filepath.Join(t.TempDir(), "a", "b")
+	s, err := Open(home)
+	if err != nil {
+		t.Fatalf("Open() = %v", err)
+	}
+	if s.Home() != home {
+		t.Errorf("Home() = %q, want %q", s.Home(), home)
+	}
+	for _, f := range []string{"oci/oci-layout", "oci/index.json", "oci/blobs/sha256"} {
+		if _, err := os.Stat(filepath.Join(home, f)); err != nil {
+			t.Errorf("Open() did not create %s: %v", f, err)
+		}
+	}
+	// Opening again keeps what is there.
+	if _, err := s.Put(context.Background(), KindImage, "app", randomImage(t, 10, 1)); err != nil {
+		t.Fatalf("Put() = %v", err)
+	}
+	s2, err := Open(home)
+	if err != nil {
+		t.Fatalf("Open() again = %v", err)
+	}
+	if got := entryNames(t, s2, KindImage); !slices.Equal(got, []string{"app:latest"}) {
+		t.Errorf("List() after reopening = %v, want [app:latest]", got)
+	}
+}
+
+func entryNames(t *testing.T, s *Store, kind Kind) []string {
+	t.Helper()
+	list, err := s.List(kind)
+	if err != nil {
+		t.Fatalf("List() = %v", err)
+	}
+	var names []string
+	for _, e := range list {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+func indexBytes(t *testing.T, s *Store) []byte {
+	t.Helper()
+	b, err := os.ReadFile(s.path("index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// blobNames lists the sha256 blobs of the store, sorted.
+func blobNames(t *testing.T, s *Store) []string {
+	t.Helper()
+	ents, err := os.ReadDir(s.path("blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func tempNames(t *testing.T, s *Store) []string {
+	t.Helper()
+	ents, err := os.ReadDir(s.path("blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Name() != "sha256" {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+// reachableNames lists the blobs of img (manifest, config, layers), sorted.
+func reachableNames(t *testing.T, img v1.Image) []string {
+	t.Helper()
+	names := []string{digestOf(t, img).Hex}
+	cfg, _ := img.ConfigName()
+	names = append(names, cfg.Hex)
+	layers, _ := img.Layers()
+	for _, l := range layers {
+		d, _ := l.Digest()
+		names = append(names, d.Hex)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// verifyBlobs checks that every blob's content hashes to its name.
+func verifyBlobs(t *testing.T, s *Store) {
+	t.Helper()
+	for _, n := range blobNames(t, s) {
+		f, err := os.Open(s.path("blobs", "sha256", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		io.Copy(h, f)
+		f.Close()
+		if got := hex.EncodeToString(h.Sum(nil)); got != n {
+			t.Errorf("blob %s has digest %s", n, got)
+		}
+	}
+}

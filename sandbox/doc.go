@@ -1,0 +1,14 @@
+// Package sandbox runs commands, such as buildpack scripts, inside a rootless
+// sandbox: new user, mount and pid namespaces (and a network namespace with
+// NetworkNone) whose / is a copy-on-write overlay of a stack rootfs. It needs
+// no privileges beyond those of an ordinary user on a kernel that allows
+// unprivileged user namespaces and overlayfs in them (Linux ≥ 5.11), and it
+// also works as root.
+//
+// The sandbox's init is this same executable started again, so every program
+// that uses the package must call Reexec first thing in main (and tests in
+// TestMain).
+//
+// Host gives the same interface without any isolation, for machines where
+// namespaces are unavailable (`--sandbox none`).
+package sandbox

@@ -1,0 +1,176 @@
+package sandbox
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// mapKind says how ids inside the sandbox relate to host ids.
+type mapKind int
+
+const (
+	// mapRoot, for root callers: inside ids 0..rootRange-1 are the same
+	// host ids, so a stack unpacked by root keeps its owners.
+	mapRoot mapKind = iota
+	// mapSubID: inside 0 is the caller and 1..n its subordinate range from
+	// /etc/subuid and /etc/subgid, written by newuidmap and newgidmap.
+	mapSubID
+	// mapSelf: only inside 0 exists, as the caller.
+	mapSelf
+)
+
+// rootRange is how many ids a root caller maps: the classic 16-bit range
+// every Debian stack stays within.
+const rootRange = 65536
+
+// idRange is a run of count host ids starting at start.
+type idRange struct{ start, count int }
+
+// idMap is the user namespace mapping a sandbox uses.
+type idMap struct {
+	kind     mapKind
+	uid, gid int        // the caller's host ids
+	sub      [2]idRange // subordinate uids and gids, for mapSubID
+}
+
+// detectIDMap picks the richest mapping available to this process.
+func detectIDMap() idMap {
+	uid, gid := os.Getuid(), os.Getgid()
+	if uid == 0 {
+		return idMap{kind: mapRoot}
+	}
+	m := idMap{kind: mapSelf, uid: uid, gid: gid}
+	sub, ok := subIDRanges(uid)
+	if !ok {
+		return m
+	}
+	for _, tool := range []string{"newuidmap", "newgidmap"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return m
+		}
+	}
+	m.kind, m.sub = mapSubID, sub
+	return m
+}
+
+// subIDRanges returns the caller's first subordinate uid and gid ranges.
+func subIDRanges(uid int) ([2]idRange, bool) {
+	names := []string{strconv.Itoa(uid)}
+	if u, err := user.LookupId(strconv.Itoa(uid)); err == nil {
+		names = append(names, u.Username)
+	}
+	var sub [2]idRange
+	for i, file := range []string{"/etc/subuid", "/etc/subgid"} {
+		r, ok := readSubID(file, names)
+		if !ok {
+			return sub, false
+		}
+		sub[i] = r
+	}
+	return sub, true
+}
+
+// readSubID returns the first range in a subuid(5) file for any of names.
+func readSubID(file string, names []string) (idRange, bool) {
+	f, err := os.Open(file)
+	if err != nil {
+		return idRange{}, false
+	}
+	defer f.Close()
+	return parseSubID(f, names)
+}
+
+func parseSubID(r io.Reader, names []string) (idRange, bool) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		fields := strings.Split(strings.TrimSpace(sc.Text()), ":")
+		if len(fields) != 3 || !contains(names, fields[0]) {
+			continue
+		}
+		start, err1 := strconv.Atoi(fields[1])
+		count, err2 := strconv.Atoi(fields[2])
+		if err1 == nil && err2 == nil && count > 0 {
+			return idRange{start, count}, true
+		}
+	}
+	return idRange{}, false
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// size returns how many inside ids (0..size-1) are mapped; i is 0 for
+// uids and 1 for gids.
+func (m idMap) size(i int) int {
+	switch m.kind {
+	case mapRoot:
+		return rootRange
+	case mapSubID:
+		return 1 + m.sub[i].count
+	}
+	return 1
+}
+
+// check fails with ErrUnmappedID when uid or gid has no host id.
+func (m idMap) check(uid, gid int) error {
+	for i, id := range []int{uid, gid} {
+		if id < 0 || id >= m.size(i) {
+			return fmt.Errorf("%s %d: %w (ids 0..%d are; %s)", [2]string{"uid", "gid"}[i], id,
+				ErrUnmappedID, m.size(i)-1, m.hint())
+		}
+	}
+	return nil
+}
+
+func (m idMap) hint() string {
+	if m.kind == mapSelf {
+		return "install newuidmap/newgidmap (Debian's uidmap) and give the user ranges in /etc/subuid and /etc/subgid"
+	}
+	return "use an id in that range"
+}
+
+// apply makes Go's fork write the mapping when it can: the kernel lets a
+// parent write a mapping of its own ids, and root write any.
+func (m idMap) apply(attr *syscall.SysProcAttr) {
+	switch m.kind {
+	case mapRoot:
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: rootRange}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: rootRange}}
+		attr.GidMappingsEnableSetgroups = true
+	case mapSelf:
+		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: m.uid, Size: 1}}
+		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: m.gid, Size: 1}}
+	}
+}
+
+// external reports whether the mapping must be written after the child
+// started, by the setuid helpers.
+func (m idMap) external() bool { return m.kind == mapSubID }
+
+// write runs newuidmap and newgidmap on pid, which waits for them.
+func (m idMap) write(pid int) error {
+	for i, tool := range []string{"newuidmap", "newgidmap"} {
+		self := [2]int{m.uid, m.gid}[i]
+		args := []string{strconv.Itoa(pid), "0", strconv.Itoa(self), "1",
+			"1", strconv.Itoa(m.sub[i].start), strconv.Itoa(m.sub[i].count)}
+		out, err := exec.Command(tool, args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%w: %s %s: %w: %s", ErrUnavailable, tool, strings.Join(args, " "),
+				err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}

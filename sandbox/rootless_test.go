@@ -1,0 +1,119 @@
+package sandbox
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/paas-dev/paas/internal/testenv"
+)
+
+// helperEnv makes a re-run test binary play a part for the test that
+// started it.
+const helperEnv = "PAAS_SANDBOX_TEST_HELPER"
+
+// TestRootless runs TestSandbox again as an ordinary user, in a copy of the
+// test binary that user can execute, and checks that every mapping that
+// user has was exercised.
+func TestRootless(t *testing.T) {
+	uid, gid := testenv.Unprivileged(t)
+	dir := userDir(t, uid, gid)
+	bin := filepath.Join(dir, "sandbox.test")
+	copyExecutable(t, os.Args[0], bin)
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(tmp, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestSandbox$", "-test.v", "-test.count=1")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp, "HOME=" + tmp, helperEnv + "=rootless"}
+	if os.Getuid() == 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("TestSandbox as uid %d = %v, want success; output:\n%s", uid, err, out)
+	}
+	for _, m := range []string{"subid", "self"} {
+		if want := "--- PASS: TestSandbox/" + m + " "; !strings.Contains(string(out), want) {
+			t.Errorf("TestSandbox as uid %d output lacks %q:\n%s", uid, want, out)
+		}
+	}
+}
+
+// userDir makes a directory the given user owns, outside any directory
+// only root may enter, removed (by root, who can remove the files the
+// user's subordinate ids own) after the test.
+func userDir(t *testing.T, uid, gid int) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "paas-sandbox-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func copyExecutable(t *testing.T, src, dst string) {
+	t.Helper()
+	in, err := os.Open(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUnavailable runs the test binary in a user namespace whose limit on
+// nested user namespaces is 0, and there checks that Available and New
+// report ErrUnavailable and point to `--sandbox none`.
+func TestUnavailable(t *testing.T) {
+	if os.Getenv(helperEnv) == "nouserns" {
+		checkUnavailable(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestUnavailable$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"=nouserns")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
+	detectIDMap().apply(cmd.SysProcAttr)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("TestUnavailable helper = %v, want success; output:\n%s", err, out)
+	}
+}
+
+func checkUnavailable(t *testing.T) {
+	if err := os.WriteFile("/proc/sys/user/max_user_namespaces", []byte("0"), 0o644); err != nil {
+		t.Fatalf("limiting user namespaces: %v", err)
+	}
+	err := Available()
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "--sandbox none") {
+		t.Errorf("Available() = %v, want %v mentioning --sandbox none", err, ErrUnavailable)
+	}
+	_, err = New(Config{Root: t.TempDir(), Upper: filepath.Join(t.TempDir(), "upper")})
+	if !errors.Is(err, ErrUnavailable) {
+		t.Errorf("New() = %v, want %v", err, ErrUnavailable)
+	}
+}

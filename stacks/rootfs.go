@@ -1,0 +1,255 @@
+package stacks
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
+)
+
+// ErrDiffIDMismatch is returned when a layer's uncompressed bytes do not
+// hash to the DiffID the image config promises: the blob is corrupt.
+var ErrDiffIDMismatch = errors.New("layer content does not match its diff ID")
+
+// rootfsDir is the folder under the paas home holding unpacked stacks.
+const rootfsDir = "rootfs"
+
+// tempPrefix starts the name of a tree being unpacked or removed; the next
+// holder of the digest's lock removes any such leftover.
+const tempPrefix = ".unpack-"
+
+// lockPoll is how often a waiting caller retries a busy lock; flock itself
+// cannot be interrupted by a context.
+const lockPoll = 50 * time.Millisecond
+
+// Rootfs returns the directory holding img's root filesystem, unpacking it
+// the first time into home/rootfs/<manifest digest hex>. The tree is owned
+// by the caller (no chown: inside the sandbox's user namespace the caller
+// is root) and is never modified after it appears, so callers may share it
+// read-only. Concurrent callers, in one process or many, unpack it once.
+func Rootfs(ctx context.Context, home string, img v1.Image) (string, error) {
+	digest, err := img.Digest()
+	if err != nil {
+		return "", fmt.Errorf("computing image digest: %w", err)
+	}
+	dir := filepath.Join(home, rootfsDir)
+	final := filepath.Join(dir, digest.Hex)
+	if isDir(final) {
+		return final, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating rootfs cache: %w", err)
+	}
+	unlock, err := lockDigest(ctx, dir, digest.Hex)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if isDir(final) {
+		return final, nil // another caller unpacked it while we waited
+	}
+	if err := removeLeftovers(dir, digest.Hex); err != nil {
+		return "", err
+	}
+	if err := unpackInto(ctx, img, dir, final); err != nil {
+		return "", fmt.Errorf("unpacking stack %s: %w", digest, err)
+	}
+	return final, nil
+}
+
+// unpackInto unpacks img into a temporary sibling of final and renames it
+// into place, so final never names a partial tree.
+func unpackInto(ctx context.Context, img v1.Image, dir, final string) (retErr error) {
+	tmp, err := os.MkdirTemp(dir, tempPrefix+filepath.Base(final)+"-")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			removeTree(tmp)
+		}
+	}()
+	if err := unpackImage(ctx, img, tmp); err != nil {
+		return err
+	}
+	err = os.Rename(tmp, final)
+	if err != nil && isDir(final) {
+		// Someone outside the lock protocol won the race; theirs is as good.
+		removeTree(tmp)
+		return nil
+	}
+	return err
+}
+
+// unpackImage applies img's layers in order to dir.
+func unpackImage(ctx context.Context, img v1.Image, dir string) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return fmt.Errorf("listing layers: %w", err)
+	}
+	u, err := newUnpacker(dir)
+	if err != nil {
+		return err
+	}
+	defer u.close()
+	for i, l := range layers {
+		if err := unpackLayer(ctx, u, l); err != nil {
+			return fmt.Errorf("layer %d: %w", i, err)
+		}
+	}
+	return u.finish()
+}
+
+// unpackLayer unpacks one layer, checking its content against its DiffID so
+// a corrupt blob never becomes a cached tree.
+func unpackLayer(ctx context.Context, u *unpacker, l v1.Layer) error {
+	want, err := l.DiffID()
+	if err != nil {
+		return err
+	}
+	rc, err := l.Uncompressed()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	r := io.TeeReader(rc, h)
+	if err := u.layer(ctx, r); err != nil {
+		return err
+	}
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	if got := fmt.Sprintf("%x", h.Sum(nil)); got != want.Hex {
+		return fmt.Errorf("%w: got sha256:%s, want %s", ErrDiffIDMismatch, got, want)
+	}
+	return nil
+}
+
+// RemoveRootfs deletes the unpacked tree of the image with the given
+// manifest digest, and any leftovers of interrupted unpacks of it, even when
+// the tree has read-only directories. Removing a tree that is not there is
+// not an error.
+func RemoveRootfs(home string, digest v1.Hash) error {
+	dir := filepath.Join(home, rootfsDir)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	unlock, err := lockDigest(context.Background(), dir, digest.Hex)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := removeLeftovers(dir, digest.Hex); err != nil {
+		return err
+	}
+	// Rename first: a removal killed halfway must leave a leftover, not a
+	// partial tree under the final name.
+	doomed := filepath.Join(dir, tempPrefix+digest.Hex+"-removing")
+	err = os.Rename(filepath.Join(dir, digest.Hex), doomed)
+	if err == nil {
+		err = removeTree(doomed)
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing rootfs %s: %w", digest, err)
+	}
+	return os.Remove(lockPath(dir, digest.Hex))
+}
+
+// removeLeftovers removes trees of digest hex that a dead process was
+// unpacking or removing. Only the lock holder calls it, so no live process
+// owns them.
+func removeLeftovers(dir, hex string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading rootfs cache: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), tempPrefix+hex+"-") {
+			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("removing leftover %s: %w", e.Name(), err)
+			}
+		}
+	}
+	return nil
+}
+
+// removeTree removes path like os.RemoveAll, first granting the owner write
+// and search permission on every directory, which unpacked trees may lack.
+func removeTree(path string) error {
+	if err := os.RemoveAll(path); err == nil {
+		return nil
+	}
+	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			var st unix.Stat_t
+			if unix.Lstat(p, &st) == nil {
+				unix.Chmod(p, (st.Mode&0o7777)|0o700)
+			}
+		}
+		return nil
+	})
+	return os.RemoveAll(path)
+}
+
+func isDir(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.IsDir()
+}
+
+func lockPath(dir, hex string) string { return filepath.Join(dir, "."+hex+".lock") }
+
+// lockDigest takes the exclusive lock of one digest in dir and returns its
+// release. The lock is a flock on .<hex>.lock; since RemoveRootfs deletes
+// that file, a caller that locked a file no longer at the path starts over.
+func lockDigest(ctx context.Context, dir, hex string) (func(), error) {
+	p := lockPath(dir, hex)
+	for {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("opening lock: %w", err)
+		}
+		if err := flock(ctx, f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", p, err)
+		}
+		if sameFile(f, p) {
+			return func() { f.Close() }, nil
+		}
+		f.Close()
+	}
+}
+
+// flock waits for an exclusive lock on f until ctx is done.
+func flock(ctx context.Context, f *os.File) error {
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(lockPoll):
+		}
+	}
+}
+
+// sameFile reports whether the open file f is still the file at path.
+func sameFile(f *os.File, path string) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	pi, err := os.Stat(path)
+	return err == nil && os.SameFile(fi, pi)
+}
