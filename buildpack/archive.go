@@ -17,21 +17,10 @@ import (
 	"github.com/klauspost/compress/gzip"
 )
 
-// fetcherFor returns how loc is fetched into the cache.
-func fetcherFor(ref string, loc location) fetcher {
-	switch loc.kind {
-	case kindArchive:
-		return archiveFile{ref: ref, path: loc.src}
-	case kindArchiveURL:
-		return archiveURL{ref: ref, url: loc.src}
-	default:
-		return gitRepo{ref: ref, src: loc.src, rev: loc.rev}
-	}
-}
-
 // archiveFile is a local .tgz buildpack.
 type archiveFile struct{ ref, path string }
 
+// digest hashes the file, to check a cache entry against its content.
 func (a archiveFile) digest() (string, error) {
 	f, err := os.Open(a.path)
 	if err != nil {
@@ -64,11 +53,6 @@ func (a archiveFile) fetch(ctx context.Context, dir string) (string, error) {
 
 // archiveURL is a .tgz buildpack served over http(s).
 type archiveURL struct{ ref, url string }
-
-// digest is unknown without downloading; archive URLs are reused as pins.
-func (a archiveURL) digest() (string, error) {
-	return "", errors.New("archive URL digest needs a download")
-}
 
 // fetch downloads to a temporary file while hashing, so a broken download
 // (ErrFetch) is told apart from a broken archive (ErrInvalid), then unpacks.

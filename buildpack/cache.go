@@ -34,7 +34,7 @@ func (o Options) cached(ctx context.Context, ref string, loc location) (dir, res
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		return "", "", fetchf(ref, "creating buildpack cache: %w", err)
 	}
-	entry := filepath.Join(o.CacheDir, cacheKey(ref))
+	entry := filepath.Join(absPath(o.CacheDir), cacheKey(ref))
 	unlock, err := o.lock(ctx, ref, entry+".lock")
 	if err != nil {
 		return "", "", err
@@ -42,15 +42,14 @@ func (o Options) cached(ctx context.Context, ref string, loc location) (dir, res
 	defer unlock()
 	removeStale(entry)
 
-	f := fetcherFor(ref, loc)
-	if got, ok := readEntry(entry); ok && o.reusable(loc, got, f) {
+	if got, ok := readEntry(entry); ok && o.reusable(ref, loc, got) {
 		o.logf("Using cached buildpack %s (%s)", ref, short(got))
 		return filepath.Join(entry, entryDir), got, nil
 	}
 	o.logf("Fetching buildpack %s", ref)
-	resolved, err = fill(ctx, entry, f)
+	resolved, err = fill(ctx, entry, fetcherFor(ref, loc))
 	if err != nil {
-		return "", "", err
+		return "", "", named(ref, err)
 	}
 	return filepath.Join(entry, entryDir), resolved, nil
 }
@@ -65,12 +64,12 @@ func cacheKey(ref string) string {
 // reusable reports whether a cache entry that resolved to got may be used
 // without fetching. Commit shas and archive URLs are immutable pins; a local
 // archive is re-hashed because its file can change under the same name.
-func (o Options) reusable(loc location, got string, f fetcher) bool {
+func (o Options) reusable(ref string, loc location, got string) bool {
 	switch loc.kind {
 	case kindArchiveURL:
 		return true
 	case kindArchive:
-		want, err := f.digest()
+		want, err := archiveFile{ref: ref, path: loc.src}.digest()
 		return err == nil && want == got
 	default:
 		return isFullSHA(loc.rev) || !o.Pull
@@ -90,11 +89,21 @@ func readEntry(entry string) (string, bool) {
 }
 
 // fetcher fetches a buildpack into dir (which does not exist yet) and
-// returns its resolved pin. digest gives the pin without fetching where
-// that is cheap (local archives), for checking a cache entry.
+// returns its resolved pin.
 type fetcher interface {
 	fetch(ctx context.Context, dir string) (string, error)
-	digest() (string, error)
+}
+
+// fetcherFor returns how loc is fetched into the cache.
+func fetcherFor(ref string, loc location) fetcher {
+	switch loc.kind {
+	case kindArchive:
+		return archiveFile{ref: ref, path: loc.src}
+	case kindArchiveURL:
+		return archiveURL{ref: ref, url: loc.src}
+	default:
+		return gitRepo{ref: ref, src: loc.src, rev: loc.rev}
+	}
 }
 
 // fill fetches into a temporary sibling of entry and then swaps it into
@@ -126,14 +135,18 @@ func replace(entry, dir string) error {
 	if err != nil {
 		return fmt.Errorf("replacing buildpack cache entry: %w", err)
 	}
-	if err := os.Rename(entry, filepath.Join(old, entryDir)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	aside := filepath.Join(old, entryDir)
+	if err := os.Rename(entry, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
 		os.Remove(old)
 		return fmt.Errorf("replacing buildpack cache entry: %w", err)
 	}
 	if err := os.Rename(dir, entry); err != nil {
+		os.Rename(aside, entry) // keep the previous entry usable
 		return fmt.Errorf("replacing buildpack cache entry: %w", err)
 	}
-	return os.RemoveAll(old)
+	// The new entry is in place; a failed removal is retried by removeStale.
+	os.RemoveAll(old)
+	return nil
 }
 
 // removeStale deletes temporary directories of entry that a crashed or

@@ -23,8 +23,23 @@ type refError struct {
 	err   error
 }
 
-func (e *refError) Error() string   { return "buildpack " + e.ref + ": " + e.err.Error() }
-func (e *refError) Unwrap() []error { return []error{e.class, e.err} }
+func (e *refError) Error() string { return "buildpack " + e.ref + ": " + e.err.Error() }
+
+func (e *refError) Unwrap() []error {
+	if e.class == nil {
+		return []error{e.err}
+	}
+	return []error{e.class, e.err}
+}
+
+// named makes err name ref, unless it already does.
+func named(ref string, err error) error {
+	var re *refError
+	if err == nil || errors.As(err, &re) {
+		return err
+	}
+	return &refError{ref: ref, err: err}
+}
 
 // invalidf returns an ErrInvalid error about ref.
 func invalidf(ref, format string, args ...any) error {

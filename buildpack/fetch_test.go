@@ -14,6 +14,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestFetchLocalDir(t *testing.T) {
@@ -156,8 +158,8 @@ func TestFetchGit(t *testing.T) {
 			if bp.Resolved != tt.want || bp.Name != "bp" || version(t, bp) != tt.version {
 				t.Errorf("Fetch() = %+v (version %s), want Resolved %s, Name bp, version %s", *bp, version(t, bp), tt.want, tt.version)
 			}
-			if head := gitCmd(t, bp.Dir, "rev-parse", "HEAD"); head != tt.want {
-				t.Errorf("checked out %s, want %s", head, tt.want)
+			if _, err := os.Stat(filepath.Join(bp.Dir, ".git")); err == nil {
+				t.Errorf("Fetch() left .git in %s, want it removed", bp.Dir)
 			}
 		})
 	}
@@ -294,5 +296,31 @@ func TestFetchWithoutGit(t *testing.T) {
 	_, err := Fetch(context.Background(), ref, Options{CacheDir: t.TempDir()})
 	if !errors.Is(err, ErrFetch) || !strings.Contains(err.Error(), "git is not installed") {
 		t.Errorf("Fetch() without git error = %v, want ErrFetch saying git is not installed", err)
+	}
+}
+
+// TestFetchWaitsForLock checks that a fetch waiting for another process's
+// fetch of the same reference gives up when its context ends.
+func TestFetchWaitsForLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bp.tgz")
+	writeTgz(t, path, buildpackEntries("", "1"))
+	cache := t.TempDir()
+	lock, err := os.Create(filepath.Join(cache, cacheKey(path)+".lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var log bytes.Buffer
+	_, err = Fetch(ctx, path, Options{CacheDir: cache, Log: &log})
+	if !errors.Is(err, ErrFetch) || !errors.Is(err, context.Canceled) {
+		t.Errorf("Fetch() while locked error = %v, want ErrFetch and context.Canceled", err)
+	}
+	if !strings.Contains(log.String(), "Waiting for another fetch") {
+		t.Errorf("log = %q, want a line about waiting", log.String())
 	}
 }

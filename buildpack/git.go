@@ -3,10 +3,10 @@ package buildpack
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -14,12 +14,10 @@ import (
 // gitRepo is a buildpack in a git repository, at rev or the default branch.
 type gitRepo struct{ ref, src, rev string }
 
-// digest is unknown without contacting the remote.
-func (g gitRepo) digest() (string, error) { return "", errors.New("git digest needs a fetch") }
-
-// fetch clones the repository into dir and checks out rev detached,
-// returning the commit sha. A full clone is used because a branch, tag or
-// abbreviated sha can only be resolved against the remote's history.
+// fetch clones the repository into dir, checks out rev detached and drops
+// the .git directory, returning the commit sha. A full clone is used
+// because a branch, tag or abbreviated sha can only be resolved against the
+// remote's history.
 func (g gitRepo) fetch(ctx context.Context, dir string) (string, error) {
 	if _, err := exec.LookPath("git"); err != nil {
 		return "", fetchf(g.ref, "git is not installed; install git or use a .tgz buildpack")
@@ -33,6 +31,11 @@ func (g gitRepo) fetch(ctx context.Context, dir string) (string, error) {
 	}
 	if _, err := runGit(ctx, dir, "checkout", "--quiet", "--detach", sha); err != nil {
 		return "", fetchf(g.ref, "%w", err)
+	}
+	// The history is not needed once the commit is checked out, and every
+	// build copies the directory.
+	if err := os.RemoveAll(filepath.Join(dir, ".git")); err != nil {
+		return "", fmt.Errorf("removing the clone's history: %w", err)
 	}
 	return sha, nil
 }

@@ -49,6 +49,7 @@ func classify(ref string) (location, error) {
 	}
 	scheme, _, isURL := strings.Cut(ref, "://")
 	isURL = isURL && validScheme(scheme)
+	scheme = strings.ToLower(scheme)
 	switch {
 	case isURL && (scheme == "http" || scheme == "https"):
 		return parseHTTP(ref)
@@ -62,6 +63,7 @@ func classify(ref string) (location, error) {
 	return parseLocal(ref)
 }
 
+// parseHTTP handles http(s) URLs: an archive by its path's suffix, else git.
 func parseHTTP(ref string) (location, error) {
 	src, rev, _ := strings.Cut(ref, "#")
 	u, err := url.Parse(src)
@@ -94,6 +96,7 @@ func parseFileURL(ref string) (location, error) {
 	return parseLocal(u.Path)
 }
 
+// parseGit splits a git address from its optional #ref.
 func parseGit(ref string) (location, error) {
 	src, rev, _ := strings.Cut(ref, "#")
 	return location{kind: kindGit, src: src, rev: rev}, nil

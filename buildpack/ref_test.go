@@ -2,6 +2,7 @@ package buildpack
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -18,6 +19,7 @@ func TestParseRef(t *testing.T) {
 		{name: "https git with ref", ref: "https://h.test/x.git#v1.2", want: location{kind: kindGit, src: "https://h.test/x.git", rev: "v1.2"}},
 		{name: "tgz URL", ref: "https://h.test/b/nodejs.tgz", want: location{kind: kindArchiveURL, src: "https://h.test/b/nodejs.tgz"}},
 		{name: "tar.gz URL with query", ref: "http://h.test/b.tar.gz?x=1", want: location{kind: kindArchiveURL, src: "http://h.test/b.tar.gz?x=1"}},
+		{name: "upper-case scheme", ref: "HTTPS://h.test/b.tgz", want: location{kind: kindArchiveURL, src: "HTTPS://h.test/b.tgz"}},
 		{name: "git scheme", ref: "git://h.test/x#main", want: location{kind: kindGit, src: "git://h.test/x", rev: "main"}},
 		{name: "ssh scheme", ref: "ssh://git@h.test/x.git", want: location{kind: kindGit, src: "ssh://git@h.test/x.git"}},
 		{name: "scp-like", ref: "git@github.com:heroku/heroku-buildpack-go.git#abc", want: location{kind: kindGit, src: "git@github.com:heroku/heroku-buildpack-go.git", rev: "abc"}},
@@ -87,4 +89,22 @@ func TestNameOf(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzParseRef(f *testing.F) {
+	for _, seed := range []string{"https://h.test/x.git#v1", "git@h:x.git", "file:///a#b", "./bp.tgz", "-x", "a://b#-c", "%zz://"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, ref string) {
+		loc, err := parseRef(ref)
+		if err != nil {
+			return
+		}
+		if strings.HasPrefix(loc.rev, "-") || strings.HasPrefix(loc.src, "-") {
+			t.Errorf("parseRef(%q) = %+v, want no leading '-' that git would take for an option", ref, loc)
+		}
+		if loc.kind != kindGit && loc.rev != "" {
+			t.Errorf("parseRef(%q) = %+v, want a #ref only on git references", ref, loc)
+		}
+	})
 }

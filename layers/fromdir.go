@@ -19,7 +19,9 @@ import (
 // emitted only under a prefix (WithPrefix).
 //
 // The compressed blob is spooled into WithTempDir's directory and backs the
-// returned layer; the caller owns its removal.
+// returned layer; the caller owns its removal. The layer also has a
+// Path() string method naming that file, so a store on the same filesystem
+// can rename or link the blob instead of copying it.
 func FromDir(dir string, opts ...Option) (v1.Layer, error) {
 	o, err := makeOptions(opts)
 	if err != nil {

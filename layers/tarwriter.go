@@ -22,14 +22,12 @@ const defaultDirMode = 0o755
 // mtime, blank names, no atime/ctime, and PAX format so that long names and
 // large files are encoded one way only.
 type tarWriter struct {
-	tw       *tar.Writer
-	prefix   string
-	uid, gid int
-	o        *options
+	tw *tar.Writer
+	o  *options
 }
 
 func newTarWriter(w io.Writer, o *options) *tarWriter {
-	return &tarWriter{tw: tar.NewWriter(w), prefix: o.prefix, uid: o.uid, gid: o.gid, o: o}
+	return &tarWriter{tw: tar.NewWriter(w), o: o}
 }
 
 // Close writes the tar trailer.
@@ -38,7 +36,7 @@ func (t *tarWriter) Close() error { return t.tw.Close() }
 // name returns the in-tar name of rel (slash-separated, relative to the
 // tree), with the prefix applied.
 func (t *tarWriter) name(rel string) string {
-	return path.Join(t.prefix, rel)
+	return path.Join(t.o.prefix, rel)
 }
 
 // header returns a normalized header for name.
@@ -47,8 +45,8 @@ func (t *tarWriter) header(name string, typ byte, mode fs.FileMode) *tar.Header 
 		Typeflag: typ,
 		Name:     name,
 		Mode:     tarMode(mode),
-		Uid:      t.uid,
-		Gid:      t.gid,
+		Uid:      t.o.uid,
+		Gid:      t.o.gid,
 		ModTime:  t.o.epoch,
 		Format:   tar.FormatPAX,
 	}
@@ -64,10 +62,10 @@ func (t *tarWriter) write(h *tar.Header) error {
 // prefixDirs writes the prefix's parents with defaultDirMode and the prefix
 // itself with mode; with no prefix it writes nothing.
 func (t *tarWriter) prefixDirs(mode fs.FileMode) error {
-	if t.prefix == "" {
+	if t.o.prefix == "" {
 		return nil
 	}
-	parts := strings.Split(t.prefix, "/")
+	parts := strings.Split(t.o.prefix, "/")
 	for i := range parts {
 		m := fs.FileMode(defaultDirMode)
 		if i == len(parts)-1 {

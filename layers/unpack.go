@@ -2,6 +2,7 @@ package layers
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -41,7 +42,7 @@ func Unpack(r io.Reader, dir string) (retErr error) {
 		return fmt.Errorf("unpacking layer: %w", err)
 	}
 	defer rt.close()
-	u := &unpacker{root: rt, written: map[string]struct{}{}}
+	u := &unpacker{root: rt, written: map[string]struct{}{}, buf: make([]byte, copyBufSize)}
 	defer func() {
 		if err := rt.finish(); err != nil && retErr == nil {
 			retErr = fmt.Errorf("unpacking layer into %s: %w", dir, err)
@@ -53,7 +54,8 @@ func Unpack(r io.Reader, dir string) (retErr error) {
 		if err == io.EOF {
 			return nil
 		}
-		if err != nil {
+		// Non-local names are fine: entry confines every path to dir.
+		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
 			return fmt.Errorf("reading layer: %w", err)
 		}
 		if err := u.entry(hdr, tr); err != nil {
@@ -69,6 +71,7 @@ type unpacker struct {
 	// Whiteouts only hide what lower layers put there, never the layer's
 	// own entries, whichever order the tar lists them in.
 	written map[string]struct{}
+	buf     []byte // copy buffer shared by all files
 }
 
 // entry applies one tar entry.
@@ -112,8 +115,8 @@ func (u *unpacker) create(pfd int, rel, base string, hdr *tar.Header, r io.Reade
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return true, u.mkdir(pfd, rel, base, mode, hdr.ModTime)
-	case tar.TypeReg, tar.TypeCont:
-		return true, writeRegular(pfd, base, mode, hdr.ModTime, r)
+	case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse:
+		return true, writeRegular(pfd, base, mode, hdr.ModTime, r, u.buf)
 	case tar.TypeSymlink:
 		return true, symlink(pfd, base, hdr.Linkname, hdr.ModTime)
 	case tar.TypeLink:
@@ -162,8 +165,8 @@ func (u *unpacker) mkdir(pfd int, rel, base string, mode uint32, mtime time.Time
 	return u.root.setDir(fd, rel, mode, mtime)
 }
 
-// writeRegular streams r into a new file base in pfd.
-func writeRegular(pfd int, base string, mode uint32, mtime time.Time, r io.Reader) error {
+// writeRegular streams r into a new file base in pfd, using buf.
+func writeRegular(pfd int, base string, mode uint32, mtime time.Time, r io.Reader, buf []byte) error {
 	if _, err := replace(pfd, base, false); err != nil {
 		return err
 	}
@@ -173,7 +176,7 @@ func writeRegular(pfd int, base string, mode uint32, mtime time.Time, r io.Reade
 	}
 	f := os.NewFile(uintptr(fd), base)
 	defer f.Close()
-	if _, err := io.Copy(f, r); err != nil {
+	if err := copySparse(f, r, buf); err != nil {
 		return err
 	}
 	if err := unix.Fchmod(fd, mode); err != nil {
@@ -183,6 +186,35 @@ func writeRegular(pfd int, base string, mode uint32, mtime time.Time, r io.Reade
 		return err
 	}
 	return f.Close()
+}
+
+// copyBufSize is the unit in which copySparse reads and looks for holes.
+const copyBufSize = 128 << 10
+
+// zeros is compared against to find all-zero chunks.
+var zeros = make([]byte, copyBufSize)
+
+// copySparse copies r into the empty file f, leaving all-zero chunks as
+// holes. A tar's sparse entries are read back as zeros (archive/tar does
+// not expose their holes), so without this a tiny tar could make Unpack
+// write terabytes of zeros to disk.
+func copySparse(f *os.File, r io.Reader, buf []byte) error {
+	var off int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 && !bytes.Equal(buf[:n], zeros[:n]) {
+			if _, werr := f.WriteAt(buf[:n], off); werr != nil {
+				return werr
+			}
+		}
+		off += int64(n)
+		if err == io.EOF {
+			return f.Truncate(off) // gives a trailing hole its length
+		}
+		if err != nil {
+			return err
+		}
+	}
 }
 
 // symlink makes a symlink base in pfd with its target kept verbatim.

@@ -138,8 +138,8 @@ func (s *Store) updateIndex(change func(*v1.IndexManifest) error) error {
 	return s.writeIndex(idx)
 }
 
-// tag checks kind and normalises name.
-func tag(kind Kind, name string) (string, error) {
+// checkTag checks kind and normalises name.
+func checkTag(kind Kind, name string) (string, error) {
 	if err := kind.valid(); err != nil {
 		return "", err
 	}
@@ -158,7 +158,7 @@ func findEntry(idx *v1.IndexManifest, kind Kind, name string) int {
 // not written again. The tag appears only once every blob is durably on
 // disk, so a Put that fails or is killed leaves the index as it was.
 func (s *Store) Put(ctx context.Context, kind Kind, name string, img v1.Image) (v1.Hash, error) {
-	name, err := tag(kind, name)
+	name, err := checkTag(kind, name)
 	if err != nil {
 		return v1.Hash{}, err
 	}
@@ -190,7 +190,7 @@ func (s *Store) Put(ctx context.Context, kind Kind, name string, img v1.Image) (
 // Image returns the image tagged kind/name and its entry. The image reads
 // its blobs from the store lazily and verifies each against its digest.
 func (s *Store) Image(kind Kind, name string) (v1.Image, Entry, error) {
-	name, err := tag(kind, name)
+	name, err := checkTag(kind, name)
 	if err != nil {
 		return nil, Entry{}, err
 	}
@@ -269,7 +269,7 @@ func (s *Store) entry(d v1.Descriptor) (Entry, error) {
 
 // Remove untags kind/name and deletes the blobs no other tag uses.
 func (s *Store) Remove(kind Kind, name string) error {
-	name, err := tag(kind, name)
+	name, err := checkTag(kind, name)
 	if err != nil {
 		return err
 	}

@@ -392,3 +392,51 @@ func ExampleNormalizeName() {
 	fmt.Println(n)
 	// Output: localhost:5000/shop:latest
 }
+
+// TestLoadForeignArchives loads archives that skopeo wrote, so the readers
+// do not only understand this package's own writers.
+func TestLoadForeignArchives(t *testing.T) {
+	img, err := OCI(randomImage(t, 4096, 2))
+	if err != nil {
+		t.Fatalf("OCI() = %v", err)
+	}
+	dir := t.TempDir()
+	if err := Write(context.Background(), img, "oci:"+dir+"/layout", "app:v1"); err != nil {
+		t.Fatalf("Write() = %v", err)
+	}
+	tests := []struct {
+		dest   string // skopeo copy destination
+		source string // for Load
+	}{
+		{"oci-archive:" + dir + "/oci.tar:app:v2", "oci-archive:" + dir + "/oci.tar:app:v2"},
+		{"docker-archive:" + dir + "/docker.tar:app:v2", "docker-archive:" + dir + "/docker.tar"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dest, func(t *testing.T) {
+			if out, err := exec.Command("skopeo", "copy", "oci:"+dir+"/layout:app:v1", tt.dest).CombinedOutput(); err != nil {
+				t.Fatalf("skopeo copy = %v\n%s", err, out)
+			}
+			got, err := Load(tt.source)
+			if err != nil {
+				t.Fatalf("Load() = %v", err)
+			}
+			if err := validate.Image(got); err != nil {
+				t.Errorf("validate.Image() = %v", err)
+			}
+			// skopeo may rewrite the config when it converts to docker
+			// form; the layers stay.
+			gl, _ := got.Layers()
+			wl, _ := img.Layers()
+			if len(gl) != len(wl) {
+				t.Fatalf("layers = %d, want %d", len(gl), len(wl))
+			}
+			for i := range wl {
+				g, _ := gl[i].DiffID()
+				w, _ := wl[i].DiffID()
+				if g != w {
+					t.Errorf("layer %d diff id = %v, want %v", i, g, w)
+				}
+			}
+		})
+	}
+}

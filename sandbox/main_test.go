@@ -31,7 +31,7 @@ var stack struct {
 
 // stackRoot returns the unpacked test stack. Device nodes are left out:
 // an ordinary user cannot create them, and the sandbox makes its own /dev.
-func stackRoot(t *testing.T) string {
+func stackRoot(t testing.TB) string {
 	t.Helper()
 	tarball := testenv.StackTar(t)
 	stack.once.Do(func() {

@@ -109,6 +109,7 @@ func checkUnavailable(t *testing.T) {
 		t.Fatalf("limiting user namespaces: %v", err)
 	}
 	err := Available()
+	t.Logf("Available() = %v", err)
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "--sandbox none") {
 		t.Errorf("Available() = %v, want %v mentioning --sandbox none", err, ErrUnavailable)
 	}

@@ -23,7 +23,7 @@ type fixture struct {
 	app, config string // host sources of /app and /config (read-only)
 }
 
-func newFixture(t *testing.T, m mode, network Network) *fixture {
+func newFixture(t testing.TB, m mode, network Network) *fixture {
 	t.Helper()
 	f := &fixture{app: scratchDir(t), config: scratchDir(t)}
 	f.cfg = Config{
@@ -45,7 +45,7 @@ func newFixture(t *testing.T, m mode, network Network) *fixture {
 
 // scratchDir returns a directory that sandboxes may fill with files the
 // caller cannot remove by itself, removed with RemoveAll after the test.
-func scratchDir(t *testing.T) string {
+func scratchDir(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "paas-sandbox-test-")
 	if err != nil {
@@ -110,6 +110,22 @@ func TestSandbox(t *testing.T) {
 					t.Parallel()
 					tt.fn(t, m)
 				})
+			}
+		})
+	}
+}
+
+// BenchmarkRun measures the cost of one Run of a trivial command: starting
+// the init, mounting the overlay and the rest, and tearing it all down.
+func BenchmarkRun(b *testing.B) {
+	for _, m := range modes() {
+		b.Run(m.name, func(b *testing.B) {
+			f := newFixture(b, m, NetworkHost)
+			cmd := &Cmd{Args: []string{"/bin/true"}}
+			for b.Loop() {
+				if err := f.sb.Run(context.Background(), cmd); err != nil {
+					b.Fatalf("Run() = %v, want nil", err)
+				}
 			}
 		})
 	}

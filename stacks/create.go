@@ -90,7 +90,7 @@ func Create(ctx context.Context, opts CreateOptions) (v1.Image, error) {
 	p := newProgress(opts.Progress)
 	img, err := create(ctx, bin, opts, filepath.Join(work, "rootfs.tar"), p)
 	if err != nil {
-		return nil, fmt.Errorf("creating stack %s (%s): %w", opts.Name, opts.Suite, err)
+		return nil, fmt.Errorf("creating stack %q (%s): %w", opts.Name, opts.Suite, err)
 	}
 	return img, nil
 }

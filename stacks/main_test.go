@@ -251,3 +251,5 @@ func (stallReader) Read([]byte) (int, error) {
 	time.Sleep(time.Hour) // until killed; a select{} would end as a deadlock
 	return 0, io.ErrUnexpectedEOF
 }
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

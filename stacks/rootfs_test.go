@@ -230,13 +230,15 @@ func TestRootfsAfterKill(t *testing.T) {
 // rootless builds do, then removes it as that user.
 func TestRootfsUnprivileged(t *testing.T) {
 	uid, gid := testenv.Unprivileged(t)
-	stackTar := testenv.StackTar(t)
+	// An OCI layout the user can read, so the helpers need not recompress
+	// the stack.
+	src := writeLayoutIn(t, sharedTempDir(t), testStackImage(t))
 	home := sharedTempDir(t)
 	if err := os.Chown(home, uid, gid); err != nil {
 		t.Fatal(err)
 	}
 	run := func(mode string) string {
-		cmd := helperCommand(t, mode, home, stackTar)
+		cmd := helperCommand(t, mode, home, src)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 		cmd.Env = append(cmd.Env, "HOME="+home)
 		out, err := cmd.Output()
@@ -294,6 +296,9 @@ func sharedTempDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { removeTree(d) })
+	if err := os.Chmod(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return d
 }
 
@@ -326,13 +331,28 @@ func stderrOf(err error) string {
 // source.
 func writeLayout(t *testing.T, img v1.Image) string {
 	t.Helper()
-	dir := t.TempDir()
+	return writeLayoutIn(t, t.TempDir(), img)
+}
+
+// writeLayoutIn writes img to a new OCI layout in dir, readable by all
+// users (ggcr writes layer blobs owner-only).
+func writeLayoutIn(t *testing.T, dir string, img v1.Image) string {
+	t.Helper()
 	p, err := layout.Write(dir, empty.Index)
 	if err != nil {
 		t.Fatalf("layout.Write() error: %v", err)
 	}
 	if err := p.AppendImage(img); err != nil {
 		t.Fatalf("AppendImage() error: %v", err)
+	}
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			err = os.Chmod(p, 0o644)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("making layout readable: %v", err)
 	}
 	return "oci:" + dir
 }

@@ -32,6 +32,7 @@ type cliEnv struct {
 func commands() []command {
 	return []command{
 		buildCommand(),
+		runCommand(),
 		stackCommand(),
 		imagesCommand(),
 		inspectCommand(),

@@ -23,8 +23,7 @@ func appFile(t *testing.T, h *home, image, name string) string {
 // chooses and orders them.
 func TestBuildExportBetweenBuildpacks(t *testing.T) {
 	forEachUser(t, func(t *testing.T, h *home) {
-		app := t.TempDir()
-		_ = os.Chmod(app, 0o755)
+		app := userTempDir(t, h.user)
 		lines := buildpackDir("exporter") + "\n" + buildpackDir("consumer") + "\n"
 		if err := os.WriteFile(filepath.Join(app, ".buildpacks"), []byte("# order matters\n"+lines), 0o644); err != nil {
 			t.Fatal(err)
@@ -58,8 +57,7 @@ func testFixtureApp(name string) string {
 // empties it; ENV_DIR holds config vars, which stay out of the environment.
 func TestBuildCacheAndEnvDir(t *testing.T) {
 	forEachUser(t, func(t *testing.T, h *home) {
-		app := t.TempDir()
-		_ = os.Chmod(app, 0o755)
+		app := userTempDir(t, h.user)
 		envFile := filepath.Join(app, "..", "vars.env")
 		if err := os.WriteFile(envFile, []byte("# config\nexport FROM_FILE=\"file value\"\nOVERRIDDEN=file\n"), 0o644); err != nil {
 			t.Fatal(err)

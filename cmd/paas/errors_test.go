@@ -74,9 +74,10 @@ func TestBuildErrors(t *testing.T) {
 func TestBuildUnreadableApp(t *testing.T) {
 	u := unprivileged(t)
 	h := sharedHome(t, u)
-	app := t.TempDir()
-	os.Chmod(app, 0o700) // owned by root: paas-test cannot read it
-	os.Chmod(filepath.Dir(app), 0o755)
+	parent := userTempDir(t, root)
+	os.Chmod(parent, 0o755)
+	app := filepath.Join(parent, "private")
+	os.Mkdir(app, 0o700) // owned by root: paas-test cannot read it
 	out, code := h.paas(t, "build", "-t", "unreadable", app)
 	if code != exitApp {
 		t.Fatalf("exit = %d, want %d\n%s", code, exitApp, out.stderr)

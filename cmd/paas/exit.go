@@ -7,6 +7,7 @@ import (
 	"github.com/paas-dev/paas/lifecycle"
 	"github.com/paas-dev/paas/oci"
 	"github.com/paas-dev/paas/sandbox"
+	"github.com/paas-dev/paas/supervisor"
 )
 
 // Exit codes are part of paas's interface; SPEC.md lists them.
@@ -26,6 +27,9 @@ const (
 	exitExport      = 20 // image could not be assembled or stored
 	exitDiskFull    = 21 // no space left while writing
 	exitOutput      = 22 // --output or --push failed
+	exitNotReady    = 30 // paas run: the process never passed its checks
+	exitCrashLoop   = 31 // paas run: the process kept exiting past --restart
+	exitRuntime     = 32 // paas run: the runtime (containerd, sandbox) cannot be used
 	exitInterrupted = 130
 )
 
@@ -44,10 +48,11 @@ var exitClasses = []struct {
 	err  error
 	code int
 }{
+	// Before ENOSPC: the kernel reports a user namespace limit as ENOSPC.
+	{sandbox.ErrUnavailable, exitSandbox},
 	{syscall.ENOSPC, exitDiskFull},
 	{lifecycle.ErrApp, exitApp},
 	{errStack, exitStack},
-	{sandbox.ErrUnavailable, exitSandbox},
 	{oci.ErrNotFound, exitNotFound},
 	{lifecycle.ErrDetect, exitDetect},
 	{lifecycle.ErrBuildpack, exitBuildpack},
@@ -56,6 +61,9 @@ var exitClasses = []struct {
 	{lifecycle.ErrProcfile, exitProcfile},
 	{lifecycle.ErrExport, exitExport},
 	{errOutput, exitOutput},
+	{supervisor.ErrNotReady, exitNotReady},
+	{supervisor.ErrCrashLoop, exitCrashLoop},
+	{errRuntime, exitRuntime},
 }
 
 func exitCode(err error) int {
@@ -65,6 +73,10 @@ func exitCode(err error) int {
 	var u usageError
 	if errors.As(err, &u) {
 		return exitUsage
+	}
+	var oneOff exitCodeError
+	if errors.As(err, &oneOff) {
+		return oneOff.code
 	}
 	for _, c := range exitClasses {
 		if errors.Is(err, c.err) {

@@ -57,6 +57,9 @@ func runImage(ctx context.Context, t *testing.T, img v1.Image, rootfs string, en
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(args) == 0 {
+		args = cf.Config.Cmd
+	}
 	return sb.Run(ctx, &sandbox.Cmd{
 		Args:   append(cf.Config.Entrypoint, args...),
 		Env:    append(cf.Config.Env, env...),

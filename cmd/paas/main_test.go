@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/paas-dev/paas/internal/testenv"
+	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/sandbox"
 )
 
@@ -28,6 +30,7 @@ func TestMain(m *testing.M) {
 		return
 	}
 	code := func() int {
+		flag.Parse()
 		if testing.Short() {
 			return m.Run()
 		}
@@ -47,6 +50,9 @@ func TestMain(m *testing.M) {
 		}
 		code := m.Run()
 		testenv.StopContainerd()
+		for _, h := range homes {
+			layers.RemoveAll(h.dir)
+		}
 		return code
 	}()
 	os.Exit(code)
@@ -177,14 +183,26 @@ func (h *home) mustBuild(t *testing.T, args ...string) buildReport {
 	return r
 }
 
-// appCopy copies a fixture app into a fresh directory the user can read.
+// appCopy copies a fixture app into a fresh directory the user owns.
 func appCopy(t *testing.T, u user, name string) string {
 	t.Helper()
-	dst := filepath.Join(t.TempDir(), name)
+	dst := filepath.Join(userTempDir(t, u), name)
 	copyDir(t, testenv.Fixture("apps", name), dst)
-	_ = os.Chmod(filepath.Dir(dst), 0o755)
-	chown(t, filepath.Dir(dst), u)
+	chown(t, dst, u)
 	return dst
+}
+
+// userTempDir returns a new directory owned by u, removed after the test.
+// (t.TempDir's parent is private to root.)
+func userTempDir(t *testing.T, u user) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "paas-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	chown(t, dir, u)
+	return dir
 }
 
 func copyDir(t *testing.T, src, dst string) {

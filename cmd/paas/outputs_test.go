@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"log"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -23,7 +25,7 @@ import (
 // --push lands the same digest in a registry.
 func TestBuildOutputsAndPush(t *testing.T) {
 	h := sharedHome(t, root)
-	reg := httptest.NewServer(registry.New())
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer reg.Close()
 	dir := t.TempDir()
 	layout := filepath.Join(dir, "layout")

@@ -12,8 +12,7 @@ import (
 // the host or the stack, and host paths not mounted in are invisible.
 func TestBuildSandboxIsolation(t *testing.T) {
 	forEachUser(t, func(t *testing.T, h *home) {
-		secretDir := t.TempDir()
-		_ = os.Chmod(secretDir, 0o755)
+		secretDir := userTempDir(t, h.user)
 		secret := filepath.Join(secretDir, "host-only")
 		if err := os.WriteFile(secret, []byte("x"), 0o644); err != nil {
 			t.Fatal(err)

@@ -1,0 +1,40 @@
+package layers
+
+import (
+	"go/parser"
+	"go/token"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestImports keeps layers a leaf: it builds on ggcr's types and the
+// standard library, never on a container runtime or on other paas packages,
+// so every stage can use it without pulling those in.
+func TestImports(t *testing.T) {
+	forbidden := []string{"github.com/containerd/", "github.com/paas-dev/paas/"}
+	entries, err := os.ReadDir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		file, err := parser.ParseFile(fset, name, nil, parser.ImportsOnly)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range file.Imports {
+			path, _ := strconv.Unquote(imp.Path.Value)
+			for _, f := range forbidden {
+				if strings.HasPrefix(path, f) {
+					t.Errorf("%s imports %s, want nothing under %s", name, path, f)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,57 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+)
+
+// errorPage is the ReverseProxy ErrorHandler: the app could not be
+// reached or did not answer. The client gets a short page; the cause goes
+// to the access log only, since it names internal addresses.
+func (p *Proxy) errorPage(w http.ResponseWriter, r *http.Request, err error) {
+	x := exchangeFrom(r.Context())
+	x.err = err
+	if r.Context().Err() != nil {
+		x.status = statusClientClosed // nobody is left to read a page
+		return
+	}
+	if isTimeout(err) {
+		p.page(w, http.StatusGatewayTimeout, fmt.Sprintf("%s did not answer in time.", p.appName()))
+		return
+	}
+	p.page(w, http.StatusBadGateway, fmt.Sprintf("%s is not answering. It may be starting, restarting or down.", p.appName()))
+}
+
+// unavailablePage answers 503 while no backend is set.
+func (p *Proxy) unavailablePage(w http.ResponseWriter, reason string) {
+	w.Header().Set("Retry-After", "5")
+	p.page(w, http.StatusServiceUnavailable, fmt.Sprintf("%s is unavailable: %s.", p.appName(), reason))
+}
+
+// page writes a short plain-text error page that no cache keeps.
+func (p *Proxy) page(w http.ResponseWriter, code int, detail string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "%d %s\n\n%s\n", code, http.StatusText(code), detail)
+}
+
+// appName names the app on error pages.
+func (p *Proxy) appName() string {
+	if p.opts.Name == "" {
+		return "The app"
+	}
+	return "The app " + strconv.Quote(p.opts.Name)
+}
+
+// isTimeout reports whether err is a network timeout, such as the
+// transport's ResponseHeaderTimeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,147 @@
+package proxy
+
+import (
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for the Options fields left zero.
+const (
+	// DefaultShutdownGrace is Dokku's stop timeout: requests in flight get
+	// as long to finish as the process gets between SIGTERM and SIGKILL.
+	DefaultShutdownGrace = 30 * time.Second
+	// DefaultResponseHeaderTimeout is nginx's proxy_read_timeout default,
+	// the limit apps behind Dokku already live with. Streams are not cut by
+	// it: it only bounds the wait for the response headers.
+	DefaultResponseHeaderTimeout = 60 * time.Second
+)
+
+// notStarted is the 503 reason before the first Switch.
+const notStarted = "the app has not started yet"
+
+// Options configure a Proxy. The zero value is usable.
+type Options struct {
+	// AccessLog gets one line per request (time, method, path, host,
+	// status, bytes, duration, request id, client address); nil logs
+	// nothing. Lines are written whole, one Write call each.
+	AccessLog io.Writer
+	// Name is the app's name, shown on the proxy's own error pages.
+	Name string
+	// ShutdownGrace bounds how long Serve waits for requests in flight
+	// after its context ends; zero means DefaultShutdownGrace.
+	ShutdownGrace time.Duration
+	// ResponseHeaderTimeout bounds the wait for the app's response
+	// headers; zero means DefaultResponseHeaderTimeout. A timeout is
+	// answered 504.
+	ResponseHeaderTimeout time.Duration
+	// TrustForwarded says another proxy we trust (a load balancer that
+	// terminates TLS) sits in front: the client's X-Forwarded-For is then
+	// kept and our peer appended, and its X-Forwarded-Proto, -Host and
+	// -Port are kept. Off by default, as with Dokku's nginx, because any
+	// client can send these headers and apps use them for security
+	// decisions (rate limits, redirects to https).
+	TrustForwarded bool
+}
+
+// withDefaults fills in the zero fields.
+func (o Options) withDefaults() Options {
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = DefaultShutdownGrace
+	}
+	if o.ResponseHeaderTimeout <= 0 {
+		o.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	}
+	return o
+}
+
+// Proxy is an http.Handler that forwards each request to the current
+// Backend, or answers 503 while there is none. Its methods are safe for
+// concurrent use.
+type Proxy struct {
+	opts      Options
+	transport *http.Transport
+	route     atomic.Pointer[route]
+	inflight  gauge // every request, on any backend, for Serve's shutdown
+	logMu     sync.Mutex
+}
+
+// route is what new requests go to: a backend, or the reason there is none.
+// It is replaced whole, so one atomic load gives a consistent pair.
+type route struct {
+	backend *Backend
+	reason  string
+}
+
+// New returns a Proxy that answers 503 until the first Switch.
+func New(o Options) *Proxy {
+	o = o.withDefaults()
+	p := &Proxy{opts: o, transport: newTransport(o.ResponseHeaderTimeout)}
+	p.route.Store(&route{reason: notStarted})
+	return p
+}
+
+// Switch routes new requests to addr ("127.0.0.1:PORT") and returns the
+// previous Backend, nil if there was none, so the caller can Drain it
+// before stopping its process. Requests already running stay on the
+// backend they started on.
+func (p *Proxy) Switch(addr string) *Backend {
+	return p.swap(&route{backend: p.newBackend(addr)})
+}
+
+// Unavailable makes new requests get a 503 page that gives reason (for
+// example while a crashed process restarts). Like Switch it returns the
+// previous Backend, nil if there was none, so the caller can Drain it.
+func (p *Proxy) Unavailable(reason string) *Backend {
+	return p.swap(&route{reason: reason})
+}
+
+// swap installs r and returns the backend it replaces. Idle keep-alive
+// connections are dropped because a restarted process may reuse the old
+// port, and a pooled connection to the dead one would fail a request.
+func (p *Proxy) swap(r *route) *Backend {
+	old := p.route.Swap(r)
+	p.transport.CloseIdleConnections()
+	return old.backend
+}
+
+// Backend returns the backend new requests go to, nil while unavailable.
+func (p *Proxy) Backend() *Backend {
+	return p.route.Load().backend
+}
+
+// ServeHTTP forwards r to the current backend and writes the access log.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p.inflight.add()
+	defer p.inflight.done()
+	x := newExchange(w, r)
+	defer p.logExchange(x, r)
+	rt := p.acquire()
+	if rt.backend == nil {
+		p.unavailablePage(x, rt.reason)
+		return
+	}
+	defer rt.backend.inflight.done()
+	rt.backend.rp.ServeHTTP(x, r.WithContext(withExchange(r.Context(), x)))
+}
+
+// acquire returns the current route with its backend's in-flight count
+// already raised. Checking the route again after raising the count closes
+// the race with Switch: either the request was counted before Switch
+// returned, so a Drain that follows waits for it, or it sees the new route
+// and tries again there.
+func (p *Proxy) acquire() *route {
+	for {
+		rt := p.route.Load()
+		if rt.backend == nil {
+			return rt
+		}
+		rt.backend.inflight.add()
+		if p.route.Load() == rt {
+			return rt
+		}
+		rt.backend.inflight.done()
+	}
+}

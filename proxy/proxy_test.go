@@ -1,0 +1,431 @@
+package proxy_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paas-dev/paas/proxy"
+)
+
+// guard bounds waits that only end early when the code under test is
+// broken, so a bug fails the test instead of hanging it. It is not a
+// performance assertion.
+const guard = 10 * time.Second
+
+var (
+	hexID        = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	requestStart = regexp.MustCompile(`^t=[0-9]{13}$`)
+)
+
+// startProxy serves p on a loopback port until the test ends and returns
+// the port's address.
+func startProxy(t testing.TB, p *proxy.Proxy) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- p.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve() = %v, want nil", err)
+		}
+	})
+	return l.Addr().String()
+}
+
+// startBackend serves h on a loopback port until the test ends and
+// returns the port's address, as an app process would listen on $PORT.
+func startBackend(t testing.TB, h http.Handler) string {
+	t.Helper()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+// freeAddr returns a loopback address nobody listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// seen is what the echo backend reports about the request it got.
+type seen struct {
+	Host   string
+	Header http.Header
+}
+
+// echoHeaders answers with the request's Host and headers as JSON.
+func echoHeaders(w http.ResponseWriter, r *http.Request) {
+	json.NewEncoder(w).Encode(seen{Host: r.Host, Header: r.Header})
+}
+
+// get sends req through client and returns the response with its body.
+func get(t *testing.T, req *http.Request) (*http.Response, string) {
+	t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("Do(%s) = %v", req.URL, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("reading %s: %v", req.URL, err)
+	}
+	return res, string(body)
+}
+
+func TestForwardedHeaders(t *testing.T) {
+	const keptID = "abcdefghij0123456789+/=-"
+	tests := []struct {
+		name      string
+		opts      proxy.Options
+		in        map[string]string
+		wantFor   string
+		wantProto string
+		wantHost  string
+		wantID    string // "" means a generated one
+	}{{
+		name:      "generated request id",
+		wantFor:   "127.0.0.1",
+		wantProto: "http",
+		wantHost:  "shop.example.com",
+	}, {
+		name:      "valid incoming request id kept",
+		in:        map[string]string{"X-Request-Id": keptID},
+		wantFor:   "127.0.0.1",
+		wantProto: "http",
+		wantHost:  "shop.example.com",
+		wantID:    keptID,
+	}, {
+		name:      "short request id replaced",
+		in:        map[string]string{"X-Request-Id": "abc"},
+		wantFor:   "127.0.0.1",
+		wantProto: "http",
+		wantHost:  "shop.example.com",
+	}, {
+		name:      "request id with spaces replaced",
+		in:        map[string]string{"X-Request-Id": "abcdefghij 0123456789 status=200"},
+		wantFor:   "127.0.0.1",
+		wantProto: "http",
+		wantHost:  "shop.example.com",
+	}, {
+		name:      "untrusted forwarding headers replaced",
+		in:        map[string]string{"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"},
+		wantFor:   "127.0.0.1",
+		wantProto: "http",
+		wantHost:  "shop.example.com",
+	}, {
+		name:      "trusted forwarding headers kept",
+		opts:      proxy.Options{TrustForwarded: true},
+		in:        map[string]string{"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "www.example.com"},
+		wantFor:   "203.0.113.9, 127.0.0.1",
+		wantProto: "https",
+		wantHost:  "www.example.com",
+	}}
+	backend := startBackend(t, http.HandlerFunc(echoHeaders))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := proxy.New(tt.opts)
+			p.Switch(backend)
+			addr := startProxy(t, p)
+			req, _ := http.NewRequest("GET", "http://"+addr+"/path?q=1", nil)
+			req.Host = "shop.example.com"
+			for k, v := range tt.in {
+				req.Header.Set(k, v)
+			}
+			res, body := get(t, req)
+			var got seen
+			if err := json.Unmarshal([]byte(body), &got); err != nil {
+				t.Fatalf("backend body %q: %v", body, err)
+			}
+			checkForwarded(t, got, addr, tt.wantFor, tt.wantProto, tt.wantHost)
+			checkRequestID(t, got.Header.Get("X-Request-Id"), res.Header.Values("X-Request-Id"), tt.wantID)
+		})
+	}
+}
+
+// checkForwarded compares the X-Forwarded-* headers the backend saw.
+func checkForwarded(t *testing.T, got seen, proxyAddr, wantFor, wantProto, wantHost string) {
+	t.Helper()
+	_, port, _ := net.SplitHostPort(proxyAddr)
+	for _, c := range []struct{ key, want string }{
+		{"X-Forwarded-For", wantFor},
+		{"X-Forwarded-Proto", wantProto},
+		{"X-Forwarded-Host", wantHost},
+		{"X-Forwarded-Port", port},
+	} {
+		if v := got.Header.Get(c.key); v != c.want {
+			t.Errorf("backend %s = %q, want %q", c.key, v, c.want)
+		}
+	}
+	if got.Host != "shop.example.com" {
+		t.Errorf("backend Host = %q, want %q", got.Host, "shop.example.com")
+	}
+	if v := got.Header.Get("X-Request-Start"); !requestStart.MatchString(v) {
+		t.Errorf("backend X-Request-Start = %q, want t=<unix milliseconds>", v)
+	}
+}
+
+// checkRequestID compares the id the backend saw with the one the client
+// got back; want "" means a freshly generated one.
+func checkRequestID(t *testing.T, backendID string, clientIDs []string, want string) {
+	t.Helper()
+	if want == "" && !hexID.MatchString(backendID) {
+		t.Errorf("backend X-Request-Id = %q, want 32 hex digits", backendID)
+	}
+	if want != "" && backendID != want {
+		t.Errorf("backend X-Request-Id = %q, want %q", backendID, want)
+	}
+	if len(clientIDs) != 1 || clientIDs[0] != backendID {
+		t.Errorf("response X-Request-Id = %q, want [%q]", clientIDs, backendID)
+	}
+}
+
+func TestErrorPages(t *testing.T) {
+	tests := []struct {
+		name     string
+		setup    func(t *testing.T, p *proxy.Proxy)
+		wantCode int
+		wantBody string
+	}{{
+		name:     "before the first switch",
+		setup:    func(*testing.T, *proxy.Proxy) {},
+		wantCode: http.StatusServiceUnavailable,
+		wantBody: `The app "shop" is unavailable: the app has not started yet.`,
+	}, {
+		name: "unavailable",
+		setup: func(t *testing.T, p *proxy.Proxy) {
+			p.Switch(freeAddr(t))
+			if prev := p.Unavailable("restarting after a crash"); prev == nil {
+				t.Errorf("Unavailable() = nil, want the previous backend")
+			}
+		},
+		wantCode: http.StatusServiceUnavailable,
+		wantBody: `The app "shop" is unavailable: restarting after a crash.`,
+	}, {
+		name:     "backend gone",
+		setup:    func(t *testing.T, p *proxy.Proxy) { p.Switch(freeAddr(t)) },
+		wantCode: http.StatusBadGateway,
+		wantBody: `The app "shop" is not answering.`,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := proxy.New(proxy.Options{Name: "shop"})
+			tt.setup(t, p)
+			addr := startProxy(t, p)
+			req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+			res, body := get(t, req)
+			if res.StatusCode != tt.wantCode {
+				t.Errorf("Get() status = %d, want %d", res.StatusCode, tt.wantCode)
+			}
+			if !strings.Contains(body, tt.wantBody) {
+				t.Errorf("Get() body = %q, want it to contain %q", body, tt.wantBody)
+			}
+			if ct := res.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" {
+				t.Errorf("Get() Content-Type = %q, want text/plain", ct)
+			}
+			if id := res.Header.Get("X-Request-Id"); !hexID.MatchString(id) {
+				t.Errorf("Get() X-Request-Id = %q, want 32 hex digits", id)
+			}
+		})
+	}
+}
+
+func TestSwitchReturnsPrevious(t *testing.T) {
+	p := proxy.New(proxy.Options{})
+	if prev := p.Switch("127.0.0.1:1001"); prev != nil {
+		t.Errorf("first Switch() = %v, want nil", prev.Addr())
+	}
+	if prev := p.Switch("127.0.0.1:1002"); prev.Addr() != "127.0.0.1:1001" {
+		t.Errorf("Switch() = %q, want 127.0.0.1:1001", prev.Addr())
+	}
+	if got := p.Backend().Addr(); got != "127.0.0.1:1002" {
+		t.Errorf("Backend() = %q, want 127.0.0.1:1002", got)
+	}
+	if prev := p.Unavailable("stopped"); prev.Addr() != "127.0.0.1:1002" {
+		t.Errorf("Unavailable() = %q, want 127.0.0.1:1002", prev.Addr())
+	}
+	if b := p.Backend(); b != nil {
+		t.Errorf("Backend() after Unavailable = %q, want nil", b.Addr())
+	}
+}
+
+// blocking is a backend whose requests wait until the test releases them.
+type blocking struct {
+	entered chan struct{} // gets one value per request that arrived
+	release chan struct{} // closing it lets every request finish
+}
+
+// newBlocking starts a blocking backend and returns it with its address.
+func newBlocking(t *testing.T) (*blocking, string) {
+	b := &blocking{entered: make(chan struct{}, 16), release: make(chan struct{})}
+	addr := startBackend(t, b)
+	t.Cleanup(b.unblock)
+	return b, addr
+}
+
+// ServeHTTP answers "done" once released.
+func (b *blocking) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b.entered <- struct{}{}
+	select {
+	case <-b.release:
+		io.WriteString(w, "done")
+	case <-r.Context().Done():
+	}
+}
+
+// unblock releases every request, once.
+func (b *blocking) unblock() {
+	select {
+	case <-b.release:
+	default:
+		close(b.release)
+	}
+}
+
+// result is a response status and body, or the error getting them.
+type result struct {
+	code int
+	body string
+	err  error
+}
+
+// getAsync GETs url in the background.
+func getAsync(url string) <-chan result {
+	out := make(chan result, 1)
+	go func() {
+		res, err := http.Get(url)
+		if err != nil {
+			out <- result{err: err}
+			return
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		out <- result{code: res.StatusCode, body: string(body), err: err}
+	}()
+	return out
+}
+
+func TestDrainWaitsForSlowRequest(t *testing.T) {
+	slow, slowAddr := newBlocking(t)
+	p := proxy.New(proxy.Options{})
+	p.Switch(slowAddr)
+	addr := startProxy(t, p)
+	res := getAsync("http://" + addr + "/")
+	<-slow.entered
+	old := p.Unavailable("deploying")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := old.Drain(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Drain() with a request in flight = %v, want context.DeadlineExceeded", err)
+	}
+	drained := make(chan error, 1)
+	go func() { drained <- drainGuarded(old) }()
+	slow.unblock()
+	if r := <-res; r.err != nil || r.code != http.StatusOK || r.body != "done" {
+		t.Errorf("Get() = %d %q %v, want 200 \"done\"", r.code, r.body, r.err)
+	}
+	if err := <-drained; err != nil {
+		t.Errorf("Drain() after the request finished = %v, want nil", err)
+	}
+}
+
+// drainGuarded drains b, giving up after guard.
+func drainGuarded(b *proxy.Backend) error {
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	return b.Drain(ctx)
+}
+
+func TestSwitchUnderLoadLosesNoRequest(t *testing.T) {
+	const clients, perClient, switches = 2, 500, 8
+	current, first := startCounting(t)
+	p := proxy.New(proxy.Options{})
+	p.Switch(current.Listener.Addr().String())
+	addr := startProxy(t, p)
+	failures := make(chan string, clients*perClient)
+	loadDone := runLoad(addr, clients, perClient, failures)
+	for range switches {
+		select {
+		case <-first: // the current backend has served traffic
+		case <-loadDone:
+		}
+		next, nextFirst := startCounting(t)
+		old := p.Switch(next.Listener.Addr().String())
+		if err := drainGuarded(old); err != nil {
+			t.Fatalf("Drain() = %v, want nil", err)
+		}
+		current.Close() // the old process stops: a request still sent there fails
+		current, first = next, nextFirst
+	}
+	<-loadDone
+	close(failures)
+	for f := range failures {
+		t.Error(f)
+	}
+}
+
+// startCounting starts a backend answering "ok"; the channel is closed
+// when it has served its first request.
+func startCounting(t *testing.T) (*httptest.Server, <-chan struct{}) {
+	first := make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(first) })
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(srv.Close)
+	return srv, first
+}
+
+// runLoad sends clients×perClient GETs to addr and reports every one not
+// answered 200 "ok" on failures. The returned channel closes when done.
+func runLoad(addr string, clients, perClient int, failures chan<- string) <-chan struct{} {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Go(func() {
+			for range perClient {
+				if f := getOK("http://" + addr + "/"); f != "" {
+					failures <- f
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+// getOK GETs url and describes the failure if the answer is not 200 "ok".
+func getOK(url string) string {
+	res, err := http.Get(url)
+	if err != nil {
+		return "Get() = " + err.Error()
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || string(body) != "ok" {
+		return "Get() = " + res.Status + " " + string(body) + ", want 200 ok"
+	}
+	return ""
+}

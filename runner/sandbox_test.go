@@ -1,0 +1,116 @@
+package runner
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/paas-dev/paas/internal/testenv"
+	"github.com/paas-dev/paas/layers"
+)
+
+// Helper modes of TestSandbox, run by TestRootless as an ordinary user.
+const (
+	helperSubID    = "subid"    // the user's /etc/subuid range maps uid 1000
+	helperUnmapped = "unmapped" // no newuidmap: only the user itself is mapped
+)
+
+func TestSandbox(t *testing.T) {
+	dir := t.TempDir()
+	rt, err := NewSandbox(dir)
+	if err != nil {
+		t.Fatalf("NewSandbox() = %v, want a runtime", err)
+	}
+	// An ordinary user cannot remove a rootfs with read-only directories
+	// the way t.TempDir does.
+	t.Cleanup(func() { layers.RemoveAll(filepath.Join(dir, "rootfs")) })
+	t.Cleanup(func() { rt.Close() })
+	if got, want := rt.Name(), "sandbox"; got != want {
+		t.Errorf("Name() = %q, want %q", got, want)
+	}
+	s := suite{rt: rt, idPrefix: "sbx", uid: "1000:1000", leftovers: sandboxLeftovers(dir)}
+	if os.Getenv(helperEnv) == helperUnmapped {
+		s.uid = "0:0"
+		testUnmappedNotice(t, rt)
+	}
+	t.Run("Behaviour", func(t *testing.T) { testBehaviour(t, s) })
+	checkRootfsCache(t, dir, appImage(t))
+}
+
+// sandboxLeftovers fails a test if the process id left its directory.
+func sandboxLeftovers(dir string) func(t *testing.T, id string) {
+	return func(t *testing.T, id string) {
+		t.Helper()
+		if _, err := os.Lstat(filepath.Join(dir, "proc", id)); !os.IsNotExist(err) {
+			t.Errorf("directory of process %s: Lstat() = %v, want it removed", id, err)
+		}
+	}
+}
+
+// checkRootfsCache checks that after every process was stopped the cache
+// holds the image's rootfs, named by its ChainID, and nothing else.
+func checkRootfsCache(t *testing.T, dir string, img v1.Image) {
+	t.Helper()
+	cfg, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"proc", "rootfs", "rootfs/" + chainID(cfg.RootFS.DiffIDs).Hex}
+	var got []string
+	for _, pattern := range []string{"*", "proc/*", "rootfs/*", "rootfs/.*"} {
+		m, err := filepath.Glob(filepath.Join(dir, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m {
+			rel, _ := filepath.Rel(dir, p)
+			got = append(got, rel)
+		}
+	}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("cache after the processes were stopped = %q, want %q", got, want)
+	}
+}
+
+// testUnmappedNotice starts two processes on a runtime that cannot map
+// the image's user: the first one's stderr says it runs as root instead,
+// the second one's does not repeat it.
+func testUnmappedNotice(t *testing.T, rt Runtime) {
+	s := suite{rt: rt, idPrefix: "sbx-unmapped", leftovers: func(*testing.T, string) {}}
+	for i, want := range []bool{true, false} {
+		p := s.start(t, string(rune('a'+i)), appImage(t), []string{"true"}, nil)
+		<-p.Done()
+		if got := strings.Contains(p.stderr.String(), "running it as root inside the sandbox"); got != want {
+			t.Errorf("process %d: stderr %q mentions running as root: %v, want %v", i+1, p.stderr, got, want)
+		}
+		s.stop(t, p, killTimeout)
+	}
+}
+
+// TestRootless runs TestSandbox as an ordinary user, with the user's
+// subordinate ids and without them.
+func TestRootless(t *testing.T) {
+	uid, gid := testenv.Unprivileged(t)
+	buildFixtures(t)
+	layerPath := filepath.Join(fixtures.dir, "stack.tar.gz")
+	tests := []struct {
+		mode string
+		path string
+	}{
+		{helperSubID, os.Getenv("PATH")},
+		// Without newuidmap in PATH the sandbox maps only the user.
+		{helperUnmapped, "/nonexistent"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			env := []string{"PATH=" + tt.path, helperEnv + "=" + tt.mode, stackLayerEnv + "=" + layerPath}
+			out, err := runAs(t, uid, gid, env, "-test.run=^TestSandbox$", "-test.v", "-test.count=1")
+			if err != nil || !strings.Contains(out, "--- PASS: TestSandbox ") {
+				t.Fatalf("TestSandbox as uid %d (%s) = %v, want a pass; output:\n%s", uid, tt.mode, err, out)
+			}
+		})
+	}
+}
