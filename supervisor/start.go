@@ -30,6 +30,9 @@ func (s *Supervisor) startReady(ctx context.Context) (_ *instance, retErr error)
 			_ = in.proc.Stop(context.WithoutCancel(ctx), s.o.StopTimeout)
 		}
 	}()
+	if !s.web() {
+		return in, nil
+	}
 	s.o.Console.Info("Waiting for %s on %s to pass its checks", in.name, in.addr)
 	opts := []health.Option{health.WithLog(s.o.Console.Writer())}
 	if s.o.ListenTimeout > 0 {

@@ -49,7 +49,9 @@ type Options struct {
 	// Resolve returns the image to run; it is called again for each
 	// replacement, so a new build of the same name is picked up.
 	Resolve func() (v1.Image, error)
-	// Process is the process type to run ("web").
+	// Process is the process type to run ("web"). Only web processes
+	// listen on $PORT, are checked and get traffic, as on Heroku and Dokku;
+	// other types just run under the restart policy.
 	Process string
 	// Env is added to the image's environment.
 	Env []string
@@ -118,9 +120,21 @@ func (s *Supervisor) startFirst(ctx context.Context) error {
 		return err
 	}
 	s.current = in
+	s.route(in)
+	return nil
+}
+
+// web reports whether the process type serves HTTP.
+func (s *Supervisor) web() bool { return s.o.Process == "web" }
+
+// route sends traffic to a ready web process.
+func (s *Supervisor) route(in *instance) {
+	if !s.web() {
+		s.o.Console.Step("%s is running", in.name)
+		return
+	}
 	s.o.Proxy.Switch(in.addr)
 	s.o.Console.Step("%s is ready on %s and receives traffic", in.name, in.addr)
-	return nil
 }
 
 // recover handles a process that exited by itself: restart it per the
@@ -152,8 +166,7 @@ func (s *Supervisor) recover(ctx context.Context, restarts int) (int, error) {
 		return restarts, err
 	}
 	s.current = in
-	s.o.Proxy.Switch(in.addr)
-	s.o.Console.Step("%s is ready on %s and receives traffic", in.name, in.addr)
+	s.route(in)
 	return restarts, nil
 }
 
@@ -175,6 +188,11 @@ func (s *Supervisor) replace(ctx context.Context) {
 	}
 	old := s.current
 	s.current = in
+	if !s.web() {
+		s.route(in)
+		_ = s.stop(old)
+		return
+	}
 	prev := s.o.Proxy.Switch(in.addr)
 	s.o.Console.Step("%s is ready on %s and receives traffic; draining %s", in.name, in.addr, old.name)
 	if prev != nil {

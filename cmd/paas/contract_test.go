@@ -58,14 +58,15 @@ func testFixtureApp(name string) string {
 func TestBuildCacheAndEnvDir(t *testing.T) {
 	forEachUser(t, func(t *testing.T, h *home) {
 		app := userTempDir(t, h.user)
-		envFile := filepath.Join(app, "..", "vars.env")
+		envFile := filepath.Join(userTempDir(t, h.user), "vars.env")
 		if err := os.WriteFile(envFile, []byte("# config\nexport FROM_FILE=\"file value\"\nOVERRIDDEN=file\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(app, ".env"), []byte("FROM_DOTENV=dotenv\nOVERRIDDEN=dotenv\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		chown(t, filepath.Dir(app), h.user)
+		chown(t, app, h.user)
+		chown(t, envFile, h.user)
 		args := []string{"-t", "cached-" + h.user.name, "-b", buildpackDir("cache-env"),
 			"--env-file", envFile, "-e", "SECRET_TOKEN=s3cr3t", "-e", "OVERRIDDEN=flag", app}
 		h.mustBuild(t, args...)

@@ -33,4 +33,6 @@ while (my $client = $server->accept) {
     print $client "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
       . 'Content-Length: ' . length($body) . "\r\nConnection: close\r\n\r\n$body";
     close $client;
+    # Lets tests crash the app on purpose, to see it restarted.
+    if (($path // '') eq '/crash') { print "hello app crashing on request\n"; exit 3 }
 }

@@ -1,0 +1,310 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/snapshots"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
+	"github.com/paas-dev/paas/internal/testenv"
+)
+
+// serving is a `paas run` in the background.
+type serving struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	url    string
+	mu     sync.Mutex
+	output strings.Builder
+	exited chan struct{}
+}
+
+func (s *serving) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.output.Write(p)
+}
+
+func (s *serving) log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.output.String()
+}
+
+// startRun starts `paas run` and waits until it says it serves traffic.
+func startRun(t *testing.T, h *home, args ...string) *serving {
+	t.Helper()
+	port := freePort(t)
+	s := &serving{t: t, url: "http://127.0.0.1:" + port, exited: make(chan struct{})}
+	s.cmd = h.command(nil, append([]string{"run", "-p", port}, args...)...)
+	s.cmd.Stdout, s.cmd.Stderr = s, s
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); close(s.exited) }()
+	t.Cleanup(func() { s.stop() })
+	s.waitFor("receives traffic", 120*time.Second)
+	return s
+}
+
+// waitFor polls the output for text (bounded), failing if paas exits.
+func (s *serving) waitFor(text string, limit time.Duration) {
+	s.t.Helper()
+	deadline := time.Now().Add(limit)
+	for !strings.Contains(s.log(), text) {
+		select {
+		case <-s.exited:
+			s.t.Fatalf("paas run exited (%v) before %q:\n%s", s.cmd.ProcessState, text, s.log())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("no %q within %s:\n%s", text, limit, s.log())
+		}
+	}
+}
+
+// stop sends SIGINT, as Ctrl-C does, and waits for paas to exit.
+func (s *serving) stop() int {
+	select {
+	case <-s.exited:
+	default:
+		s.cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-s.exited:
+		case <-time.After(90 * time.Second):
+			s.cmd.Process.Kill()
+			<-s.exited
+			s.t.Errorf("paas run did not stop on SIGINT:\n%s", s.log())
+		}
+	}
+	return s.cmd.ProcessState.ExitCode()
+}
+
+func get(t *testing.T, url string, header http.Header) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(body)
+}
+
+// containerdLeft lists what containerd still holds in paas's namespace.
+func containerdLeft(t *testing.T, address string) string {
+	t.Helper()
+	c, err := client.New(address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := namespaces.WithNamespace(context.Background(), "paas-e2e")
+	var left []string
+	cs, err := c.Containers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ct := range cs {
+		left = append(left, "container "+ct.ID())
+	}
+	tasks, err := c.TaskService().List(ctx, nil)
+	if err == nil {
+		for _, tk := range tasks.Tasks {
+			left = append(left, "task "+tk.ID)
+		}
+	}
+	err = c.SnapshotService("overlayfs").Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		if strings.Contains(info.Name, "-snapshot") {
+			left = append(left, "snapshot "+info.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(left, ", ")
+}
+
+func runtimeArgs(t *testing.T, runtime string) []string {
+	if runtime == "containerd" {
+		return []string{"--runtime", "containerd", "--containerd-address", testenv.Containerd(t), "--namespace", "paas-e2e"}
+	}
+	return []string{"--runtime", "sandbox"}
+}
+
+// paas run serves the app through the proxy on containerd and on the
+// sandbox runtime, and Ctrl-C leaves nothing behind.
+func TestRunServes(t *testing.T) {
+	h := sharedHome(t, root)
+	h.mustBuild(t, "-t", "web", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
+	for _, rt := range []string{"containerd", "sandbox"} {
+		t.Run(rt, func(t *testing.T) {
+			s := startRun(t, h, append(runtimeArgs(t, rt), "--check", "/", "web")...)
+			code, hdr, body := get(t, s.url+"/hello", http.Header{"X-Request-Id": {"abcdefghijklmnopqrstuvwxyz"}})
+			if code != 200 {
+				t.Fatalf("GET = %d %s", code, body)
+			}
+			contains(t, "body", body, "Hello from paas")
+			contains(t, "body", body, "greeting=hello")
+			contains(t, "body", body, "path=/hello")
+			contains(t, "body", body, "x-forwarded-for=127.0.0.1")
+			contains(t, "body", body, "x-forwarded-proto=http")
+			contains(t, "body", body, "x-request-id=abcdefghijklmnopqrstuvwxyz")
+			contains(t, "body", body, "x-request-start=t=")
+			if hdr.Get("X-Request-Id") != "abcdefghijklmnopqrstuvwxyz" {
+				t.Errorf("response X-Request-Id = %q", hdr.Get("X-Request-Id"))
+			}
+			contains(t, "log", s.log(), "web.1 | hello app listening")
+			if code := s.stop(); code != 0 {
+				t.Errorf("paas run exit = %d after SIGINT\n%s", code, s.log())
+			}
+			contains(t, "log", s.log(), "hello app stopping")
+			if rt == "containerd" {
+				if left := containerdLeft(t, testenv.Containerd(t)); left != "" {
+					t.Errorf("left in containerd: %s", left)
+				}
+			}
+		})
+	}
+}
+
+// A web process that crashes is restarted; the proxy answers 503 meanwhile.
+func TestRunRestartsCrashedProcess(t *testing.T) {
+	h := sharedHome(t, root)
+	h.mustBuild(t, "-t", "crashy", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
+	s := startRun(t, h, append(runtimeArgs(t, "containerd"), "--check", "/", "crashy")...)
+	if code, _, _ := get(t, s.url+"/crash", nil); code != 200 {
+		t.Fatalf("GET /crash = %d", code)
+	}
+	s.waitFor("web.2 is ready", 60*time.Second)
+	if code, _, body := get(t, s.url+"/", nil); code != 200 || !strings.Contains(body, "Hello from paas") {
+		t.Errorf("after restart GET = %d %q", code, body)
+	}
+	contains(t, "log", s.log(), "exited with status 3; restart 1")
+}
+
+// A process that never listens fails the run with its last output, and
+// nothing is left running.
+func TestRunNeverReady(t *testing.T) {
+	h := sharedHome(t, root)
+	app := appCopy(t, root, "hello")
+	os.WriteFile(filepath.Join(app, "Procfile"), []byte("web: echo never listening; sleep 1000\n"), 0o644)
+	h.mustBuild(t, "-t", "deaf", "-b", buildpackDir("hello"), app)
+	addr := testenv.Containerd(t)
+	out, code := h.paas(t, "run", "-p", freePort(t), "--runtime", "containerd", "--containerd-address", addr,
+		"--namespace", "paas-e2e", "--listen-timeout", "3s", "--stop-timeout", "2s", "deaf")
+	if code != exitNotReady {
+		t.Fatalf("exit = %d, want %d\n%s", code, exitNotReady, out.stderr)
+	}
+	contains(t, "stderr", out.stderr, "never accepted connections")
+	contains(t, "stderr", out.stderr, "never listening")
+	if left := containerdLeft(t, addr); left != "" {
+		t.Errorf("left in containerd: %s", left)
+	}
+}
+
+// One-off commands get the image's environment and .profile.d; --process
+// runs another type.
+func TestRunOneOffAndWorker(t *testing.T) {
+	h := sharedHome(t, root)
+	h.mustBuild(t, "-t", "oneoff", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
+	for _, rt := range []string{"containerd", "sandbox"} {
+		t.Run(rt, func(t *testing.T) {
+			out, code := h.paas(t, append(append([]string{"run"}, runtimeArgs(t, rt)...), "oneoff", "--", "sh", "-c", "env; exit 7")...)
+			if code != 7 {
+				t.Fatalf("exit = %d, want the command's 7\n%s", code, out.stderr)
+			}
+			for _, want := range []string{"GREETING=hello", "HELLO_RELEASED=yes", "HOME=/app", "PORT=5000"} {
+				contains(t, "env", out.stdout, want)
+			}
+			s := startRunAny(t, h, "is running", append(runtimeArgs(t, rt), "--process", "worker", "oneoff")...)
+			s.waitFor("worker.1 | worker hello", 60*time.Second)
+		})
+	}
+}
+
+// startRunAny is startRun waiting for another readiness line.
+func startRunAny(t *testing.T, h *home, ready string, args ...string) *serving {
+	t.Helper()
+	s := &serving{t: t, exited: make(chan struct{})}
+	s.cmd = h.command(nil, append([]string{"run", "-p", freePort(t)}, args...)...)
+	s.cmd.Stdout, s.cmd.Stderr = s, s
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.cmd.Wait(); close(s.exited) }()
+	t.Cleanup(func() { s.stop() })
+	s.waitFor(ready, 120*time.Second)
+	return s
+}
+
+// A new build replaces the serving process under continuous requests
+// without a failed request.
+func TestRunZeroDowntimeReplace(t *testing.T) {
+	h := sharedHome(t, root)
+	app := appCopy(t, root, "hello")
+	h.mustBuild(t, "-t", "zdt", "-b", buildpackDir("hello"), app)
+	s := startRun(t, h, append(runtimeArgs(t, "containerd"), "--check", "/", "--stop-timeout", "5s", "zdt")...)
+
+	stop := make(chan struct{})
+	var failures, v2 int
+	var total int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 20000; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			resp, err := http.Get(s.url + "/")
+			total++
+			if err != nil {
+				failures++
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				failures++
+			}
+			if strings.Contains(string(b), "greeting=v2") {
+				v2++
+				if v2 > 20 {
+					return
+				}
+			}
+		}
+	}()
+	h.mustBuild(t, "-t", "zdt", "-b", buildpackDir("hello"), "-e", "GREETING=v2", app)
+	if out, code := h.paas(t, "run", "--replace", "zdt"); code != 0 {
+		t.Fatalf("paas run --replace: %d\n%s", code, out.stderr)
+	}
+	s.waitFor("web.2 is ready", 60*time.Second)
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+	}
+	close(stop)
+	<-done
+	if failures != 0 || v2 == 0 {
+		t.Errorf("%d of %d requests failed, %d answered by the new version\n%s", failures, total, v2, s.log())
+	}
+	contains(t, "log", s.log(), "web.1 stopped")
+}

@@ -1,0 +1,62 @@
+package console
+
+import (
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestTailKeepsLastLines(t *testing.T) {
+	tail := NewTail(3)
+	for _, chunk := range []string{"one\ntw", "o\nthree\nfour\n", "fi"} {
+		tail.Write([]byte(chunk))
+	}
+	if got, want := tail.Lines(), []string{"three", "four", "fi"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Lines() = %q, want %q", got, want)
+	}
+}
+
+func TestPrefixerWritesWholeLines(t *testing.T) {
+	var out bytes.Buffer
+	p := NewPrefixer(&out, "web.1 | ")
+	p.Write([]byte("hel"))
+	p.Write([]byte("lo\nwor"))
+	p.Write([]byte("ld\n"))
+	p.Write([]byte("partial"))
+	p.Flush()
+	want := "web.1 | hello\nweb.1 | world\nweb.1 | partial\n"
+	if out.String() != want {
+		t.Errorf("output = %q, want %q", out.String(), want)
+	}
+}
+
+func TestConsoleWithoutTerminalHasNoColour(t *testing.T) {
+	var out bytes.Buffer
+	c := New(&out, false)
+	c.Step("Detecting %s", "buildpacks")
+	c.Info("detail")
+	c.Warn("careful")
+	if strings.Contains(out.String(), "\x1b[") {
+		t.Errorf("colour codes written to a non-terminal: %q", out.String())
+	}
+	want := "-----> Detecting buildpacks\n       detail\n !     careful\n"
+	if out.String() != want {
+		t.Errorf("output = %q, want %q", out.String(), want)
+	}
+	out.Reset()
+	New(&out, true).Step("quiet")
+	if out.Len() != 0 {
+		t.Errorf("quiet console printed %q", out.String())
+	}
+}
+
+func TestFormats(t *testing.T) {
+	if got := Duration(1234 * time.Millisecond); got != "1.2s" {
+		t.Errorf("Duration = %q", got)
+	}
+	if got := Size(63_300_000); got != "63.3 MB" {
+		t.Errorf("Size = %q", got)
+	}
+}
