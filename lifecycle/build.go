@@ -134,7 +134,7 @@ func (b *build) prepare(ctx context.Context) error {
 	}
 	app := filepath.Join(o.WorkDir, "app")
 	if err := copyTree(o.AppDir, app, appSkip(ignore), b.con.Warner()); err != nil {
-		return fmt.Errorf("%w: copying the app: %v", ErrApp, err)
+		return fmt.Errorf("%w: copying the app: %w", ErrApp, err)
 	}
 	b.result.AppDir = app
 	b.result.SourceVersion, b.result.SourceURL = gitInfo(o.AppDir)

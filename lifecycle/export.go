@@ -64,7 +64,7 @@ type StackLabel struct {
 func Export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	img, infos, err := export(res, o)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %v", ErrExport, err)
+		return nil, nil, fmt.Errorf("%w: %w", ErrExport, err)
 	}
 	return img, infos, nil
 }

@@ -306,5 +306,5 @@ func TestRunZeroDowntimeReplace(t *testing.T) {
 	if failures != 0 || v2 == 0 {
 		t.Errorf("%d of %d requests failed, %d answered by the new version\n%s", failures, total, v2, s.log())
 	}
-	contains(t, "log", s.log(), "web.1 stopped")
+	s.waitFor("web.1 stopped", 60*time.Second)
 }
