@@ -84,7 +84,7 @@ var (
 
 // sharedHome returns a store owned by u with the test stack in it, made
 // once per test run per user: importing and unpacking a stack takes seconds.
-func sharedHome(t *testing.T, u user) *home {
+func sharedHome(t testing.TB, u user) *home {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test")
@@ -99,7 +99,7 @@ func sharedHome(t *testing.T, u user) *home {
 	return h
 }
 
-func newHome(t *testing.T, u user, parent string) *home {
+func newHome(t testing.TB, u user, parent string) *home {
 	t.Helper()
 	dir, err := os.MkdirTemp(parent, "paas-home-")
 	if err != nil {
@@ -114,7 +114,7 @@ func newHome(t *testing.T, u user, parent string) *home {
 	return h
 }
 
-func chown(t *testing.T, path string, u user) {
+func chown(t testing.TB, path string, u user) {
 	t.Helper()
 	if u.uid == 0 {
 		return
@@ -138,12 +138,12 @@ func chown(t *testing.T, path string, u user) {
 type output struct{ stdout, stderr string }
 
 // paas runs the binary as the home's user with PAAS_HOME set.
-func (h *home) paas(t *testing.T, args ...string) (output, int) {
+func (h *home) paas(t testing.TB, args ...string) (output, int) {
 	t.Helper()
 	return h.paasEnv(t, nil, args...)
 }
 
-func (h *home) paasEnv(t *testing.T, env []string, args ...string) (output, int) {
+func (h *home) paasEnv(t testing.TB, env []string, args ...string) (output, int) {
 	t.Helper()
 	cmd := h.command(env, args...)
 	var stdout, stderr bytes.Buffer
@@ -175,7 +175,7 @@ func (h *home) command(env []string, args ...string) *exec.Cmd {
 }
 
 // mustBuild builds and returns the --json report.
-func (h *home) mustBuild(t *testing.T, args ...string) buildReport {
+func (h *home) mustBuild(t testing.TB, args ...string) buildReport {
 	t.Helper()
 	out, code := h.paas(t, append([]string{"build", "--json"}, args...)...)
 	if code != 0 {
@@ -189,7 +189,7 @@ func (h *home) mustBuild(t *testing.T, args ...string) buildReport {
 }
 
 // appCopy copies a fixture app into a fresh directory the user owns.
-func appCopy(t *testing.T, u user, name string) string {
+func appCopy(t testing.TB, u user, name string) string {
 	t.Helper()
 	dst := filepath.Join(userTempDir(t, u), name)
 	copyDir(t, testenv.Fixture("apps", name), dst)
@@ -199,7 +199,7 @@ func appCopy(t *testing.T, u user, name string) string {
 
 // userTempDir returns a new directory owned by u, removed after the test.
 // (t.TempDir's parent is private to root.)
-func userTempDir(t *testing.T, u user) string {
+func userTempDir(t testing.TB, u user) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "paas-test-")
 	if err != nil {
@@ -210,7 +210,7 @@ func userTempDir(t *testing.T, u user) string {
 	return dir
 }
 
-func copyDir(t *testing.T, src, dst string) {
+func copyDir(t testing.TB, src, dst string) {
 	t.Helper()
 	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
 		if err != nil {
