@@ -35,9 +35,12 @@ const (
 
 // ExportOptions say how the image is assembled.
 type ExportOptions struct {
-	// Base is the stack image; its layers are reused exactly as they are.
-	Base        v1.Image
-	StackName   string
+	// Base is the stack's run image (its build image when the stack has
+	// no separate run image); its layers are reused exactly as they are.
+	Base v1.Image
+	// Stack names the stack and its build image; RunName names Base.
+	Stack       StackLabel
+	RunName     string
 	Epoch       time.Time
 	Compression layers.Compression
 	TempDir     string
@@ -51,10 +54,14 @@ type LayerInfo struct {
 	Holds  string `json:"holds"`
 }
 
-// StackLabel is the io.paas.stack label's value.
+// StackLabel is the io.paas.stack label's value: the stack, its build
+// image's digest, and the run image the app was placed on, so images built
+// on an older run image can be found.
 type StackLabel struct {
-	Name   string `json:"name"`
-	Digest string `json:"digest"`
+	Name      string `json:"name"`
+	Digest    string `json:"digest"`
+	RunImage  string `json:"run_image,omitempty"`
+	RunDigest string `json:"run_digest,omitempty"`
 }
 
 // Export assembles the image: the stack's layers unchanged, then the
@@ -105,7 +112,7 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 		return nil, nil, err
 	}
 	for _, l := range baseLayers {
-		info, err := layerInfo(l, "stack "+o.StackName)
+		info, err := layerInfo(l, "stack "+o.Stack.Name)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -153,7 +160,9 @@ func configure(img v1.Image, res *Result, o ExportOptions) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	labels, err := imageLabels(res, StackLabel{Name: o.StackName, Digest: baseDigest.String()})
+	stack := o.Stack
+	stack.RunImage, stack.RunDigest = o.RunName, baseDigest.String()
+	labels, err := imageLabels(res, stack)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +189,7 @@ func configure(img v1.Image, res *Result, o ExportOptions) (v1.Image, error) {
 	img = mutate.MediaType(img, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	annotated := mutate.Annotations(img, map[string]string{
-		AnnotBaseName:   o.StackName,
+		AnnotBaseName:   o.RunName,
 		AnnotBaseDigest: baseDigest.String(),
 	})
 	return annotated.(v1.Image), nil

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -162,8 +163,9 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 	exportStart := time.Now()
 	con.Step("Exporting image %s", tag)
 	img, infos, err := lifecycle.Export(res, lifecycle.ExportOptions{
-		Base:        stack.image,
-		StackName:   stack.name,
+		Base:        stack.run,
+		Stack:       lifecycle.StackLabel{Name: stack.name, Digest: stack.digest.String()},
+		RunName:     stack.runName,
 		Epoch:       epoch(),
 		Compression: layers.Compression(o.compression),
 		TempDir:     work,
@@ -177,7 +179,8 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 		return fmt.Errorf("%w: storing %s: %w", lifecycle.ErrExport, tag, err)
 	}
 	report.Digest, report.Layers = digest.String(), infos
-	report.Stack = lifecycle.StackLabel{Name: stack.name, Digest: stack.digest.String()}
+	runDigest, _ := stack.run.Digest()
+	report.Stack = lifecycle.StackLabel{Name: stack.name, Digest: stack.digest.String(), RunImage: stack.runName, RunDigest: runDigest.String()}
 	for _, l := range infos {
 		con.Info("%s  %-9s %s", shortDigest(l.Digest), console.Size(l.Size), l.Holds)
 	}
@@ -339,13 +342,17 @@ func buildCache(store *oci.Store, tag string, empty bool, con *console.Console) 
 	return dir, func() { lock.Close() }, nil
 }
 
-// resolvedStack is the stack a build runs on.
+// resolvedStack is the stack a build runs on: buildpacks run on the build
+// image, and the app is placed on the run image (the build image itself
+// when the stack has no separate run image).
 type resolvedStack struct {
-	name   string
-	image  v1.Image // with OCI media types
-	digest v1.Hash
-	rootfs string
-	env    []string
+	name    string
+	image   v1.Image // the build image, with OCI media types
+	digest  v1.Hash
+	run     v1.Image // with OCI media types
+	runName string
+	rootfs  string
+	env     []string
 }
 
 func resolveStack(ctx context.Context, store *oci.Store, ref string, needRootfs bool) (*resolvedStack, error) {
@@ -366,6 +373,9 @@ func resolveStack(ctx context.Context, store *oci.Store, ref string, needRootfs 
 	if s.digest, err = s.image.Digest(); err != nil {
 		return nil, fmt.Errorf("%w: stack %s: %v", errStack, ref, err)
 	}
+	if s.run, s.runName, err = runImage(store, ref, name, s.image); err != nil {
+		return nil, err
+	}
 	if s.env, err = stacks.Env(img); err != nil {
 		return nil, fmt.Errorf("%w: stack %s: %v", errStack, ref, err)
 	}
@@ -375,6 +385,25 @@ func resolveStack(ctx context.Context, store *oci.Store, ref string, needRootfs 
 		}
 	}
 	return s, nil
+}
+
+// runImage returns the stack's run image, stored as NAME/run, or the
+// build image when there is none (and for stacks given as paths).
+func runImage(store *oci.Store, ref, name string, build v1.Image) (v1.Image, string, error) {
+	if !isTransport(ref) {
+		run, _, err := store.Image(oci.KindStack, runImageName(ref))
+		if err == nil {
+			img, err := oci.OCI(run)
+			if err != nil {
+				return nil, "", fmt.Errorf("%w: run image of %s: %v", errStack, ref, err)
+			}
+			return img, runImageName(name), nil
+		}
+		if !errors.Is(err, oci.ErrNotFound) {
+			return nil, "", err
+		}
+	}
+	return build, name, nil
 }
 
 func loadStack(store *oci.Store, ref string) (v1.Image, string, error) {

@@ -45,9 +45,9 @@ func unpackImage(t *testing.T, img v1.Image) string {
 	return dir
 }
 
-// runImage runs the image's entrypoint with args in a sandbox on its rootfs,
+// launchImage runs the image's entrypoint with args in a sandbox on its rootfs,
 // as the image's user, with the image's environment.
-func runImage(ctx context.Context, t *testing.T, img v1.Image, rootfs string, env []string, stdout io.Writer, args ...string) error {
+func launchImage(ctx context.Context, t *testing.T, img v1.Image, rootfs string, env []string, stdout io.Writer, args ...string) error {
 	t.Helper()
 	cf, err := img.ConfigFile()
 	if err != nil {
@@ -81,7 +81,7 @@ func TestLauncher(t *testing.T) {
 	ctx := context.Background()
 
 	var out strings.Builder
-	if err := runImage(ctx, t, img, rootfs, nil, &out, "sh", "-c", "env; id -u; pwd"); err != nil {
+	if err := launchImage(ctx, t, img, rootfs, nil, &out, "sh", "-c", "env; id -u; pwd"); err != nil {
 		t.Fatalf("launcher env: %v", err)
 	}
 	got := out.String()
@@ -93,7 +93,7 @@ func TestLauncher(t *testing.T) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- runImage(ctx, t, img, rootfs, []string{"PORT=" + port}, io.Discard) }()
+	go func() { done <- launchImage(ctx, t, img, rootfs, []string{"PORT=" + port}, io.Discard) }()
 	body := getWhenUp(t, "http://127.0.0.1:"+port+"/hi", done)
 	contains(t, "web response", body, "Hello from paas")
 	contains(t, "web response", body, "greeting=hello")
@@ -104,7 +104,7 @@ func TestLauncher(t *testing.T) {
 	pr, pw := io.Pipe()
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
-	go func() { runImage(ctx2, t, img, rootfs, nil, pw, "worker"); pw.Close() }()
+	go func() { launchImage(ctx2, t, img, rootfs, nil, pw, "worker"); pw.Close() }()
 	line, _ := bufio.NewReader(pr).ReadString('\n')
 	cancel2()
 	if strings.TrimSpace(line) != "worker hello" {

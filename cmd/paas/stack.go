@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -17,7 +18,7 @@ func stackCommand() command {
 	c := command{
 		name:    "stack",
 		summary: "Create, import, list and remove stacks (the base images buildpacks run on)",
-		usage:   "stack create NAME [--suite SUITE] [--packages p1,p2] | stack import NAME SOURCE | stack ls | stack rm NAME",
+		usage:   "stack create NAME [--suite SUITE] [--build-packages p1,p2] [--run-packages p1,p2] | stack import NAME SOURCE | stack pull NAME BUILD_REF [RUN_REF] | stack ls | stack rm NAME",
 	}
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		if len(args) == 0 {
@@ -28,6 +29,8 @@ func stackCommand() command {
 			return stackCreate(ctx, env, c, args[1:])
 		case "import":
 			return stackImport(ctx, env, c, args[1:])
+		case "pull":
+			return stackPull(ctx, env, c, args[1:])
 		case "ls", "list":
 			return stackList(env, c, args[1:])
 		case "rm", "remove":
@@ -36,15 +39,28 @@ func stackCommand() command {
 			fmt.Fprintf(env.stdout, "Usage: paas %s\n", c.usage)
 			return nil
 		}
-		return usageError{fmt.Sprintf("unknown stack subcommand %q: want create, import, ls or rm", args[0])}
+		return usageError{fmt.Sprintf("unknown stack subcommand %q: want create, import, pull, ls or rm", args[0])}
 	}
 	return c
 }
 
+// Default package lists of `paas stack create`: the build image has the
+// toolchains the builtin buildpacks use; the run image only runtimes.
+var (
+	DefaultBuildPackages = []string{"ca-certificates", "curl", "git", "golang-go", "nodejs", "npm", "python3", "python3-venv", "python3-pip"}
+	DefaultRunPackages   = []string{"ca-certificates", "nodejs", "python3"}
+)
+
+// runImageName is where a stack's run image is stored, beside its build
+// image NAME.
+func runImageName(stack string) string { return appName(stack) + "/run" }
+
 func stackCreate(ctx context.Context, env *cliEnv, c command, args []string) error {
-	fs := newFlags(command{name: "stack create", usage: "stack create NAME [flags]", summary: "Build a Debian stack with mmdebstrap, rootless"}, env.stderr)
+	fs := newFlags(command{name: "stack create", usage: "stack create NAME [flags]", summary: "Build a Debian build and run image pair with mmdebstrap, rootless"}, env.stderr)
 	suite := fs.String("suite", stacks.DefaultSuite, "Debian suite")
-	packages := fs.StringSlice("packages", nil, "extra packages, comma separated")
+	build := fs.StringSlice("build-packages", nil, "packages added to the build image, comma separated")
+	run := fs.StringSlice("run-packages", nil, "packages added to the run image, comma separated")
+	packages := fs.StringSlice("packages", nil, "packages added to both images")
 	mirror := fs.String("mirror", "", "Debian mirror URL (default: mmdebstrap's)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -58,21 +74,109 @@ func stackCreate(ctx context.Context, env *cliEnv, c command, args []string) err
 		return err
 	}
 	con := console.New(env.stderr, false)
+	spec := stackSpec{
+		name: name, suite: *suite, mirror: *mirror,
+		build: concat(DefaultBuildPackages, *packages, *build),
+		run:   concat(DefaultRunPackages, *packages, *run),
+	}
+	return createStack(ctx, con, store, spec)
+}
+
+// stackSpec describes a stack to create.
+type stackSpec struct {
+	name, suite, mirror string
+	build, run          []string
+}
+
+// createStack makes the build and run images and stores them as NAME and
+// NAME/run.
+func createStack(ctx context.Context, con *console.Console, store *oci.Store, s stackSpec) error {
 	start := time.Now()
-	con.Step("Creating stack %s from Debian %s", name, *suite)
 	work, err := os.MkdirTemp(tmpDir(store), "stack-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	img, err := stacks.Create(ctx, stacks.CreateOptions{
-		Name: name, Suite: *suite, Packages: *packages, Mirror: *mirror,
-		Progress: con.Writer(), TempDir: work,
-	})
-	if err != nil {
-		return fmt.Errorf("%w: creating stack %s: %v", errStack, name, err)
+	images := []struct {
+		what, name string
+		packages   []string
+	}{
+		{"build", s.name, s.build},
+		{"run", runImageName(s.name), s.run},
 	}
-	return putStack(ctx, con, store, name, img, start)
+	for _, i := range images {
+		con.Step("Creating the %s image of stack %s from Debian %s", i.what, s.name, s.suite)
+		con.Info("Packages: %s", strings.Join(i.packages, " "))
+		img, err := stacks.Create(ctx, stacks.CreateOptions{
+			Name: s.name, Suite: s.suite, Packages: i.packages, Mirror: s.mirror,
+			Progress: con.Writer(), TempDir: work,
+		})
+		if err != nil {
+			return fmt.Errorf("%w: creating stack %s: %v", errStack, s.name, err)
+		}
+		if err := putStack(ctx, con, store, i.name, img, start); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func concat(lists ...[]string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, l := range lists {
+		for _, p := range l {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// stackPull takes a stack's images from a registry.
+func stackPull(ctx context.Context, env *cliEnv, c command, args []string) error {
+	fs := newFlags(command{name: "stack pull", usage: "stack pull NAME BUILD_REF [RUN_REF]", summary: "Take a stack's build (and run) image from a registry"}, env.stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() < 2 || fs.NArg() > 3 {
+		return usageError{"paas stack pull takes NAME, BUILD_REF and optionally RUN_REF"}
+	}
+	store, err := oci.Open(oci.DefaultHome())
+	if err != nil {
+		return err
+	}
+	con := console.New(env.stderr, false)
+	start := time.Now()
+	name := fs.Arg(0)
+	refs := map[string]string{name: fs.Arg(1)}
+	if fs.NArg() == 3 {
+		refs[runImageName(name)] = fs.Arg(2)
+	}
+	for _, target := range []string{name, runImageName(name)} {
+		ref, ok := refs[target]
+		if !ok {
+			continue
+		}
+		con.Step("Pulling %s", ref)
+		img, err := oci.Pull(ctx, ref)
+		if err != nil {
+			return fmt.Errorf("%w: pulling %s: %v", errStack, ref, err)
+		}
+		if err := putStack(ctx, con, store, target, img, start); err != nil {
+			return err
+		}
+	}
+	if fs.NArg() == 2 {
+		// A stack given as a single image serves as both: an older run
+		// image of the same name must not linger.
+		if err := store.Remove(oci.KindStack, runImageName(name)); err != nil && !errors.Is(err, oci.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 func stackImport(ctx context.Context, env *cliEnv, c command, args []string) error {

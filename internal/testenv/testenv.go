@@ -38,15 +38,17 @@ func Fixture(parts ...string) string {
 // Concurrent test processes wait for one build under a file lock.
 func StackTar(t testing.TB) string {
 	t.Helper()
-	path, err := stackTar()
+	path, err := stackTar("test")
 	if err != nil {
 		t.Fatalf("test stack: %v", err)
 	}
 	return path
 }
 
-func stackTar() (string, error) {
-	recipe, err := os.ReadFile(Fixture("stacks", "test", "recipe"))
+// stackTar builds (once) and returns the tarball of the recipe in
+// testfixtures/stacks/NAME/recipe.
+func stackTar(name string) (string, error) {
+	recipe, err := os.ReadFile(Fixture("stacks", name, "recipe"))
 	if err != nil {
 		return "", err
 	}
