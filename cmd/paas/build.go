@@ -121,7 +121,7 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 	if err != nil {
 		return err
 	}
-	stack, err := resolveStack(ctx, store, o.stack, !(o.sandboxMode == "none"))
+	stack, err := resolveStack(ctx, con, store, o.stack, !(o.sandboxMode == "none"))
 	if err != nil {
 		return err
 	}
@@ -355,12 +355,15 @@ type resolvedStack struct {
 	env     []string
 }
 
-func resolveStack(ctx context.Context, store *oci.Store, ref string, needRootfs bool) (*resolvedStack, error) {
+func resolveStack(ctx context.Context, con *console.Console, store *oci.Store, ref string, needRootfs bool) (*resolvedStack, error) {
 	if ref == "" {
 		ref = os.Getenv("PAAS_STACK")
 	}
 	if ref == "" {
 		ref = DefaultStack
+		if err := ensureDefaultStack(ctx, con, store); err != nil {
+			return nil, err
+		}
 	}
 	img, name, err := loadStack(store, ref)
 	if err != nil {
@@ -404,6 +407,19 @@ func runImage(store *oci.Store, ref, name string, build v1.Image) (v1.Image, str
 		}
 	}
 	return build, name, nil
+}
+
+// ensureDefaultStack creates the default stack the first time a build
+// needs it, so `paas build` works on a fresh machine with no set-up.
+func ensureDefaultStack(ctx context.Context, con *console.Console, store *oci.Store) error {
+	if _, _, err := store.Image(oci.KindStack, DefaultStack); !errors.Is(err, oci.ErrNotFound) {
+		return err
+	}
+	con.Step("The default stack %s is not in the store yet: creating it once (later builds reuse it)", DefaultStack)
+	return createStack(ctx, con, store, stackSpec{
+		name: DefaultStack, suite: stacks.DefaultSuite,
+		build: DefaultBuildPackages, run: DefaultRunPackages,
+	})
 }
 
 func loadStack(store *oci.Store, ref string) (v1.Image, string, error) {

@@ -1,0 +1,322 @@
+package builtin
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/paas-dev/paas/internal/testenv"
+	"github.com/paas-dev/paas/layers"
+)
+
+// The end-to-end tests build the fixture apps with the real paas binary and
+// the builtin buildpacks as the detection list (no buildpack named), on the
+// toolchains stack, then serve each image with `paas run` and ask it for a
+// page.
+
+var (
+	paasBin   string
+	storeDir  string // PAAS_HOME, with the toolchains stack imported
+	builtins  string // PAAS_BUILDPACKS: the extracted buildpacks
+	setupOnce sync.Once
+	setupErr  error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "paas-builtin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := run(m, dir)
+	if err := layers.RemoveAll(dir); err != nil {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+func run(m *testing.M, dir string) int {
+	if testing.Short() {
+		return m.Run()
+	}
+	paasBin = filepath.Join(dir, "paas")
+	build := exec.Command("go", "build", "-o", paasBin, "./cmd/paas")
+	build.Dir = testenv.RepoRoot()
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building paas:", err)
+		return 1
+	}
+	storeDir = filepath.Join(dir, "home")
+	dirs, err := Extract(filepath.Join(dir, "buildpacks"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	builtins = strings.Join(dirs, ",")
+	return m.Run()
+}
+
+// store returns PAAS_HOME with the toolchains stack imported, once per run.
+func store(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	setupOnce.Do(func() {
+		tar := testenv.NamedStackTar(t, "toolchains")
+		out, code := paas(t, nil, "stack", "import", "toolchains", tar)
+		if code != 0 {
+			setupErr = fmt.Errorf("paas stack import: exit %d\n%s", code, out)
+		}
+	})
+	if setupErr != nil {
+		t.Fatal(setupErr)
+	}
+	return storeDir
+}
+
+// paas runs the binary with the store and the builtin buildpacks as the
+// detection list, returning its stderr (or stdout with --json) and status.
+func paas(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := command(env, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return stdout.String() + stderr.String(), exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatalf("running paas %v: %v", args, err)
+	}
+	return stdout.String() + "\n" + stderr.String(), 0
+}
+
+func command(env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(paasBin, args...)
+	cmd.Env = append([]string{
+		"PAAS_HOME=" + storeDir,
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"NO_COLOR=1",
+		"HOME=" + storeDir,
+		"PAAS_BUILDPACKS=" + builtins,
+	}, env...)
+	return cmd
+}
+
+// report is the part of `paas build --json` the tests read.
+type report struct {
+	Image      string            `json:"image"`
+	Processes  map[string]string `json:"processes"`
+	Buildpacks []struct {
+		Name     string `json:"name"`
+		Detected string `json:"detected"`
+	} `json:"buildpacks"`
+	Layers []struct {
+		Digest string `json:"digest"`
+		Size   int64  `json:"size"`
+		Holds  string `json:"holds"`
+	} `json:"layers"`
+}
+
+// build builds app (a directory) as tag on the toolchains stack with no
+// buildpack named, returning the report and paas's human output.
+func build(t *testing.T, tag, app string, args ...string) (report, string) {
+	t.Helper()
+	store(t)
+	cmd := command(nil, append([]string{"build", "--stack", "toolchains", "--json", "-t", tag}, append(args, app)...)...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("paas build %s: %v\n%s", app, err, stderr.String())
+	}
+	var r report
+	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
+		t.Fatalf("paas build --json printed %q: %v", stdout.String(), err)
+	}
+	var size int64
+	for _, l := range r.Layers {
+		size += l.Size
+	}
+	t.Logf("%s: %d layers, %.1f MB compressed (app layer %.1f MB)", r.Image, len(r.Layers), float64(size)/1e6, float64(appLayer(t, r).Size)/1e6)
+	return r, stderr.String()
+}
+
+// appLayer returns the layer holding /app.
+func appLayer(t *testing.T, r report) struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
+	Holds  string `json:"holds"`
+} {
+	t.Helper()
+	for _, l := range r.Layers {
+		if strings.Contains(l.Holds, "/app") {
+			return l
+		}
+	}
+	t.Fatalf("no app layer in %+v", r.Layers)
+	return r.Layers[0]
+}
+
+// layerFiles lists the entries of a layer blob in the store.
+func layerFiles(t *testing.T, digest string) []string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(storeDir, "oci", "blobs", "sha256", strings.TrimPrefix(digest, "sha256:")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	tr := tar.NewReader(zr)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, strings.TrimPrefix(h.Name, "./"))
+	}
+}
+
+// serve runs the image with `paas run` on the sandbox runtime and returns
+// the body of GET / once it receives traffic; paas run is stopped with
+// SIGINT after the test.
+func serve(t *testing.T, image string) string {
+	t.Helper()
+	port := freePort(t)
+	var out syncBuffer
+	cmd := command(nil, "run", image, "--runtime", "sandbox", "--check", "/", "-p", port)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	defer stop(t, cmd, exited, &out)
+	waitFor(t, &out, exited, "receives traffic")
+	resp, err := http.Get("http://127.0.0.1:" + port + "/")
+	if err != nil {
+		t.Fatalf("GET /: %v\n%s", err, out.String())
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET / = %d %s\n%s", resp.StatusCode, body, out.String())
+	}
+	return string(body)
+}
+
+func stop(t *testing.T, cmd *exec.Cmd, exited chan struct{}, out *syncBuffer) {
+	select {
+	case <-exited:
+		return
+	default:
+	}
+	cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-exited:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		t.Errorf("paas run did not stop on SIGINT:\n%s", out.String())
+	}
+}
+
+func waitFor(t *testing.T, out *syncBuffer, exited chan struct{}, text string) {
+	t.Helper()
+	deadline := time.After(120 * time.Second)
+	for !strings.Contains(out.String(), text) {
+		select {
+		case <-exited:
+			t.Fatalf("paas run exited before %q:\n%s", text, out.String())
+		case <-deadline:
+			t.Fatalf("no %q within 2m:\n%s", text, out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// syncBuffer collects a process's output from its two pipes.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// countFiles counts the regular files under dir.
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() {
+			n++
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// detected says which buildpack built the image.
+func detected(t *testing.T, r report, want string) {
+	t.Helper()
+	if len(r.Buildpacks) != 1 || r.Buildpacks[0].Detected != want {
+		t.Errorf("buildpacks = %+v, want only one that detected %s", r.Buildpacks, want)
+	}
+}

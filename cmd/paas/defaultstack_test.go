@@ -1,0 +1,51 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/paas-dev/paas/layers"
+)
+
+// On a fresh store, a build with no stack named creates the default stack
+// pair once, with progress, and the next build reuses it; the app layers
+// go onto the small run image, without the build toolchain.
+func TestBuildCreatesDefaultStack(t *testing.T) {
+	if testing.Short() {
+		t.Skip("creates a Debian stack pair")
+	}
+	dir, err := os.MkdirTemp("", "paas-home-default-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { layers.RemoveAll(dir) })
+	h := &home{dir: dir, user: root}
+	noStack := []string{"PAAS_STACK="}
+	out, code := h.paasEnv(t, noStack, "build", "--json", "-t", "fresh", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
+	if code != 0 {
+		t.Fatalf("first build: exit %d\n%s", code, out.stderr)
+	}
+	contains(t, "stderr", out.stderr, "The default stack trixie is not in the store yet")
+	contains(t, "stderr", out.stderr, "I: downloading packages with apt")
+	contains(t, "stderr", out.stderr, "Stack trixie/run")
+	contains(t, "report", out.stdout, `"run_image": "trixie/run"`)
+
+	out, code = h.paasEnv(t, noStack, "build", "-t", "fresh", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
+	if code != 0 || strings.Contains(out.stderr, "not in the store yet") {
+		t.Fatalf("second build: exit %d, created the stack again?\n%s", code, out.stderr)
+	}
+	list, _ := h.paas(t, "stack", "ls")
+	for _, want := range []string{"trixie:latest", "trixie/run:latest"} {
+		contains(t, "stack ls", list.stdout, want)
+	}
+	img := storedImage(t, h, "fresh:latest")
+	ls, _ := img.Layers()
+	for _, l := range ls[:len(ls)-3] {
+		for name := range layerEntries(t, l) {
+			if strings.HasPrefix(name, "usr/lib/go") || name == "usr/bin/go" {
+				t.Fatalf("the image holds the Go toolchain (%s): the build image leaked into it", name)
+			}
+		}
+	}
+}
