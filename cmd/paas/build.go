@@ -108,7 +108,7 @@ type buildReport struct {
 
 func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) error {
 	start := time.Now()
-	con := console.New(env.stderr, o.quiet || o.json)
+	con := console.New(env.stderr, o.quiet)
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("%w: %v", lifecycle.ErrApp, err)
