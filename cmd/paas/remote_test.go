@@ -1,0 +1,112 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// tgzOf packs a buildpack directory as a .tgz with one top-level folder,
+// as buildpack releases are.
+func tgzOf(t *testing.T, dir string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		hdr, _ := tar.FileInfoHeader(info, "")
+		hdr.Name = filepath.ToSlash(filepath.Join("hello-buildpack", rel))
+		if info.IsDir() {
+			hdr.Name += "/"
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			data, _ := os.ReadFile(p)
+			tw.Write(data)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+func buildpacksLabel(t *testing.T, h *home, image string) []map[string]string {
+	t.Helper()
+	cf, _ := storedImage(t, h, image).ConfigFile()
+	var bps []map[string]string
+	if err := json.Unmarshal([]byte(cf.Config.Labels["io.paas.buildpacks"]), &bps); err != nil {
+		t.Fatal(err)
+	}
+	return bps
+}
+
+// Buildpacks from a .tgz URL and from a git repository: fetched once,
+// cached, and recorded exactly in the image.
+func TestBuildRemoteBuildpacks(t *testing.T) {
+	h := sharedHome(t, root)
+	var requests atomic.Int32
+	archive := tgzOf(t, buildpackDir("hello"))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Write(archive)
+	}))
+	defer srv.Close()
+	url := srv.URL + "/hello-buildpack.tgz"
+	for i := 0; i < 2; i++ {
+		h.mustBuild(t, "-t", "from-tgz", "-b", url, appCopy(t, root, "hello"))
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("the .tgz was downloaded %d times, want once (then cached)", n)
+	}
+	bps := buildpacksLabel(t, h, "from-tgz:latest")
+	if len(bps) != 1 || bps[0]["source"] != url || !strings.HasPrefix(bps[0]["resolved"], "sha256:") {
+		t.Errorf("io.paas.buildpacks = %v", bps)
+	}
+
+	repo := filepath.Join(t.TempDir(), "hello-buildpack.git")
+	copyDir(t, buildpackDir("hello"), repo)
+	git := func(args ...string) string {
+		out, err := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q", "-b", "main")
+	git("add", ".")
+	git("commit", "-qm", "hello buildpack")
+	commit := git("rev-parse", "HEAD")
+	ref := "file://" + repo + "#main"
+	r := h.mustBuild(t, "-t", "from-git", "-b", ref, appCopy(t, root, "hello"))
+	if r.Buildpacks[0].Resolved != commit {
+		t.Errorf("resolved = %q, want commit %s", r.Buildpacks[0].Resolved, commit)
+	}
+	if bps := buildpacksLabel(t, h, "from-git:latest"); bps[0]["resolved"] != commit || bps[0]["source"] != ref {
+		t.Errorf("io.paas.buildpacks = %v", bps)
+	}
+
+	out, code := h.paas(t, "build", "-t", "bad-ref", "-b", "file://"+repo+"#no-such-branch", appCopy(t, root, "hello"))
+	if code != exitBuildpack {
+		t.Fatalf("unknown ref: exit %d, want %d\n%s", code, exitBuildpack, out.stderr)
+	}
+	contains(t, "stderr", out.stderr, "no-such-branch")
+}
