@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/paas-dev/paas/builtin"
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/detect"
 	"github.com/paas-dev/paas/layers"
@@ -139,11 +140,15 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 		return err
 	}
 	defer unlock()
+	defaults, err := defaultBuildpacks(store)
+	if err != nil {
+		return err
+	}
 	res, err := lifecycle.Build(ctx, lifecycle.Options{
 		AppDir:            abs,
 		Stack:             lifecycle.Stack{Name: stack.name, Rootfs: stack.rootfs, Env: stack.env},
 		Buildpacks:        o.buildpacks,
-		DefaultBuildpacks: defaultBuildpacks(),
+		DefaultBuildpacks: defaults,
 		Env:               vars,
 		CacheDir:          cache,
 		BuildpackCache:    filepath.Join(store.Home(), "buildpacks"),
@@ -279,11 +284,19 @@ func merge(dst, src map[string]string) {
 }
 
 // defaultBuildpacks are tried in order when nothing names a buildpack:
-// $PAAS_BUILDPACKS, a list separated by commas or white space.
-func defaultBuildpacks() []string {
-	return strings.FieldsFunc(os.Getenv("PAAS_BUILDPACKS"), func(r rune) bool {
-		return r == ',' || r == ' ' || r == '\n' || r == '\t'
-	})
+// $PAAS_BUILDPACKS (separated by commas or white space), else the builtin
+// buildpacks, extracted into the store.
+func defaultBuildpacks(store *oci.Store) ([]string, error) {
+	if list := os.Getenv("PAAS_BUILDPACKS"); list != "" {
+		return strings.FieldsFunc(list, func(r rune) bool {
+			return r == ',' || r == ' ' || r == '\n' || r == '\t'
+		}), nil
+	}
+	dirs, err := builtin.Extract(filepath.Join(store.Home(), "builtin"))
+	if err != nil {
+		return nil, fmt.Errorf("extracting the builtin buildpacks: %w", err)
+	}
+	return dirs, nil
 }
 
 // epoch is the time of every layer entry and of the image: SOURCE_DATE_EPOCH
