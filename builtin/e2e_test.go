@@ -81,7 +81,7 @@ func store(t *testing.T) string {
 	}
 	setupOnce.Do(func() {
 		tar := testenv.NamedStackTar(t, "toolchains")
-		out, code := paas(t, nil, "stack", "import", "toolchains", tar)
+		_, out, code := paas(t, nil, "stack", "import", "toolchains", tar)
 		if code != 0 {
 			setupErr = fmt.Errorf("paas stack import: exit %d\n%s", code, out)
 		}
@@ -93,21 +93,20 @@ func store(t *testing.T) string {
 }
 
 // paas runs the binary with the store and the builtin buildpacks as the
-// detection list, returning its stderr (or stdout with --json) and status.
-func paas(t *testing.T, env []string, args ...string) (string, int) {
+// detection list, returning its stdout, stderr and exit status.
+func paas(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := command(env, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
-		return stdout.String() + stderr.String(), exit.ExitCode()
-	}
-	if err != nil {
+		code = exit.ExitCode()
+	} else if err != nil {
 		t.Fatalf("running paas %v: %v", args, err)
 	}
-	return stdout.String() + "\n" + stderr.String(), 0
+	return out.String(), errOut.String(), code
 }
 
 func command(env []string, args ...string) *exec.Cmd {
@@ -122,58 +121,56 @@ func command(env []string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// report is the part of `paas build --json` the tests read.
+// report is the part of `paas inspect --json` the tests read.
 type report struct {
-	Image      string            `json:"image"`
+	Name       string            `json:"name"`
 	Processes  map[string]string `json:"processes"`
 	Buildpacks []struct {
 		Name     string `json:"name"`
 		Detected string `json:"detected"`
 	} `json:"buildpacks"`
-	Layers []struct {
-		Digest string `json:"digest"`
-		Size   int64  `json:"size"`
-		Holds  string `json:"holds"`
-	} `json:"layers"`
+	Layers []layer `json:"layers"`
+}
+
+type layer struct {
+	Digest string `json:"digest"`
+	Size   int64  `json:"size"`
 }
 
 // build builds app (a directory) as tag on the toolchains stack with no
-// buildpack named, returning the report and paas's human output.
+// buildpack named and returns the image's inspection and paas's output.
+// It builds without --json, which would silence the buildpacks' output.
 func build(t *testing.T, tag, app string, args ...string) (report, string) {
 	t.Helper()
 	store(t)
-	cmd := command(nil, append([]string{"build", "--stack", "toolchains", "--json", "-t", tag}, append(args, app)...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("paas build %s: %v\n%s", app, err, stderr.String())
+	_, out, code := paas(t, nil, append([]string{"build", "--stack", "toolchains", "-t", tag}, append(args, app)...)...)
+	if code != 0 {
+		t.Fatalf("paas build %s: exit %d\n%s", app, code, out)
+	}
+	js, errOut, code := paas(t, nil, "inspect", "--json", tag)
+	if code != 0 {
+		t.Fatalf("paas inspect %s: exit %d\n%s", tag, code, errOut)
 	}
 	var r report
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("paas build --json printed %q: %v", stdout.String(), err)
+	if err := json.Unmarshal([]byte(js), &r); err != nil {
+		t.Fatalf("paas inspect --json printed %q: %v", js, err)
 	}
 	var size int64
 	for _, l := range r.Layers {
 		size += l.Size
 	}
-	t.Logf("%s: %d layers, %.1f MB compressed (app layer %.1f MB)", r.Image, len(r.Layers), float64(size)/1e6, float64(appLayer(t, r).Size)/1e6)
-	return r, stderr.String()
+	top := appLayer(t, r)
+	t.Logf("%s: %d layers, %.1f MB compressed, of which the app layer %.2f MB", r.Name, len(r.Layers), float64(size)/1e6, float64(top.Size)/1e6)
+	return r, out
 }
 
-// appLayer returns the layer holding /app.
-func appLayer(t *testing.T, r report) struct {
-	Digest string `json:"digest"`
-	Size   int64  `json:"size"`
-	Holds  string `json:"holds"`
-} {
+// appLayer returns the layer holding /app: the last one.
+func appLayer(t *testing.T, r report) layer {
 	t.Helper()
-	for _, l := range r.Layers {
-		if strings.Contains(l.Holds, "/app") {
-			return l
-		}
+	if len(r.Layers) == 0 {
+		t.Fatalf("image %s has no layers", r.Name)
 	}
-	t.Fatalf("no app layer in %+v", r.Layers)
-	return r.Layers[0]
+	return r.Layers[len(r.Layers)-1]
 }
 
 // layerFiles lists the entries of a layer blob in the store.

@@ -18,7 +18,9 @@ func TestGoApp(t *testing.T) {
 	if got := r.Processes["web"]; got != "hello" {
 		t.Errorf("web process = %q, want %q", got, "hello")
 	}
-	for _, want := range []string{"-----> Compiling", "       github.com/acme/hello -> bin/hello"} {
+	// go build -v names each package it compiles.
+	compiled := "\n       github.com/acme/hello\n"
+	for _, want := range []string{"-----> Compiling", "       github.com/acme/hello -> bin/hello", compiled} {
 		if !strings.Contains(out, want) {
 			t.Errorf("build output lacks %q:\n%s", want, out)
 		}
@@ -32,7 +34,7 @@ func TestGoApp(t *testing.T) {
 			t.Errorf("app layer holds %s: only the app belongs there, no toolchain or module cache", f)
 		}
 	}
-	if body := serve(t, r.Image); body != "hello from go\n" {
+	if body := serve(t, r.Name); body != "hello from go\n" {
 		t.Errorf("GET / = %q, want %q", body, "hello from go\n")
 	}
 
@@ -42,7 +44,7 @@ func TestGoApp(t *testing.T) {
 	if after := countFiles(t, gocache); after != before || before == 0 {
 		t.Errorf("GOCACHE held %d files before the rebuild and %d after: want the same, non-zero count", before, after)
 	}
-	if !strings.Contains(out, "-> bin/hello") {
-		t.Errorf("rebuild output:\n%s", out)
+	if !strings.Contains(out, "-> bin/hello") || strings.Contains(out, compiled) {
+		t.Errorf("the rebuild compiled the package again:\n%s", out)
 	}
 }

@@ -14,7 +14,7 @@ func TestProcfileApp(t *testing.T) {
 	if !strings.Contains(out, "-----> Using the Procfile; nothing to compile") {
 		t.Errorf("build output:\n%s", out)
 	}
-	if body := serve(t, r.Image); body != "hello from procfile\n" {
+	if body := serve(t, r.Name); body != "hello from procfile\n" {
 		t.Errorf("GET / = %q, want %q", body, "hello from procfile\n")
 	}
 }

@@ -17,7 +17,7 @@ func TestStaticApp(t *testing.T) {
 	if !strings.Contains(out, "-----> Compiling the static file server") {
 		t.Errorf("build output:\n%s", out)
 	}
-	if body := serve(t, r.Image); !strings.Contains(body, "hello from static") {
+	if body := serve(t, r.Name); !strings.Contains(body, "hello from static") {
 		t.Errorf("GET / = %q, want the index.html", body)
 	}
 }

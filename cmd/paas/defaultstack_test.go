@@ -1,10 +1,12 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
 
+	"github.com/paas-dev/paas/internal/testenv"
 	"github.com/paas-dev/paas/layers"
 )
 
@@ -39,6 +41,8 @@ func TestBuildCreatesDefaultStack(t *testing.T) {
 	for _, want := range []string{"trixie:latest", "trixie/run:latest"} {
 		contains(t, "stack ls", list.stdout, want)
 	}
+	testBuiltinApps(t, h, noStack)
+
 	img := storedImage(t, h, "fresh:latest")
 	ls, _ := img.Layers()
 	for _, l := range ls[:len(ls)-3] {
@@ -47,5 +51,36 @@ func TestBuildCreatesDefaultStack(t *testing.T) {
 				t.Fatalf("the image holds the Go toolchain (%s): the build image leaked into it", name)
 			}
 		}
+	}
+}
+
+// testBuiltinApps builds each builtin fixture app with no buildpack named,
+// on the default stack, and gets its answer over HTTP through paas run.
+func testBuiltinApps(t *testing.T, h *home, env []string) {
+	for _, app := range []string{"go", "nodejs", "python", "static", "procfile"} {
+		t.Run(app, func(t *testing.T) {
+			args := []string{"build", "--json", "-t", "zero-" + app}
+			if app == "nodejs" {
+				args = append(args, testenv.EgressCAFlags(t)...)
+			}
+			out, code := h.paasEnv(t, env, append(args, testFixtureApp(app))...)
+			if code != 0 {
+				t.Fatalf("build: exit %d\n%s", code, out.stderr)
+			}
+			var r buildReport
+			if err := json.Unmarshal([]byte(out.stdout), &r); err != nil {
+				t.Fatal(err)
+			}
+			var size int64
+			for _, l := range r.Layers {
+				size += l.Size
+			}
+			t.Logf("%s: %s, %d layers, %.1f MB compressed, buildpack %s", app, r.Digest, len(r.Layers), float64(size)/1e6, r.Buildpacks[0].Name)
+			s := startRun(t, h, "--runtime", "sandbox", "--check", "/", "zero-"+app)
+			code, _, body := get(t, s.url+"/", nil)
+			if code != 200 || !strings.Contains(body, "hello from "+app) {
+				t.Errorf("GET / = %d %q, want hello from %s", code, body, app)
+			}
+		})
 	}
 }
