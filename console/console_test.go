@@ -56,7 +56,15 @@ func TestFormats(t *testing.T) {
 	if got := Duration(1234 * time.Millisecond); got != "1.2s" {
 		t.Errorf("Duration = %q", got)
 	}
-	if got := Size(63_300_000); got != "63.3 MB" {
-		t.Errorf("Size = %q", got)
+	sizes := []struct {
+		n    int64
+		want string
+	}{
+		{0, "0 B"}, {999, "999 B"}, {1000, "1.0 kB"}, {63_300_000, "63.3 MB"}, {170401280, "170.4 MB"}, {3 << 30, "3.2 GB"},
+	}
+	for _, tt := range sizes {
+		if got := Size(tt.n); got != tt.want {
+			t.Errorf("Size(%d) = %q, want %q", tt.n, got, tt.want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -279,18 +280,24 @@ func (b *build) chose(bp *prepared, detected string) {
 	b.selected = append(b.selected, bp)
 }
 
+// script runs bin/NAME BUILD_DIR [ARGS...] of a buildpack in /app, with the
+// build environment and what earlier buildpacks exported.
+func (b *build) script(ctx context.Context, bp *prepared, name string, stdout, stderr io.Writer, args ...string) error {
+	return b.sb.Run(ctx, &sandbox.Cmd{
+		Args:   append([]string{b.sb.Path(bp.path("bin/" + name)), b.sb.Path(BuildDir)}, args...),
+		Env:    b.env.with(b.exports).list(),
+		Dir:    b.sb.Path(BuildDir),
+		Stdout: stdout,
+		Stderr: stderr,
+	})
+}
+
 // runDetect runs bin/detect BUILD_DIR. Exit 0 passes; its first stdout line
 // names the framework.
 func (b *build) runDetect(ctx context.Context, bp *prepared) (string, bool, error) {
 	var stdout strings.Builder
 	tail := console.NewTail(20)
-	err := b.sb.Run(ctx, &sandbox.Cmd{
-		Args:   []string{b.sb.Path(bp.path("bin/detect")), b.sb.Path(BuildDir)},
-		Env:    b.env.with(b.exports).list(),
-		Dir:    b.sb.Path(BuildDir),
-		Stdout: &stdout,
-		Stderr: tail,
-	})
+	err := b.script(ctx, bp, "detect", &stdout, tail)
 	var exit *sandbox.ExitError
 	switch {
 	case errors.As(err, &exit):
@@ -326,13 +333,7 @@ func (b *build) runCompile(ctx context.Context, bp *prepared) error {
 	tail := console.NewTail(15)
 	live := b.con.Writer()
 	out := multiWriter(live, tail)
-	err := b.sb.Run(ctx, &sandbox.Cmd{
-		Args:   []string{b.sb.Path(bp.path("bin/compile")), b.sb.Path(BuildDir), b.sb.Path(CacheDir), b.sb.Path(EnvDir)},
-		Env:    b.env.with(b.exports).list(),
-		Dir:    b.sb.Path(BuildDir),
-		Stdout: out,
-		Stderr: out,
-	})
+	err := b.script(ctx, bp, "compile", out, out, b.sb.Path(CacheDir), b.sb.Path(EnvDir))
 	var exit *sandbox.ExitError
 	if errors.As(err, &exit) {
 		return fmt.Errorf("%w: buildpack %s: bin/compile exited with status %d; its last output:\n%s",
@@ -416,13 +417,7 @@ func (b *build) runRelease(ctx context.Context, bp *prepared) (Release, error) {
 	}
 	var stdout strings.Builder
 	tail := console.NewTail(10)
-	err := b.sb.Run(ctx, &sandbox.Cmd{
-		Args:   []string{b.sb.Path(bp.path("bin/release")), b.sb.Path(BuildDir)},
-		Env:    b.env.with(b.exports).list(),
-		Dir:    b.sb.Path(BuildDir),
-		Stdout: &stdout,
-		Stderr: tail,
-	})
+	err := b.script(ctx, bp, "release", &stdout, tail)
 	if err != nil {
 		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release: %v\n%s", ErrRelease, bp.Ref, err, indent(tail.Lines()))
 	}

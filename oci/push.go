@@ -9,6 +9,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/paas-dev/paas/console"
 )
 
 // Push uploads img to the registry reference ref, with the credentials
@@ -54,24 +56,10 @@ func reportProgress(updates <-chan v1.Update, w io.Writer) {
 		last = u
 		if tenth := u.Complete * 10 / u.Total; tenth != lastTenth && u.Complete < u.Total {
 			lastTenth = tenth
-			fmt.Fprintf(w, "pushed %s of %s\n", humanBytes(u.Complete), humanBytes(u.Total))
+			fmt.Fprintf(w, "pushed %s of %s\n", console.Size(u.Complete), console.Size(u.Total))
 		}
 	}
 	if last.Total > 0 && last.Complete == last.Total {
-		fmt.Fprintf(w, "pushed %s of %s\n", humanBytes(last.Complete), humanBytes(last.Total))
+		fmt.Fprintf(w, "pushed %s of %s\n", console.Size(last.Complete), console.Size(last.Total))
 	}
-}
-
-// humanBytes formats n in the largest binary unit below it.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/paas-dev/paas/console"
 )
 
 // DefaultSuite is the Debian release a stack is made from when none is
@@ -100,7 +102,7 @@ func create(ctx context.Context, bin string, opts CreateOptions, tarPath string,
 		return nil, err
 	}
 	if fi, err := os.Stat(tarPath); err == nil {
-		p.linef("rootfs tarball %s", humanSize(fi.Size()))
+		p.linef("rootfs tarball %s", console.Size(fi.Size()))
 	}
 	p.linef("compressing layer")
 	img, err := fromTarball(tarPath, opts.TempDir, stackLabels(opts), createdBy(opts))

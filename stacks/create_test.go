@@ -164,17 +164,3 @@ func TestProgressLines(t *testing.T) {
 		t.Errorf("tail() = %q, want the three lines", tail)
 	}
 }
-
-func TestHumanSize(t *testing.T) {
-	tests := []struct {
-		n    int64
-		want string
-	}{
-		{0, "0 B"}, {999, "999 B"}, {1000, "1.0 kB"}, {170401280, "170.4 MB"}, {3 << 30, "3.2 GB"},
-	}
-	for _, tt := range tests {
-		if got := humanSize(tt.n); got != tt.want {
-			t.Errorf("humanSize(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
-}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/paas-dev/paas/console"
 )
 
 // maxLine bounds a buffered output line, so a tool printing without
@@ -82,20 +84,6 @@ func (p *progress) layerDone(img v1.Image) error {
 	if err != nil {
 		return err
 	}
-	p.linef("layer %s compressed, image %s", humanSize(size), digest)
+	p.linef("layer %s compressed, image %s", console.Size(size), digest)
 	return nil
-}
-
-// humanSize formats a byte count with a decimal unit, as apt does.
-func humanSize(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
 }

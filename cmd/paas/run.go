@@ -170,25 +170,41 @@ func imageNameFor(img v1.Image, ref string) string {
 	return "paas-import/" + d.Hex[:12] + ":latest"
 }
 
+// runInputs is what both kinds of paas run start from.
+type runInputs struct {
+	vars    []string
+	resolve func() (v1.Image, error)
+	name    string
+	img     v1.Image
+}
+
+func prepareRun(ref string, o runOptions) (*runInputs, error) {
+	vars, err := processEnv(o)
+	if err != nil {
+		return nil, err
+	}
+	resolve, name, err := imageResolver(ref)
+	if err != nil {
+		return nil, err
+	}
+	img, err := resolve()
+	if err != nil {
+		return nil, err
+	}
+	return &runInputs{vars: vars, resolve: resolve, name: name, img: img}, nil
+}
+
 func runServe(ctx context.Context, env *cliEnv, ref string, o runOptions) error {
 	con := console.New(env.stderr, false)
 	restart, err := restartPolicy(o.restart)
 	if err != nil {
 		return err
 	}
-	vars, err := processEnv(o)
+	in, err := prepareRun(ref, o)
 	if err != nil {
 		return err
 	}
-	resolve, name, err := imageResolver(ref)
-	if err != nil {
-		return err
-	}
-	img, err := resolve()
-	if err != nil {
-		return err
-	}
-	checks, err := readinessChecks(img, o)
+	checks, err := readinessChecks(in.img, o)
 	if err != nil {
 		return err
 	}
@@ -206,19 +222,19 @@ func runServe(ctx context.Context, env *cliEnv, ref string, o runOptions) error 
 		return err
 	}
 	defer rt.Close()
-	pidFile, err := writePidFile(name)
+	pidFile, err := writePidFile(in.name)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer os.Remove(pidFile)
-	px := proxy.New(proxy.Options{AccessLog: con.Writer(), Name: name, ShutdownGrace: o.stopTimeout})
+	px := proxy.New(proxy.Options{AccessLog: con.Writer(), Name: in.name, ShutdownGrace: o.stopTimeout})
 	sup := supervisor.New(supervisor.Options{
-		Runtime: rt, Proxy: px, AppName: appName(name), ImageName: name, Resolve: resolve,
-		Process: o.process, Env: vars, Checks: checks, ListenTimeout: o.listenTimeout,
+		Runtime: rt, Proxy: px, AppName: appName(in.name), ImageName: in.name, Resolve: in.resolve,
+		Process: o.process, Env: in.vars, Checks: checks, ListenTimeout: o.listenTimeout,
 		Restart: restart, StopTimeout: o.stopTimeout, Console: con, Output: env.stdout,
 	})
-	return serveWithProxy(ctx, con, px, ln, sup, name, o.process)
+	return serveWithProxy(ctx, con, px, ln, sup, in.name, o.process)
 }
 
 // serveWithProxy runs the proxy and the supervisor together. On Ctrl-C or

@@ -34,15 +34,7 @@ func (e exitCodeError) Error() string {
 // environment and .profile.d, like `dokku run`, and exits with its status.
 func runOneOff(ctx context.Context, env *cliEnv, ref string, command []string, o runOptions) error {
 	con := console.New(env.stderr, false)
-	vars, err := processEnv(o)
-	if err != nil {
-		return err
-	}
-	resolve, name, err := imageResolver(ref)
-	if err != nil {
-		return err
-	}
-	img, err := resolve()
+	in, err := prepareRun(ref, o)
 	if err != nil {
 		return err
 	}
@@ -52,11 +44,11 @@ func runOneOff(ctx context.Context, env *cliEnv, ref string, command []string, o
 	}
 	defer rt.Close()
 	proc, err := rt.Start(ctx, runner.Spec{
-		ID:        fmt.Sprintf("%s-run-%d", idSafe(appName(name)), time.Now().UnixNano()),
-		Image:     img,
-		ImageName: name,
+		ID:        fmt.Sprintf("%s-run-%d", idSafe(appName(in.name)), time.Now().UnixNano()),
+		Image:     in.img,
+		ImageName: in.name,
 		Args:      command,
-		Env:       append([]string{"PORT=5000"}, vars...),
+		Env:       append([]string{"PORT=5000"}, in.vars...),
 		Stdout:    env.stdout,
 		Stderr:    env.stderr,
 	})
