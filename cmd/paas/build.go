@@ -238,14 +238,18 @@ func shortDigest(d string) string {
 	return d
 }
 
-var invalidNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+var (
+	invalidNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+	separatorRuns    = regexp.MustCompile(`[._-]{2,}`)
+)
 
 // imageTag returns the normalised image name: the --tag, else the app
 // directory's base name made a valid repository name.
 func imageTag(flag, appDir string) (string, error) {
 	name := flag
 	if name == "" {
-		name = strings.Trim(invalidNameChars.ReplaceAllString(strings.ToLower(filepath.Base(appDir)), "-"), "-._")
+		name = invalidNameChars.ReplaceAllString(strings.ToLower(filepath.Base(appDir)), "-")
+		name = strings.Trim(separatorRuns.ReplaceAllString(name, "-"), "-._")
 		if name == "" {
 			name = "app"
 		}
@@ -349,8 +353,7 @@ func removeWorkDir(dir string) {
 // two builds of one app at once take turns rather than corrupt it.
 func buildCache(store *oci.Store, tag string, empty bool, con *console.Console) (string, func(), error) {
 	repo := tag[:strings.LastIndex(tag, ":")]
-	name := invalidNameChars.ReplaceAllString(repo, "_")
-	dir := filepath.Join(store.Home(), "cache", name)
+	dir := filepath.Join(store.Home(), "cache", storeKey(repo))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, fmt.Errorf("creating build cache: %w", err)
 	}

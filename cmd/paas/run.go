@@ -64,7 +64,7 @@ func runCommand() command {
 		}
 		ref := fs.Arg(0)
 		if o.replace {
-			return signalReplace(env, ref, o)
+			return signalReplace(env, ref)
 		}
 		if dash := fs.ArgsLenAtDash(); dash >= 0 {
 			if dash != 1 || fs.NArg() < 2 {
@@ -222,12 +222,12 @@ func runServe(ctx context.Context, env *cliEnv, ref string, o runOptions) error 
 		return err
 	}
 	defer rt.Close()
-	pidFile, err := writePidFile(in.name)
+	release, err := claimServing(in.name)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer os.Remove(pidFile)
+	defer release()
 	px := proxy.New(proxy.Options{AccessLog: con.Writer(), Name: in.name, ShutdownGrace: o.stopTimeout})
 	sup := supervisor.New(supervisor.Options{
 		Runtime: rt, Proxy: px, AppName: appName(in.name), ImageName: in.name, Resolve: in.resolve,
