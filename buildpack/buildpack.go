@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/paas-dev/paas/secret"
 )
 
 // Options steer Fetch.
@@ -140,6 +142,6 @@ func within(root, p string) bool {
 // logf writes a progress line when a log is set.
 func (o Options) logf(format string, args ...any) {
 	if o.Log != nil {
-		fmt.Fprintf(o.Log, format+"\n", args...)
+		fmt.Fprintln(o.Log, secret.Redact(fmt.Sprintf(format, args...)))
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/paas-dev/paas/detect"
 	"github.com/paas-dev/paas/procfile"
 	"github.com/paas-dev/paas/sandbox"
+	"github.com/paas-dev/paas/secret"
 	"github.com/paas-dev/paas/trust"
 )
 
@@ -230,7 +231,7 @@ func gitInfo(dir string) (commit, url string) {
 		commit = strings.TrimSpace(string(out))
 	}
 	if out, err := exec.Command("git", "-C", dir, "config", "--get", "remote.origin.url").Output(); err == nil {
-		url = strings.TrimSpace(string(out))
+		url = secret.Redact(strings.TrimSpace(string(out)))
 	}
 	return commit, url
 }
@@ -420,7 +421,7 @@ func (b *build) release(ctx context.Context) error {
 	b.result.Processes, b.result.ConfigVars = processes, vars
 	for _, bp := range b.selected {
 		b.result.Buildpacks = append(b.result.Buildpacks, UsedBuildpack{
-			Name: bp.Name, Ref: bp.Ref, Resolved: bp.Resolved, Detected: bp.detected,
+			Name: bp.Name, Ref: secret.Redact(bp.Ref), Resolved: bp.Resolved, Detected: bp.detected,
 		})
 	}
 	return nil

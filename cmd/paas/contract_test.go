@@ -106,7 +106,8 @@ func parseLines(s string) map[string]string {
 	return out
 }
 
-// SOURCE_VERSION is the commit of a git checkout, and .git stays out.
+// SOURCE_VERSION is the commit of a git checkout, .git stays out, and the
+// origin is recorded without its credentials.
 func TestBuildGitCheckout(t *testing.T) {
 	h := sharedHome(t, root)
 	app := appCopy(t, root, "hello")
@@ -121,7 +122,7 @@ func TestBuildGitCheckout(t *testing.T) {
 	git("init", "-q")
 	git("add", ".")
 	git("commit", "-qm", "app")
-	git("remote", "add", "origin", "https://example.com/acme/hello.git")
+	git("remote", "add", "origin", "https://ci:s3cr3t-token@example.com/acme/hello.git")
 	commit := git("rev-parse", "HEAD")
 	r := h.mustBuild(t, "-t", "gitapp", "-b", buildpackDir("cache-env"), app)
 	env := parseLines(appFile(t, h, r.Image, "build-env.txt"))
