@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"syscall"
@@ -63,7 +64,9 @@ func initMain(mapped bool, arg string) int {
 	if err := watchParent(life); err != nil {
 		return sendReport(reportW, report{Error: err.Error()})
 	}
-	syscall.CloseOnExec(reportFD)
+	if err := closeInherited(); err != nil {
+		return sendReport(reportW, report{Error: err.Error()})
+	}
 	return sendReport(reportW, runSandbox(ic))
 }
 
@@ -88,6 +91,17 @@ func watchParent(life *os.File) error {
 		_, _ = life.Read(make([]byte, 1))
 		os.Exit(1)
 	}()
+	return nil
+}
+
+// closeInherited marks every descriptor above stdio close-on-exec: the
+// report and lifeline pipes, and any descriptor that paas itself inherited
+// without the flag (a directory descriptor would be a way out of the
+// sandbox's root), so the command gets stdio alone.
+func closeInherited() error {
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("closing inherited descriptors: %w", err)
+	}
 	return nil
 }
 

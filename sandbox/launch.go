@@ -107,8 +107,15 @@ func initCommand(ctx context.Context, ids idMap, ic initConfig, arg []byte, stdi
 	if ic.Network == NetworkNone {
 		flags |= syscall.CLONE_NEWNET
 	}
-	c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
+	// A new session leaves the caller's controlling terminal behind, so
+	// nothing inside can open /dev/tty and type into the user's shell
+	// (TIOCSTI), and the terminal's Ctrl-C reaches paas alone.
+	c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL, Setsid: true}
 	ids.apply(c.SysProcAttr)
+	// An empty environment: the command gets Cmd.Env through the config,
+	// and nothing of the caller's (tokens, keys) is left in the init's
+	// /proc/1/environ for the command to read.
+	c.Env = []string{}
 	if stdio != nil {
 		c.Stdin, c.Stdout, c.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	}
