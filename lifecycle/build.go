@@ -345,6 +345,16 @@ func (b *build) runCompile(ctx context.Context, bp *prepared) error {
 	return nil
 }
 
+// sourceExportScript sources the export file named by $1 and prints the
+// resulting environment. Heroku and herokuish source it with bash, and real
+// buildpacks write it with bash's `export -p` (`declare -x NAME="value"`),
+// which dash cannot read; so bash does it when the stack has one on PATH,
+// else /bin/sh.
+const sourceExportScript = `if command -v bash >/dev/null 2>&1; then
+	exec bash -c '. "$1" >&2 && exec env -0' export "$1"
+fi
+. "$1" >&2 && exec env -0`
+
 // sourceExport applies the buildpack's export file, if it wrote one, the
 // way herokuish does: source it in a shell and keep what changed.
 func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
@@ -355,7 +365,7 @@ func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
 	var stdout strings.Builder
 	tail := console.NewTail(10)
 	err := b.sb.Run(ctx, &sandbox.Cmd{
-		Args:   []string{"/bin/sh", "-c", `. "$1" >&2 && exec env -0`, "export", b.sb.Path(bp.path("export"))},
+		Args:   []string{"/bin/sh", "-c", sourceExportScript, "export", b.sb.Path(bp.path("export"))},
 		Env:    before.list(),
 		Dir:    b.sb.Path(BuildDir),
 		Stdout: &stdout,

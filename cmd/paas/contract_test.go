@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,6 +137,49 @@ func TestBuildGitCheckout(t *testing.T) {
 	for name := range layerEntries(t, lastLayers(t, storedImage(t, h, r.Image), 1)[0]) {
 		if strings.HasPrefix(name, "app/.git") {
 			t.Fatalf("app layer has %s", name)
+		}
+	}
+}
+
+// Buildpacks written the way real ones are, in bash with an export file of
+// `declare -x` lines, hand their variables on; the image's .profile.d
+// scripts and process commands run in bash, as on Heroku.
+func TestBuildBashBuildpacks(t *testing.T) {
+	h := sharedHome(t, root)
+	app := userTempDir(t, h.user)
+	// The image's user must be able to enter /app.
+	if err := os.Chmod(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lines := buildpackDir("bash-exporter") + "\n" + buildpackDir("bash-consumer") + "\n"
+	if err := os.WriteFile(filepath.Join(app, ".buildpacks"), []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := h.mustBuild(t, "-t", "bash-buildpacks", app)
+	got := appFile(t, h, r.Image, "bash-consumer.txt")
+	contains(t, "bash-consumer.txt", got, `BASH_EXPORTED_GREETING=hello from bash: "quoted" $literal \backslash`+"\n")
+	contains(t, "bash-consumer.txt", got, "tool=greet: hi\n")
+	// SHLVL in the export file is bash-exporter's own, not an export.
+	if strings.Contains(got, "SHLVL=2") || strings.Contains(got, "SHLVL=3") {
+		t.Errorf("bash-consumer.txt: SHLVL was exported:\n%s", got)
+	}
+
+	img := storedImage(t, h, r.Image)
+	rootfs := unpackImage(t, img)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"greeting"}, "shout: from profile.d in /app/.profile.d\n"},
+		{[]string{"bashism"}, "bash ran the command\n"},
+		{[]string{"sh", "-c", "echo $PROFILE_GREETING"}, "from profile.d in /app/.profile.d\n"},
+	} {
+		var out strings.Builder
+		if err := launchImage(context.Background(), t, img, rootfs, nil, &out, tc.args...); err != nil {
+			t.Errorf("launcher %q: %v", tc.args, err)
+		}
+		if out.String() != tc.want {
+			t.Errorf("launcher %q printed %q, want %q", tc.args, out.String(), tc.want)
 		}
 	}
 }
