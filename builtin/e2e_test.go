@@ -64,10 +64,14 @@ func run(m *testing.M, dir string) int {
 		return 1
 	}
 	storeDir = filepath.Join(dir, "home")
-	dirs, err := Extract(filepath.Join(dir, "buildpacks"))
+	bps, err := Extract(filepath.Join(dir, "buildpacks"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	dirs := make([]string, len(bps))
+	for i, bp := range bps {
+		dirs[i] = bp.Dir
 	}
 	builtins = strings.Join(dirs, ",")
 	return m.Run()

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paas-dev/paas/buildpack"
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/detect"
 	"github.com/paas-dev/paas/procfile"
@@ -42,8 +43,12 @@ type Options struct {
 	Stack  Stack
 	// Buildpacks are the --buildpack references, in order.
 	Buildpacks []string
-	// DefaultBuildpacks are tried in order when nothing names buildpacks.
+	// DefaultBuildpacks are tried in order when nothing names buildpacks;
+	// when empty, the Builtins are.
 	DefaultBuildpacks []string
+	// Builtins are the buildpacks shipped inside paas, which references
+	// name by their Ref ("go").
+	Builtins []*buildpack.Buildpack
 	// Env are the config vars: the app's .env, --env-file and --env merged.
 	// Buildpacks see them in ENV_DIR, never in their environment.
 	Env map[string]string
@@ -223,7 +228,13 @@ func gitInfo(dir string) (commit, url string) {
 // detect chooses the buildpacks and runs their bin/detect.
 func (b *build) detect(ctx context.Context) error {
 	b.con.Step("Detecting buildpacks")
-	sel, err := detect.Select(b.opts.AppDir, b.opts.Buildpacks, b.opts.Env, b.opts.DefaultBuildpacks)
+	sel, err := detect.Select(detect.Inputs{
+		AppDir:   b.opts.AppDir,
+		Flags:    b.opts.Buildpacks,
+		Env:      b.opts.Env,
+		Defaults: b.opts.DefaultBuildpacks,
+		Builtins: builtinNames(b.opts.Builtins),
+	})
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrDetect, err)
 	}
@@ -266,7 +277,7 @@ func (b *build) detectFirst(ctx context.Context, refs []string) error {
 		}
 	}
 	if len(refs) == 0 {
-		return fmt.Errorf("%w: no buildpack was given and there are no default buildpacks; name one with --buildpack, BUILDPACK_URL or a .buildpacks file", ErrDetect)
+		return fmt.Errorf("%w: no buildpack was given and there are no default buildpacks; name one with --buildpack, BUILDPACK_URL, app.json buildpacks or a .buildpacks file", ErrDetect)
 	}
 	return fmt.Errorf("%w: no buildpack detected the app; tried: %s. Name one with --buildpack", ErrDetect, strings.Join(refs, ", "))
 }
