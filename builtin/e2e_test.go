@@ -131,6 +131,8 @@ type report struct {
 	Processes  map[string]string `json:"processes"`
 	Buildpacks []struct {
 		Name     string `json:"name"`
+		Source   string `json:"source"`
+		Resolved string `json:"resolved"`
 		Detected string `json:"detected"`
 	} `json:"buildpacks"`
 	Layers []layer `json:"layers"`
