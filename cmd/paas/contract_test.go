@@ -183,3 +183,36 @@ func TestBuildBashBuildpacks(t *testing.T) {
 		}
 	}
 }
+
+// app.json's buildpacks may name a builtin buildpack; the image records it
+// by name and content hash, never by the store path it was extracted to.
+// An entry without a url stops the build naming the file.
+func TestBuildBuiltinByNameFromAppJSON(t *testing.T) {
+	h := sharedHome(t, root)
+	app := appCopy(t, root, "procfile")
+	manifest := `{"buildpacks": [{"url": "procfile"}], "healthchecks": {"web": [{"path": "/"}]}}`
+	if err := os.WriteFile(filepath.Join(app, "app.json"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := h.mustBuild(t, "-t", "appjson-procfile", app)
+	if bps := r.Buildpacks; len(bps) != 1 || bps[0].Name != "procfile" || bps[0].Ref != "procfile" || !strings.HasPrefix(bps[0].Resolved, "builtin@sha256:") {
+		t.Errorf("buildpacks = %+v, want procfile by name, builtin@sha256-pinned", bps)
+	}
+	cf, err := storedImage(t, h, r.Image).ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if label := cf.Config.Labels["io.paas.buildpacks"]; strings.Contains(label, h.dir) {
+		t.Errorf("io.paas.buildpacks = %s, names the store %s", label, h.dir)
+	}
+
+	bad := `{"buildpacks": [{"url": "procfile"}, {"name": "x"}]}`
+	if err := os.WriteFile(filepath.Join(app, "app.json"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := h.paas(t, "build", "-t", "appjson-bad", app)
+	if code != exitDetect {
+		t.Fatalf("app.json entry without url: exit %d, want %d\n%s", code, exitDetect, out.stderr)
+	}
+	contains(t, "stderr", out.stderr, filepath.Join(app, "app.json")+`: buildpacks[1] has no "url"`)
+}
