@@ -64,10 +64,14 @@ func run(m *testing.M, dir string) int {
 		return 1
 	}
 	storeDir = filepath.Join(dir, "home")
-	dirs, err := Extract(filepath.Join(dir, "buildpacks"))
+	bps, err := Extract(filepath.Join(dir, "buildpacks"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	dirs := make([]string, len(bps))
+	for i, bp := range bps {
+		dirs[i] = bp.Dir
 	}
 	builtins = strings.Join(dirs, ",")
 	return m.Run()
@@ -127,6 +131,8 @@ type report struct {
 	Processes  map[string]string `json:"processes"`
 	Buildpacks []struct {
 		Name     string `json:"name"`
+		Source   string `json:"source"`
+		Resolved string `json:"resolved"`
 		Detected string `json:"detected"`
 	} `json:"buildpacks"`
 	Layers []layer `json:"layers"`

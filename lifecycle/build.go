@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/paas-dev/paas/buildpack"
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/detect"
 	"github.com/paas-dev/paas/procfile"
@@ -44,8 +45,12 @@ type Options struct {
 	Stack  Stack
 	// Buildpacks are the --buildpack references, in order.
 	Buildpacks []string
-	// DefaultBuildpacks are tried in order when nothing names buildpacks.
+	// DefaultBuildpacks are tried in order when nothing names buildpacks;
+	// when empty, the Builtins are.
 	DefaultBuildpacks []string
+	// Builtins are the buildpacks shipped inside paas, which references
+	// name by their Ref ("go").
+	Builtins []*buildpack.Buildpack
 	// Env are the config vars: the app's .env, --env-file and --env merged.
 	// Buildpacks see them in ENV_DIR, never in their environment.
 	Env map[string]string
@@ -239,7 +244,13 @@ func gitInfo(dir string) (commit, url string) {
 // detect chooses the buildpacks and runs their bin/detect.
 func (b *build) detect(ctx context.Context) error {
 	b.con.Step("Detecting buildpacks")
-	sel, err := detect.Select(b.opts.AppDir, b.opts.Buildpacks, b.opts.Env, b.opts.DefaultBuildpacks)
+	sel, err := detect.Select(detect.Inputs{
+		AppDir:   b.opts.AppDir,
+		Flags:    b.opts.Buildpacks,
+		Env:      b.opts.Env,
+		Defaults: b.opts.DefaultBuildpacks,
+		Builtins: builtinNames(b.opts.Builtins),
+	})
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrDetect, err)
 	}
@@ -282,7 +293,7 @@ func (b *build) detectFirst(ctx context.Context, refs []string) error {
 		}
 	}
 	if len(refs) == 0 {
-		return fmt.Errorf("%w: no buildpack was given and there are no default buildpacks; name one with --buildpack, BUILDPACK_URL or a .buildpacks file", ErrDetect)
+		return fmt.Errorf("%w: no buildpack was given and there are no default buildpacks; name one with --buildpack, BUILDPACK_URL, app.json buildpacks or a .buildpacks file", ErrDetect)
 	}
 	return fmt.Errorf("%w: no buildpack detected the app; tried: %s. Name one with --buildpack", ErrDetect, strings.Join(refs, ", "))
 }
@@ -361,6 +372,16 @@ func (b *build) runCompile(ctx context.Context, bp *prepared) error {
 	return nil
 }
 
+// sourceExportScript sources the export file named by $1 and prints the
+// resulting environment. Heroku and herokuish source it with bash, and real
+// buildpacks write it with bash's `export -p` (`declare -x NAME="value"`),
+// which dash cannot read; so bash does it when the stack has one on PATH,
+// else /bin/sh.
+const sourceExportScript = `if command -v bash >/dev/null 2>&1; then
+	exec bash -c '. "$1" >&2 && exec env -0' export "$1"
+fi
+. "$1" >&2 && exec env -0`
+
 // sourceExport applies the buildpack's export file, if it wrote one, the
 // way herokuish does: source it in a shell and keep what changed.
 func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
@@ -371,7 +392,7 @@ func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
 	var stdout strings.Builder
 	tail := console.NewTail(10)
 	err := b.sb.Run(ctx, &sandbox.Cmd{
-		Args:   []string{"/bin/sh", "-c", `. "$1" >&2 && exec env -0`, "export", b.sb.Path(bp.path("export"))},
+		Args:   []string{"/bin/sh", "-c", sourceExportScript, "export", b.sb.Path(bp.path("export"))},
 		Env:    before.list(),
 		Dir:    b.sb.Path(BuildDir),
 		Stdout: &stdout,

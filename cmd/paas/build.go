@@ -146,15 +146,16 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 		return err
 	}
 	defer unlock()
-	defaults, err := defaultBuildpacks(store)
+	builtins, err := builtin.Extract(filepath.Join(store.Home(), "builtin"))
 	if err != nil {
-		return err
+		return fmt.Errorf("extracting the builtin buildpacks: %w", err)
 	}
 	res, err := lifecycle.Build(ctx, lifecycle.Options{
 		AppDir:            abs,
 		Stack:             lifecycle.Stack{Name: stack.name, Rootfs: stack.rootfs, Env: stack.env},
 		Buildpacks:        o.buildpacks,
-		DefaultBuildpacks: defaults,
+		DefaultBuildpacks: defaultBuildpacks(),
+		Builtins:          builtins,
 		Env:               vars,
 		CacheDir:          cache,
 		BuildpackCache:    filepath.Join(store.Home(), "buildpacks"),
@@ -311,19 +312,12 @@ func merge(dst, src map[string]string) {
 }
 
 // defaultBuildpacks are tried in order when nothing names a buildpack:
-// $PAAS_BUILDPACKS (separated by commas or white space), else the builtin
-// buildpacks, extracted into the store.
-func defaultBuildpacks(store *oci.Store) ([]string, error) {
-	if list := os.Getenv("PAAS_BUILDPACKS"); list != "" {
-		return strings.FieldsFunc(list, func(r rune) bool {
-			return r == ',' || r == ' ' || r == '\n' || r == '\t'
-		}), nil
-	}
-	dirs, err := builtin.Extract(filepath.Join(store.Home(), "builtin"))
-	if err != nil {
-		return nil, fmt.Errorf("extracting the builtin buildpacks: %w", err)
-	}
-	return dirs, nil
+// $PAAS_BUILDPACKS (separated by commas or white space); when it is unset,
+// lifecycle detects with the builtin buildpacks.
+func defaultBuildpacks() []string {
+	return strings.FieldsFunc(os.Getenv("PAAS_BUILDPACKS"), func(r rune) bool {
+		return r == ',' || r == ' ' || r == '\n' || r == '\t'
+	})
 }
 
 // epoch is the time of every layer entry and of the image: SOURCE_DATE_EPOCH

@@ -1,54 +1,18 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-)
 
-// tgzOf packs a buildpack directory as a .tgz with one top-level folder,
-// as buildpack releases are.
-func tgzOf(t *testing.T, dir string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		hdr, _ := tar.FileInfoHeader(info, "")
-		hdr.Name = filepath.ToSlash(filepath.Join("hello-buildpack", rel))
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			data, _ := os.ReadFile(p)
-			tw.Write(data)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw.Close()
-	gz.Close()
-	return buf.Bytes()
-}
+	"github.com/paas-dev/paas/internal/testenv"
+)
 
 func buildpacksLabel(t *testing.T, h *home, image string) []map[string]string {
 	t.Helper()
@@ -65,7 +29,7 @@ func buildpacksLabel(t *testing.T, h *home, image string) []map[string]string {
 func TestBuildRemoteBuildpacks(t *testing.T) {
 	h := sharedHome(t, root)
 	var requests atomic.Int32
-	archive := tgzOf(t, buildpackDir("hello"))
+	archive := testenv.Tgz(t, buildpackDir("hello"), "hello-buildpack")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		w.Write(archive)
@@ -116,7 +80,7 @@ func TestBuildRemoteBuildpacks(t *testing.T) {
 // recorded: not in the label, --json, progress lines or errors.
 func TestBuildRedactsCredentials(t *testing.T) {
 	h := sharedHome(t, root)
-	archive := tgzOf(t, buildpackDir("hello"))
+	archive := testenv.Tgz(t, buildpackDir("hello"), "hello-buildpack")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if user, pass, ok := r.BasicAuth(); !ok || user != "ci" || pass != "s3cr3t-token" {
 			http.Error(w, "who are you", http.StatusUnauthorized)

@@ -1,75 +1,108 @@
 package main
 
 import (
-	"fmt"
+	"crypto/rand"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"sync"
 	"testing"
-	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/paas-dev/paas/oci"
 )
 
-// Names that would be paths ("..", "a/../b") are refused before any work;
-// names that differ only in separators ("a/b", "a_b") never share a build
-// cache.
-func TestStoreNames(t *testing.T) {
+// The disk filling up during export fails the build with its own exit
+// code and leaves the store and earlier tags as they were.
+func TestBuildDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	if os.Getuid() != 0 {
+		t.Fatal("mounting a small tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	// Room for the stack (61 MB blob + 178 MB unpacked) and the working
+	// copy of the app with 64 MB of random data, not for its layer too.
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=340m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	h := newHome(t, root, mnt)
+	before := h.mustBuild(t, "-t", "full", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
+	index, err := os.ReadFile(filepath.Join(h.dir, "oci", "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	big := appCopy(t, root, "hello")
+	f, err := os.Create(filepath.Join(big, "random.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(f, rand.Reader, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out, code := h.paas(t, "build", "-t", "full", "-b", buildpackDir("hello"), big)
+	if code != exitDiskFull {
+		t.Fatalf("exit = %d, want %d\n%s", code, exitDiskFull, out.stderr)
+	}
+	contains(t, "stderr", out.stderr, "no space left on device")
+	after, _ := os.ReadFile(filepath.Join(h.dir, "oci", "index.json"))
+	if string(after) != string(index) {
+		t.Errorf("index.json changed by a failed build")
+	}
+	store, _ := oci.Open(h.dir)
+	img, e, err := store.Image(oci.KindImage, "full:latest")
+	if err != nil || e.Digest.String() != before.Digest {
+		t.Fatalf("full:latest = %v %v, want %s", e.Digest, err, before.Digest)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Errorf("earlier image no longer valid: %v", err)
+	}
+}
+
+// Two builds at once into one store both land.
+func TestBuildConcurrentIntoOneStore(t *testing.T) {
 	h := sharedHome(t, root)
-	for _, args := range [][]string{
-		{"build", "-t", "..", "-b", buildpackDir("hello"), appCopy(t, root, "hello")},
-		{"build", "-t", "a/../b", "-b", buildpackDir("hello"), appCopy(t, root, "hello")},
-		{"stack", "create", ".."},
-		{"stack", "import", "..", testFixtureApp("hello")},
-		{"rm", "../x"},
-	} {
-		out, code := h.paas(t, args...)
-		if code != 2 || !strings.Contains(out.stderr, "invalid image name") {
-			t.Errorf("paas %v: exit %d, want 2 and an invalid name\n%s", args, code, out.stderr)
+	var wg sync.WaitGroup
+	names := []string{"concurrent-a", "concurrent-b"}
+	outs := make([]output, len(names))
+	codes := make([]int, len(names))
+	for i, name := range names {
+		cmd := h.command(nil, "build", "-t", name, "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := cmd.CombinedOutput()
+			outs[i].stderr, codes[i] = string(out), cmd.ProcessState.ExitCode()
+			_ = err
+		}()
+	}
+	wg.Wait()
+	for i, name := range names {
+		if codes[i] != 0 {
+			t.Fatalf("build %s: exit %d\n%s", name, codes[i], outs[i].stderr)
 		}
-	}
-	app := userTempDir(t, root)
-	for _, tag := range []string{"cache/a", "cache_a", "cache/a"} {
-		h.mustBuild(t, "-t", tag, "-b", buildpackDir("cache-env"), app)
-	}
-	want := map[string]string{"cache/a": "2", "cache_a": "1"}
-	for tag, n := range want {
-		if got := strings.TrimSpace(appFile(t, h, tag, "build-count")); got != n {
-			t.Errorf("%s: build count %s, want %s (its own cache)", tag, got, n)
+		if err := validate.Image(storedImage(t, h, name+":latest")); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }
 
-// A paas run killed with -9 leaves its lock file behind; --replace then
-// finds no live holder and signals nothing, even though the recorded pid
-// now belongs to another process.
-func TestReplaceAfterKill(t *testing.T) {
+// --compression zstd writes zstd layers for paas's own layers.
+func TestBuildZstd(t *testing.T) {
 	h := sharedHome(t, root)
-	reused := exec.Command("sleep", "120")
-	if err := reused.Start(); err != nil {
-		t.Fatal(err)
+	r := h.mustBuild(t, "-t", "zstd", "--compression", "zstd", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
+	for _, l := range lastLayers(t, storedImage(t, h, r.Image), 3) {
+		mt, err := l.MediaType()
+		if err != nil || mt != types.OCILayerZStd {
+			t.Errorf("media type = %v (%v), want %s", mt, err, types.OCILayerZStd)
+		}
 	}
-	t.Cleanup(func() { reused.Process.Kill() })
-	dir := filepath.Join(h.dir, "run", "serving")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	stale := filepath.Join(dir, fmt.Sprintf("%s.%d.lock", storeKey("ghost:latest"), reused.Process.Pid))
-	if err := os.WriteFile(stale, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, code := h.paas(t, "run", "--replace", "ghost")
-	if code != 32 {
-		t.Errorf("paas run --replace: exit %d, want 32\n%s", code, out.stderr)
-	}
-	contains(t, "stderr", out.stderr, "no paas run is serving ghost:latest")
-	exited := make(chan error, 1)
-	go func() { exited <- reused.Wait() }()
-	select {
-	case err := <-exited:
-		t.Errorf("the process that reused the pid was signalled: %v", err)
-	case <-time.After(2 * time.Second):
-	}
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Errorf("stale lock %s kept: %v", stale, err)
-	}
+	checkHelloImage(t, storedImage(t, h, r.Image))
 }
