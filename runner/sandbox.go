@@ -143,7 +143,7 @@ func (r *sandboxRuntime) runCommand(ctx context.Context, sb sandbox.Sandbox, cmd
 		return err
 	}
 	r.unmapped.Do(func() {
-		fmt.Fprintf(cmd.Stderr, "paas: the sandbox cannot run the app as user %d:%d (%v); running it as root inside the sandbox\n",
+		fmt.Fprintf(cmd.Stderr, "paas: the sandbox cannot run the app as user %d:%d (%v); running it as root inside the sandbox, which can write to /app\n",
 			cmd.UID, cmd.GID, errors.Unwrap(err))
 	})
 	cmd.UID, cmd.GID = 0, 0
