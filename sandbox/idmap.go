@@ -115,13 +115,11 @@ func contains(list []string, s string) bool {
 // size returns how many inside ids (0..size-1) are mapped; i is 0 for
 // uids and 1 for gids.
 func (m idMap) size(i int) int {
-	switch m.kind {
-	case mapRoot:
-		return rootRange
-	case mapSubID:
-		return 1 + m.sub[i].count
+	n := 0
+	for _, r := range m.ranges(i) {
+		n += r.Size
 	}
-	return 1
+	return n
 }
 
 // check fails with ErrUnmappedID when uid or gid has no host id.
@@ -142,18 +140,52 @@ func (m idMap) hint() string {
 	return "use an id in that range"
 }
 
+// ranges returns the mapping of uids (i = 0) or gids (i = 1) as the kernel
+// takes it: runs of inside ids and the host ids they are.
+func (m idMap) ranges(i int) []syscall.SysProcIDMap {
+	self := [2]int{m.uid, m.gid}[i]
+	switch m.kind {
+	case mapRoot:
+		return []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: rootRange}}
+	case mapSubID:
+		return []syscall.SysProcIDMap{{ContainerID: 0, HostID: self, Size: 1},
+			{ContainerID: 1, HostID: m.sub[i].start, Size: m.sub[i].count}}
+	}
+	return []syscall.SysProcIDMap{{ContainerID: 0, HostID: self, Size: 1}}
+}
+
+// String describes the mapping as "uid INSIDE:HOST:COUNT,… gid …": two
+// mappings with one description give every inside id the same host id.
+func (m idMap) String() string {
+	var b strings.Builder
+	for i, name := range []string{"uid", "gid"} {
+		if i > 0 {
+			b.WriteString(" ")
+		}
+		b.WriteString(name + " ")
+		for j, r := range m.ranges(i) {
+			if j > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "%d:%d:%d", r.ContainerID, r.HostID, r.Size)
+		}
+	}
+	return b.String()
+}
+
+// IDMapping describes the user namespace mapping New would use now, e.g.
+// "uid 0:0:65536 gid 0:0:65536" for root. What depends on it, such as a
+// tree Unpack made, can be keyed by it.
+func IDMapping() string { return detectIDMap().String() }
+
 // apply makes Go's fork write the mapping when it can: the kernel lets a
 // parent write a mapping of its own ids, and root write any.
 func (m idMap) apply(attr *syscall.SysProcAttr) {
-	switch m.kind {
-	case mapRoot:
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: rootRange}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: rootRange}}
-		attr.GidMappingsEnableSetgroups = true
-	case mapSelf:
-		attr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: m.uid, Size: 1}}
-		attr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: m.gid, Size: 1}}
+	if m.external() {
+		return
 	}
+	attr.UidMappings, attr.GidMappings = m.ranges(0), m.ranges(1)
+	attr.GidMappingsEnableSetgroups = m.kind == mapRoot
 }
 
 // external reports whether the mapping must be written after the child
@@ -163,9 +195,10 @@ func (m idMap) external() bool { return m.kind == mapSubID }
 // write runs newuidmap and newgidmap on pid, which waits for them.
 func (m idMap) write(pid int) error {
 	for i, tool := range []string{"newuidmap", "newgidmap"} {
-		self := [2]int{m.uid, m.gid}[i]
-		args := []string{strconv.Itoa(pid), "0", strconv.Itoa(self), "1",
-			"1", strconv.Itoa(m.sub[i].start), strconv.Itoa(m.sub[i].count)}
+		args := []string{strconv.Itoa(pid)}
+		for _, r := range m.ranges(i) {
+			args = append(args, strconv.Itoa(r.ContainerID), strconv.Itoa(r.HostID), strconv.Itoa(r.Size))
+		}
 		out, err := exec.Command(tool, args...).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%w: %s %s: %w: %s", ErrUnavailable, tool, strings.Join(args, " "),

@@ -107,8 +107,11 @@ func closeInherited() error {
 
 // runSandbox builds the sandbox and runs the command in it.
 func runSandbox(ic initConfig) report {
-	if ic.Remove != "" {
+	switch {
+	case ic.Remove != "":
 		return removeReport(ic.Remove)
+	case ic.Unpack != "":
+		return unpackReport(ic.Unpack, ic.Owners)
 	}
 	if ic.Probe && ic.Root == "" {
 		return report{}
@@ -202,11 +205,4 @@ func startCommand(ic initConfig) (*os.Process, error) {
 		return nil, fmt.Errorf("starting %s: %w", ic.Args[0], err)
 	}
 	return p, nil
-}
-
-func removeReport(path string) report {
-	if err := os.RemoveAll(path); err != nil {
-		return report{Error: err.Error()}
-	}
-	return report{}
 }

@@ -20,6 +20,12 @@ type initConfig struct {
 	// mapped ids that it has in its user namespace, instead of running a
 	// command.
 	Remove string
+	// Unpack makes the init apply the layer tar on its stdin to this host
+	// directory, giving entries the tar's owners where the mapping has
+	// them (Owners: how many uids and gids it maps), instead of running a
+	// command.
+	Unpack string
+	Owners [2]int
 
 	Root, Upper, Work, Merged string
 	Mounts                    []Mount
@@ -184,6 +190,8 @@ func (ic initConfig) task() string {
 	switch {
 	case ic.Remove != "":
 		return "removing " + ic.Remove
+	case ic.Unpack != "":
+		return "unpacking into " + ic.Unpack
 	case ic.Probe:
 		return "probing"
 	}

@@ -102,6 +102,7 @@ func TestSandbox(t *testing.T) {
 		{"dir and env", testDirAndEnv},
 		{"command not found", testCommandNotFound},
 		{"remove all", testRemoveAll},
+		{"unpack", testUnpack},
 	}
 	for _, m := range modes() {
 		t.Run(m.name, func(t *testing.T) {
@@ -439,12 +440,20 @@ func testIDs(t *testing.T, m mode) {
 	}
 }
 
-// hostID is the host uid that inside uid id maps to.
-func hostID(ids idMap, id int) int {
-	if ids.kind == mapSubID {
-		return ids.sub[0].start + id - 1
+// hostID and hostGID are the host uid and gid that inside id maps to:
+// itself for root, the caller for 0 otherwise, and a subordinate id for
+// the others.
+func hostID(ids idMap, id int) int  { return hostIDOf(ids, 0, ids.uid, id) }
+func hostGID(ids idMap, id int) int { return hostIDOf(ids, 1, ids.gid, id) }
+
+func hostIDOf(ids idMap, i, self, id int) int {
+	switch {
+	case ids.kind == mapRoot:
+		return id
+	case id == 0:
+		return self
 	}
-	return id
+	return ids.sub[i].start + id - 1
 }
 
 func testDirAndEnv(t *testing.T, m mode) {
