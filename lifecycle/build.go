@@ -72,7 +72,11 @@ type Options struct {
 	CAs *trust.Pool
 	// Proxy are the caller's proxy settings (ProxyEnv), given to every
 	// phase.
-	Proxy   map[string]string
+	Proxy map[string]string
+	// Timeout bounds the whole build (0: DefaultTimeout; negative: none);
+	// DetectTimeout and ReleaseTimeout each run of bin/detect and
+	// bin/release (0: their defaults).
+	Timeout, DetectTimeout, ReleaseTimeout time.Duration
 	Console *console.Console
 }
 
@@ -122,6 +126,10 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkAppDir(opts.AppDir); err != nil {
 		return nil, err
 	}
+	opts.setDefaults()
+	parent := ctx
+	ctx, cancel := withLimit(ctx, opts.Timeout)
+	defer cancel()
 	b := &build{opts: opts, con: opts.Console, exports: map[string]string{}, result: &Result{}}
 	steps := []struct {
 		phase string
@@ -135,11 +143,26 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	for _, s := range steps {
 		start := time.Now()
 		if err := s.run(ctx); err != nil {
+			if timedOut(ctx, parent) {
+				return nil, fmt.Errorf("%w: the build ran longer than %s, in %s (raise the limit with --timeout)", ErrTimeout, opts.Timeout, s.phase)
+			}
 			return nil, err
 		}
 		b.result.Durations = append(b.result.Durations, PhaseDuration{s.phase, time.Since(start).Seconds()})
 	}
 	return b.result, nil
+}
+
+func (o *Options) setDefaults() {
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.DetectTimeout == 0 {
+		o.DetectTimeout = DefaultDetectTimeout
+	}
+	if o.ReleaseTimeout == 0 {
+		o.ReleaseTimeout = DefaultReleaseTimeout
+	}
 }
 
 // prepare makes the working copy, ENV_DIR and the sandbox.
@@ -322,17 +345,24 @@ func (b *build) script(ctx context.Context, bp *prepared, name string, stdout, s
 // runDetect runs bin/detect BUILD_DIR. Exit 0 passes; its first stdout line
 // names the framework.
 func (b *build) runDetect(ctx context.Context, bp *prepared) (string, bool, error) {
-	var stdout strings.Builder
+	phase, cancel := withLimit(ctx, b.opts.DetectTimeout)
+	defer cancel()
+	stdout := newCappedBuffer(maxDetectOutput, cancel)
 	tail := console.NewTail(20)
-	err := b.script(ctx, bp, "detect", &stdout, tail)
+	err := b.script(phase, bp, "detect", stdout, tail)
+	out, overErr := stdout.bytes()
 	var exit *sandbox.ExitError
 	switch {
+	case overErr != nil:
+		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect %v", ErrDetect, bp.Ref, overErr)
+	case timedOut(phase, ctx):
+		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect ran longer than %s", ErrTimeout, bp.Ref, b.opts.DetectTimeout)
 	case errors.As(err, &exit):
 		return "", false, nil
 	case err != nil:
 		return "", false, fmt.Errorf("running %s bin/detect: %w", bp.Ref, err)
 	}
-	name, _, _ := strings.Cut(strings.TrimSpace(stdout.String()), "\n")
+	name, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return strings.TrimSpace(name), true, nil
 }
 
@@ -389,19 +419,25 @@ func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
 		return nil
 	}
 	before := b.env.with(b.exports)
-	var stdout strings.Builder
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stdout := newCappedBuffer(maxExportOutput, cancel)
 	tail := console.NewTail(10)
 	err := b.sb.Run(ctx, &sandbox.Cmd{
 		Args:   []string{"/bin/sh", "-c", sourceExportScript, "export", b.sb.Path(bp.path("export"))},
 		Env:    before.list(),
 		Dir:    b.sb.Path(BuildDir),
-		Stdout: &stdout,
+		Stdout: stdout,
 		Stderr: tail,
 	})
+	env, overErr := stdout.bytes()
+	if overErr != nil {
+		return fmt.Errorf("%w: buildpack %s: sourcing its export file %v", ErrCompile, bp.Ref, overErr)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: buildpack %s: sourcing its export file: %v\n%s", ErrCompile, bp.Ref, err, indent(tail.Lines()))
 	}
-	for k, v := range exported(before, parseEnvZ([]byte(stdout.String()))) {
+	for k, v := range exported(before, parseEnvZ(env)) {
 		b.exports[k] = v
 	}
 	return nil
@@ -452,13 +488,22 @@ func (b *build) runRelease(ctx context.Context, bp *prepared) (Release, error) {
 	if _, err := os.Stat(filepath.Join(bp.hostDir, "bin", "release")); err != nil {
 		return Release{}, nil
 	}
-	var stdout strings.Builder
+	phase, cancel := withLimit(ctx, b.opts.ReleaseTimeout)
+	defer cancel()
+	stdout := newCappedBuffer(maxReleaseOutput, cancel)
 	tail := console.NewTail(10)
-	err := b.script(ctx, bp, "release", &stdout, tail)
+	err := b.script(phase, bp, "release", stdout, tail)
+	out, overErr := stdout.bytes()
+	if overErr != nil {
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release %v", ErrRelease, bp.Ref, overErr)
+	}
+	if timedOut(phase, ctx) {
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release ran longer than %s", ErrTimeout, bp.Ref, b.opts.ReleaseTimeout)
+	}
 	if err != nil {
 		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release: %v\n%s", ErrRelease, bp.Ref, err, indent(tail.Lines()))
 	}
-	rel, err := ParseRelease([]byte(stdout.String()))
+	rel, err := ParseRelease(out)
 	if err != nil {
 		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release printed %v", ErrRelease, bp.Ref, err)
 	}

@@ -33,6 +33,7 @@ type buildOptions struct {
 	tag, stack, envFile, push, network, sandboxMode, compression string
 	buildpacks, env, outputs, caCerts                            []string
 	noCache, pull, json, quiet                                   bool
+	timeout                                                      time.Duration
 }
 
 func buildCommand() command {
@@ -53,6 +54,7 @@ func buildCommand() command {
 		fs.StringVar(&o.push, "push", "", "push the image to a registry reference")
 		fs.StringArrayVar(&o.caCerts, "ca-cert", nil, "PEM file of certificate authorities the buildpacks trust besides the host's; repeatable")
 		fs.BoolVar(&o.noCache, "no-cache", false, "start with an empty build cache")
+		fs.DurationVar(&o.timeout, "timeout", lifecycle.DefaultTimeout, "stop the build when detect, compile and release take longer (0: no limit)")
 		fs.BoolVar(&o.pull, "pull", false, "re-fetch remote buildpacks that are not pinned to a commit")
 		fs.StringVar(&o.network, "network", "host", "network of the buildpacks: host or none")
 		fs.StringVar(&o.sandboxMode, "sandbox", "auto", "auto (namespaces) or none (run buildpacks on the current root filesystem)")
@@ -79,6 +81,9 @@ func buildCommand() command {
 }
 
 func (o *buildOptions) validate() error {
+	if o.timeout < 0 {
+		return usageError{fmt.Sprintf("--timeout %s: want a positive duration, or 0 for no limit", o.timeout)}
+	}
 	if o.network != "host" && o.network != "none" {
 		return usageError{fmt.Sprintf("--network %q: want host or none", o.network)}
 	}
@@ -164,6 +169,7 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 		NoSandbox:         o.sandboxMode == "none",
 		Network:           sandbox.Network(o.network),
 		CAs:               cas,
+		Timeout:           buildTimeout(o.timeout),
 		Proxy:             lifecycle.ProxyEnv(os.Environ()),
 		Console:           con,
 	})
@@ -288,6 +294,14 @@ func configVars(appDir string, o buildOptions) (map[string]string, error) {
 		vars[k] = v
 	}
 	return vars, nil
+}
+
+// buildTimeout maps --timeout to lifecycle's: 0 means no limit there.
+func buildTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // buildCAs returns the certificate authorities builds trust: the host's,
