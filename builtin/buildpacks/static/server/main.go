@@ -2,11 +2,11 @@
 // compiles it at build time with the stack's Go (it must build with Go 1.19,
 // bookworm's, so it uses nothing newer) into /app/bin/paas-static.
 //
-// It listens on $PORT (default 5000) on 127.0.0.1, or on $PAAS_STATIC_HOST
-// when set (0.0.0.0 to serve the image without paas's proxy, e.g. with
-// docker run -p): paas runs apps in the host's network and reaches them
-// through its proxy on loopback, so listening on every interface would let
-// clients around the proxy and its limits. It serves the document root:
+// It listens on $PORT (default 5000) on $HOST (default every interface, as
+// a container on a cluster needs). paas run sets HOST=127.0.0.1: it runs
+// apps in the host's network and reaches them through its proxy on
+// loopback, so listening on every interface there would let clients around
+// the proxy and its limits. It serves the document root:
 // the "root" of static.json when given, else public/ when it exists, else
 // the app directory. Directories serve their index.html and are never
 // listed; content types come from the file extension; paths never leave
@@ -115,10 +115,7 @@ func documentRoot(configured string) (string, error) {
 
 // listenAddr returns the address to listen on, from the environment.
 func listenAddr(getenv func(string) string) string {
-	host, port := getenv("PAAS_STATIC_HOST"), getenv("PORT")
-	if host == "" {
-		host = "127.0.0.1"
-	}
+	host, port := getenv("HOST"), getenv("PORT")
 	if port == "" {
 		port = "5000"
 	}

@@ -146,10 +146,10 @@ func TestListensOnLoopbackByDefault(t *testing.T) {
 		vars map[string]string
 		want string
 	}{
-		{vars: nil, want: "127.0.0.1:5000"},
-		{vars: map[string]string{"PORT": "31337"}, want: "127.0.0.1:31337"},
-		{vars: map[string]string{"PORT": "8080", "PAAS_STATIC_HOST": "0.0.0.0"}, want: "0.0.0.0:8080"},
-		{vars: map[string]string{"PORT": "8080", "PAAS_STATIC_HOST": "::"}, want: "[::]:8080"},
+		{vars: nil, want: ":5000"},
+		{vars: map[string]string{"PORT": "31337"}, want: ":31337"},
+		{vars: map[string]string{"PORT": "8080", "HOST": "127.0.0.1"}, want: "127.0.0.1:8080"},
+		{vars: map[string]string{"PORT": "8080", "HOST": "::1"}, want: "[::1]:8080"},
 	}
 	for _, tt := range tests {
 		if got := listenAddr(env(tt.vars)); got != tt.want {
