@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/paas-dev/paas/buildpack"
@@ -77,6 +78,8 @@ type Options struct {
 	// DetectTimeout and ReleaseTimeout each run of bin/detect and
 	// bin/release (0: their defaults).
 	Timeout, DetectTimeout, ReleaseTimeout time.Duration
+	// Limits bound each buildpack script with everything it starts.
+	Limits  sandbox.Limits
 	Console *console.Console
 }
 
@@ -218,6 +221,7 @@ func (b *build) newSandbox(mounts []sandbox.Mount) (sandbox.Sandbox, error) {
 		Upper:   upper,
 		Mounts:  mounts,
 		Network: b.opts.Network,
+		Limits:  b.opts.Limits,
 	})
 }
 
@@ -393,8 +397,8 @@ func (b *build) runCompile(ctx context.Context, bp *prepared) error {
 	err := b.script(ctx, bp, "compile", out, out, b.sb.Path(CacheDir), b.sb.Path(EnvDir))
 	var exit *sandbox.ExitError
 	if errors.As(err, &exit) {
-		return fmt.Errorf("%w: buildpack %s: bin/compile exited with status %d; its last output:\n%s",
-			ErrCompile, bp.Ref, exit.Code, indent(tail.Lines()))
+		return fmt.Errorf("%w: buildpack %s: bin/compile %s; its last output:\n%s",
+			ErrCompile, bp.Ref, describeExit(exit), indent(tail.Lines()))
 	}
 	if err != nil {
 		return fmt.Errorf("%w: buildpack %s: running bin/compile: %v", ErrCompile, bp.Ref, err)
@@ -508,6 +512,18 @@ func (b *build) runRelease(ctx context.Context, bp *prepared) (Release, error) {
 		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release printed %v", ErrRelease, bp.Ref, err)
 	}
 	return rel, nil
+}
+
+// describeExit says how a script ended, naming the usual cause of a
+// SIGKILL: the memory limit.
+func describeExit(e *sandbox.ExitError) string {
+	switch e.Signal {
+	case 0:
+		return fmt.Sprintf("exited with status %d", e.Code)
+	case syscall.SIGKILL:
+		return "was killed (signal 9: out of memory past --memory, or killed from outside)"
+	}
+	return fmt.Sprintf("was killed by signal %d (%v)", int(e.Signal), e.Signal)
 }
 
 func merge(dst, src map[string]string) {

@@ -194,6 +194,14 @@ func startCommand(ic initConfig) (*os.Process, error) {
 	if dir == "" {
 		dir = "/"
 	}
+	if ic.Limits.Pids > 0 {
+		// Counted per user: a second line behind the pids cgroup, and the
+		// only one where the host delegates no cgroups.
+		lim := &unix.Rlimit{Cur: uint64(ic.Limits.Pids), Max: uint64(ic.Limits.Pids)}
+		if err := unix.Setrlimit(unix.RLIMIT_NPROC, lim); err != nil {
+			return nil, fmt.Errorf("limiting processes: %w", err)
+		}
+	}
 	cred := &syscall.Credential{Uid: uint32(ic.UID), Gid: uint32(ic.GID), Groups: []uint32{}, NoSetGroups: !ic.SetGroups}
 	p, err := os.StartProcess(path, ic.Args, &os.ProcAttr{
 		Dir:   dir,

@@ -35,6 +35,7 @@ type initConfig struct {
 	Env      []string
 	Dir      string
 	UID, GID int
+	Limits   Limits
 
 	// SetGroups says whether setgroups(2) is allowed in the namespace.
 	SetGroups bool
@@ -95,6 +96,11 @@ func runInit(ctx context.Context, ids idMap, ic initConfig, stdio *Cmd) (report,
 	if err != nil {
 		return report{}, startError(ctx, err)
 	}
+	cg, err := limit(c, ic.Limits)
+	if err != nil {
+		return report{}, err
+	}
+	defer cg.remove()
 	if err := release(c, ids, lifeW); err != nil {
 		return report{}, err
 	}
@@ -129,6 +135,25 @@ func initCommand(ctx context.Context, ids idMap, ic initConfig, arg []byte, stdi
 	// wait for output copies should a writer block.
 	c.WaitDelay = killGrace
 	return c
+}
+
+// limit puts the started init, before it goes on, in control groups with
+// the limits. Where the host has none to give, the init's own process
+// limit (RLIMIT_NPROC) stands in for Pids.
+func limit(c *exec.Cmd, l Limits) (*cgroup, error) {
+	if l.none() {
+		return nil, nil
+	}
+	cg, err := joinCgroup(c.Process.Pid, l)
+	if errors.Is(err, ErrNoCgroups) {
+		return nil, nil
+	}
+	if err != nil {
+		_ = c.Process.Kill()
+		_ = c.Wait()
+		return nil, err
+	}
+	return cg, nil
 }
 
 // release writes a late id mapping if needed and lets the init go on.

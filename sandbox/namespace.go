@@ -148,6 +148,7 @@ func (s *namespaced) initConfig(cmd *Cmd, probe bool) initConfig {
 		Dir:       cmd.Dir,
 		UID:       cmd.UID,
 		GID:       cmd.GID,
+		Limits:    s.cfg.Limits,
 		SetGroups: s.ids.kind != mapSelf,
 		MapLater:  s.ids.external(),
 	}

@@ -31,6 +31,8 @@ const DefaultStack = "trixie"
 
 type buildOptions struct {
 	tag, stack, envFile, push, network, sandboxMode, compression string
+	memory                                                       string
+	pids                                                         int
 	buildpacks, env, outputs, caCerts                            []string
 	noCache, pull, json, quiet                                   bool
 	timeout                                                      time.Duration
@@ -54,6 +56,8 @@ func buildCommand() command {
 		fs.StringVar(&o.push, "push", "", "push the image to a registry reference")
 		fs.StringArrayVar(&o.caCerts, "ca-cert", nil, "PEM file of certificate authorities the buildpacks trust besides the host's; repeatable")
 		fs.BoolVar(&o.noCache, "no-cache", false, "start with an empty build cache")
+		fs.IntVar(&o.pids, "pids-limit", DefaultPidsLimit, "most processes a buildpack may run at once (0: no limit)")
+		fs.StringVar(&o.memory, "memory", "", "most memory a buildpack may use, e.g. 4g (default: no limit)")
 		fs.DurationVar(&o.timeout, "timeout", lifecycle.DefaultTimeout, "stop the build when detect, compile and release take longer (0: no limit)")
 		fs.BoolVar(&o.pull, "pull", false, "re-fetch remote buildpacks that are not pinned to a commit")
 		fs.StringVar(&o.network, "network", "host", "network of the buildpacks: host or none")
@@ -81,6 +85,12 @@ func buildCommand() command {
 }
 
 func (o *buildOptions) validate() error {
+	if o.pids < 0 {
+		return usageError{fmt.Sprintf("--pids-limit %d: want a positive number, or 0 for no limit", o.pids)}
+	}
+	if _, err := parseSize(o.memory); err != nil {
+		return usageError{fmt.Sprintf("--memory %q: %v", o.memory, err)}
+	}
 	if o.timeout < 0 {
 		return usageError{fmt.Sprintf("--timeout %s: want a positive duration, or 0 for no limit", o.timeout)}
 	}
@@ -170,6 +180,7 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 		Network:           sandbox.Network(o.network),
 		CAs:               cas,
 		Timeout:           buildTimeout(o.timeout),
+		Limits:            buildLimits(con, o),
 		Proxy:             lifecycle.ProxyEnv(os.Environ()),
 		Console:           con,
 	})
@@ -294,6 +305,41 @@ func configVars(appDir string, o buildOptions) (map[string]string, error) {
 		vars[k] = v
 	}
 	return vars, nil
+}
+
+// DefaultPidsLimit is --pids-limit's default: far more than any build
+// runs, far fewer than a fork bomb makes.
+const DefaultPidsLimit = 4096
+
+// buildLimits returns the scripts' limits, saying once when the host
+// cannot enforce them fully.
+func buildLimits(con *console.Console, o buildOptions) sandbox.Limits {
+	mem, _ := parseSize(o.memory)
+	l := sandbox.Limits{Pids: o.pids, Memory: mem}
+	if o.sandboxMode == "none" || (l.Pids == 0 && l.Memory == 0) {
+		return l
+	}
+	if err := sandbox.CgroupsAvailable(); err != nil {
+		con.Info("Note: %v here (run as root, or with a delegated cgroup v2); processes are limited per user, memory is not", err)
+	}
+	return l
+}
+
+// parseSize reads a byte count such as 512m or 4g (binary units); "" is 0.
+func parseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	units := map[byte]int64{'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30, 't': 1 << 40}
+	mult := int64(1)
+	if u, ok := units[strings.ToLower(s)[len(s)-1]]; ok {
+		mult, s = u, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("want a positive size such as 512m or 4g")
+	}
+	return n * mult, nil
 }
 
 // buildTimeout maps --timeout to lifecycle's: 0 means no limit there.

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -42,5 +44,24 @@ func TestBuildLimits(t *testing.T) {
 				contains(t, "stderr", out.stderr, tt.message)
 			})
 		}
+		t.Run("compile-forks", func(t *testing.T) {
+			r := h.mustBuild(t, "-t", "forks", "--pids-limit", "64", "-b", buildpackDir("hang"), misbehavingApp(t, h.user, "compile-forks"))
+			n, err := strconv.Atoi(strings.TrimSpace(appFile(t, h, r.Image, "procs.txt")))
+			if err != nil || n > 64 || n < 8 {
+				t.Errorf("the sandbox held %d processes (%v), want at most --pids-limit 64", n, err)
+			}
+		})
+		t.Run("compile-eats-memory", func(t *testing.T) {
+			out, code := h.paas(t, "build", "-t", "memory", "--memory", "128m", "-b", buildpackDir("hang"), misbehavingApp(t, h.user, "compile-eats-memory"))
+			if h.user.uid != 0 {
+				// No cgroups for an ordinary user on this host: said, not enforced.
+				contains(t, "stderr", out.stderr, "cgroups with limits are not available")
+				return
+			}
+			if code != exitCompile {
+				t.Fatalf("exit %d, want %d (killed past --memory)\n%s", code, exitCompile, out.stderr)
+			}
+			contains(t, "stderr", out.stderr, "bin/compile was killed (signal 9: out of memory past --memory")
+		})
 	})
 }
