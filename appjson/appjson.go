@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 	"strings"
+
+	"github.com/paas-dev/paas/appfile"
 )
 
 // Name is the manifest's file name in the app's root directory.
@@ -46,9 +48,12 @@ func Parse(data []byte) (*Manifest, error) {
 // matching fs.ErrNotExist; other errors name the file.
 func Read(dir string) (*Manifest, error) {
 	path := filepath.Join(dir, Name)
-	data, err := os.ReadFile(path)
-	if err != nil {
+	data, err := appfile.ReadFile(dir, Name)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	m, err := Parse(data)
 	if err != nil {

@@ -66,7 +66,7 @@ func TestRead(t *testing.T) {
 }
 
 // TestImportsOnlyStandardLibrary keeps appjson a leaf that detect and
-// health may share.
+// health may share (appfile is itself a standard library leaf).
 func TestImportsOnlyStandardLibrary(t *testing.T) {
-	testenv.ImportsOnly(t)
+	testenv.ImportsOnly(t, "github.com/paas-dev/paas/appfile")
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/paas-dev/paas/appfile"
 	"github.com/paas-dev/paas/appjson"
 )
 
@@ -168,9 +169,12 @@ func (b builtinNames) absAll(refs []string) ([]string, error) {
 // is more likely a mistake than a wish to fall back to detection.
 func readBuildpacksFile(appDir string, names builtinNames) ([]string, error) {
 	path := filepath.Join(appDir, string(SourceFile))
-	f, err := os.Open(path)
-	if err != nil {
+	f, err := appfile.Open(appDir, string(SourceFile))
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", appDir, err)
 	}
 	defer f.Close()
 	var refs []string

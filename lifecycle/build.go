@@ -18,7 +18,6 @@ import (
 	"github.com/paas-dev/paas/buildpack"
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/detect"
-	"github.com/paas-dev/paas/procfile"
 	"github.com/paas-dev/paas/sandbox"
 	"github.com/paas-dev/paas/secret"
 	"github.com/paas-dev/paas/trust"
@@ -55,6 +54,10 @@ type Options struct {
 	// Env are the config vars: the app's .env, --env-file and --env merged.
 	// Buildpacks see them in ENV_DIR, never in their environment.
 	Env map[string]string
+	// Exclude are app paths (slash-separated, relative to AppDir) left out
+	// of the working copy besides .git, .env and .slugignore matches: an
+	// --env-file kept inside the app.
+	Exclude []string
 	// CacheDir is the persistent CACHE_DIR of this app.
 	CacheDir string
 	// BuildpackCache is where fetched buildpacks are kept.
@@ -129,6 +132,13 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkAppDir(opts.AppDir); err != nil {
 		return nil, err
 	}
+	// The working copy is made from the directory a link names, never the
+	// link itself, which would make /app the source, writable.
+	dir, err := filepath.EvalSymlinks(opts.AppDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrApp, err)
+	}
+	opts.AppDir = dir
 	opts.setDefaults()
 	parent := ctx
 	ctx, cancel := withLimit(ctx, opts.Timeout)
@@ -176,7 +186,7 @@ func (b *build) prepare(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrApp, err)
 	}
 	app := filepath.Join(o.WorkDir, "app")
-	if err := copyTree(o.AppDir, app, appSkip(ignore), b.con.Warner()); err != nil {
+	if err := copyTree(o.AppDir, app, appSkip(ignore, o.Exclude), b.con.Warner()); err != nil {
 		return fmt.Errorf("%w: copying the app: %w", ErrApp, err)
 	}
 	b.result.AppDir = app
@@ -449,7 +459,7 @@ func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
 
 // checkProcfile fails fast on a malformed Procfile, before a long compile.
 func (b *build) checkProcfile() error {
-	_, err := procfile.ParseFile(filepath.Join(b.result.AppDir, "Procfile"))
+	_, err := readProcfile(b.result.AppDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %v", ErrProcfile, err)
 	}
@@ -471,7 +481,7 @@ func (b *build) release(ctx context.Context) error {
 		merge(vars, rel.ConfigVars)
 	}
 	b.con.Info("Default types for buildpacks -> %s", typeList(processes))
-	procs, err := procfile.ParseFile(filepath.Join(b.result.AppDir, "Procfile"))
+	procs, err := readProcfile(b.result.AppDir)
 	switch {
 	case err == nil:
 		merge(processes, procs)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -178,6 +179,7 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 		WorkDir:           work,
 		NoSandbox:         o.sandboxMode == "none",
 		Network:           sandbox.Network(o.network),
+		Exclude:           insideApp(abs, o.envFile),
 		CAs:               cas,
 		Timeout:           buildTimeout(o.timeout),
 		Limits:            buildLimits(con, o),
@@ -282,13 +284,12 @@ func imageTag(flag, appDir string) (string, error) {
 // configVars merges, later winning: the app's .env, --env-file, --env.
 func configVars(appDir string, o buildOptions) (map[string]string, error) {
 	vars := map[string]string{}
-	dotenv := filepath.Join(appDir, ".env")
-	if _, err := os.Stat(dotenv); err == nil {
-		m, err := detect.ReadEnvFile(dotenv)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", lifecycle.ErrApp, err)
-		}
+	m, err := detect.ReadAppEnv(appDir)
+	switch {
+	case err == nil:
 		merge(vars, m)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w: %v", lifecycle.ErrApp, err)
 	}
 	if o.envFile != "" {
 		m, err := detect.ReadEnvFile(o.envFile)
@@ -348,6 +349,27 @@ func buildTimeout(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// insideApp returns file's path relative to appDir when the file is inside
+// the app, so that it can be left out of the image.
+func insideApp(appDir, file string) []string {
+	if file == "" {
+		return nil
+	}
+	abs, err1 := filepath.Abs(file)
+	real, err2 := filepath.EvalSymlinks(appDir)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	if f, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = f
+	}
+	rel, err := filepath.Rel(real, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil
+	}
+	return []string{filepath.ToSlash(rel)}
 }
 
 // buildCAs returns the certificate authorities builds trust: the host's,
