@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -236,9 +237,16 @@ func reap(pid int) (syscall.WaitStatus, bool) {
 	}
 }
 
+// startCommand starts the command, confined by harden. The init's
+// goroutine stays on the hardened thread for good: it only waits and
+// forwards signals from here on.
 func startCommand(ic initConfig) (*os.Process, error) {
 	path, err := lookPath(ic.Args[0], envValue(ic.Env, "PATH"))
 	if err != nil {
+		return nil, err
+	}
+	runtime.LockOSThread()
+	if err := harden(); err != nil {
 		return nil, err
 	}
 	dir := ic.Dir

@@ -110,6 +110,7 @@ func TestSandbox(t *testing.T) {
 		{"command not found", testCommandNotFound},
 		{"remove all", testRemoveAll},
 		{"unpack", testUnpack},
+		{"confined", testConfined},
 	}
 	for _, m := range modes() {
 		t.Run(m.name, func(t *testing.T) {
