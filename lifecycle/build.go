@@ -202,6 +202,13 @@ func (b *build) prepare(ctx context.Context) error {
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		return fmt.Errorf("creating the build cache: %w", err)
 	}
+	// A cache made before root's sandbox ids moved belongs to ids the
+	// mapping lacks; Own gives such files to root inside.
+	for _, dir := range []string{app, envDir, b.bpsDir, o.CacheDir} {
+		if err := b.own(dir); err != nil {
+			return err
+		}
+	}
 	mounts := []sandbox.Mount{
 		{Source: app, Target: BuildDir},
 		{Source: o.CacheDir, Target: CacheDir},
@@ -216,6 +223,16 @@ func (b *build) prepare(ctx context.Context) error {
 	}
 	b.env = b.baseEnv()
 	return nil
+}
+
+// own gives what paas made for the sandbox to root inside it (see
+// sandbox.Own): as root, root inside is an unprivileged host user that
+// could not otherwise write the working copy or the cache.
+func (b *build) own(path string) error {
+	if b.opts.NoSandbox {
+		return nil
+	}
+	return sandbox.Own(path)
 }
 
 func (b *build) newSandbox(mounts []sandbox.Mount) (sandbox.Sandbox, error) {

@@ -46,6 +46,9 @@ func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepa
 	if err := copyTree(bp.Dir, p.hostDir, skipGit, nil); err != nil {
 		return nil, fmt.Errorf("copying buildpack %s: %w", ref, err)
 	}
+	if err := b.own(p.hostDir); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -54,8 +55,14 @@ func initMain(mapped bool, arg string) int {
 		return sendReport(reportW, report{Error: "decoding config: " + err.Error()})
 	}
 	if !mapped {
-		if _, err := life.Read(make([]byte, 1)); err != nil {
+		fds, err := awaitGo()
+		if err != nil {
 			return 1 // the parent died before releasing us
+		}
+		if ic.PassPaths {
+			if err := ic.usePaths(fds); err != nil {
+				return sendReport(reportW, report{Error: err.Error()})
+			}
 		}
 		if ic.MapLater {
 			return execAgain(reportW)
@@ -68,6 +75,45 @@ func initMain(mapped bool, arg string) int {
 		return sendReport(reportW, report{Error: err.Error()})
 	}
 	return sendReport(reportW, runSandbox(ic))
+}
+
+// awaitGo waits for the parent's go-ahead on the lifeline and returns the
+// descriptors that came with it.
+func awaitGo() ([]int, error) {
+	oob := make([]byte, unix.CmsgSpace(4*maxPathFDs))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(lifelineFD, make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, errors.New("parent gone")
+		}
+		return receivedFDs(oob[:oobn])
+	}
+}
+
+// maxPathFDs bounds the descriptors the go-ahead carries: the paths of a
+// config (see hostPaths), far more than a build mounts.
+const maxPathFDs = 64
+
+func receivedFDs(oob []byte) ([]int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for _, m := range msgs {
+		got, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			return nil, err
+		}
+		fds = append(fds, got...)
+	}
+	return fds, nil
 }
 
 // execAgain executes the init again now that its ids are mapped: a process
@@ -116,7 +162,13 @@ func runSandbox(ic initConfig) report {
 	if ic.Probe && ic.Root == "" {
 		return report{}
 	}
-	if err := setup(ic); err != nil {
+	err := setup(ic)
+	// The host paths are mounted now; no descriptor of them may stay
+	// open where the command could reach it through /proc/1/fd.
+	for _, fd := range ic.PathFDs {
+		unix.Close(fd)
+	}
+	if err != nil {
 		var ue unavailableError
 		return report{Error: err.Error(), Unavailable: errors.As(err, &ue)}
 	}
@@ -185,9 +237,16 @@ func reap(pid int) (syscall.WaitStatus, bool) {
 	}
 }
 
+// startCommand starts the command, confined by harden. The init's
+// goroutine stays on the hardened thread for good: it only waits and
+// forwards signals from here on.
 func startCommand(ic initConfig) (*os.Process, error) {
 	path, err := lookPath(ic.Args[0], envValue(ic.Env, "PATH"))
 	if err != nil {
+		return nil, err
+	}
+	runtime.LockOSThread()
+	if err := harden(); err != nil {
 		return nil, err
 	}
 	dir := ic.Dir

@@ -29,6 +29,10 @@ func unpackWithIDs(ctx context.Context, ids idMap, r io.Reader, dir string) erro
 	if err != nil {
 		return fmt.Errorf("resolving %s: %w", dir, err)
 	}
+	// Root inside fills dir, so it must own it.
+	if err := ids.mkdirOwned(abs); err != nil {
+		return fmt.Errorf("unpacking into %s: %w", abs, err)
+	}
 	ic := initConfig{Unpack: abs, Owners: [2]int{ids.size(0), ids.size(1)}}
 	return runTask(ctx, ids, ic, r)
 }

@@ -107,14 +107,14 @@ func newFixtureOn(t *testing.T, m mode, root string) *fixture {
 }
 
 func TestIDMapString(t *testing.T) {
-	root := idMap{kind: mapRoot}
+	root := idMap{kind: mapRoot, sub: [2]idRange{{rootRangeStart, rootRange}, {rootRangeStart, rootRange}}}
 	sub := idMap{kind: mapSubID, uid: 1001, gid: 1001, sub: [2]idRange{{100000, 65536}, {200000, 65536}}}
 	self := idMap{kind: mapSelf, uid: 1001, gid: 1001}
 	tests := []struct {
 		ids  idMap
 		want string
 	}{
-		{root, "uid 0:0:65536 gid 0:0:65536"},
+		{root, "uid 0:2147418112:65536 gid 0:2147418112:65536"},
 		{sub, "uid 0:1001:1,1:100000:65536 gid 0:1001:1,1:200000:65536"},
 		{self, "uid 0:1001:1 gid 0:1001:1"},
 	}

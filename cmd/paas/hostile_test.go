@@ -157,3 +157,89 @@ func TestBuildKeepsSourceAndConfigOut(t *testing.T) {
 		}
 	})
 }
+
+// A buildpack that tries to become root on the host gets nowhere, as root
+// and as an ordinary user: every attempt of escape-root is refused, root
+// inside is no host user with privileges (not host 0 for root callers), and
+// the host's sysctls it aimed at are unchanged.
+func TestBuildEscapeRootRefused(t *testing.T) {
+	forEachUser(t, func(t *testing.T, h *home) {
+		sysctls := []string{"/proc/sys/kernel/core_pattern", "/proc/sys/kernel/hostname"}
+		before := readFiles(t, sysctls)
+		if out, code := h.paas(t, "build", "-t", "escape-root", "-b", buildpackDir("escape-root"), userTempDir(t, h.user)); code != 0 {
+			t.Fatalf("paas build = %d\n%s", code, out)
+		}
+		report := appFile(t, h, "escape-root:latest", "escape-root.txt")
+		if strings.Contains(report, "ESCAPED") {
+			t.Errorf("an escape worked:\n%s", report)
+		}
+		for _, name := range []string{"core_pattern", "hostname_sysctl", "remount_sys", "remount_resolv_conf",
+			"unshare_user", "mknod_null", "init_module", "write_resolv_conf", "write_sys", "read_kcore"} {
+			contains(t, "escape-root.txt", report, name+": refused")
+		}
+		contains(t, "escape-root.txt", report, "uid=0(root)")
+		contains(t, "escape-root.txt", report, "NoNewPrivs: 1")
+		contains(t, "escape-root.txt", report, "Seccomp: 2")
+		checkUIDMap(t, h, report)
+		checkCacheOwner(t, h)
+		if after := readFiles(t, sysctls); after != before {
+			t.Errorf("host sysctls changed: %q, were %q", after, before)
+		}
+	})
+}
+
+// checkUIDMap checks that root inside is the caller, or for root callers
+// an id of the unprivileged range, never host root.
+func checkUIDMap(t *testing.T, h *home, report string) {
+	t.Helper()
+	_, line, _ := strings.Cut(report, "uid_map: ")
+	fields := strings.Fields(line)
+	if len(fields) < 3 || fields[0] != "0" {
+		t.Fatalf("escape-root.txt uid_map = %q, want one starting with inside 0", line)
+	}
+	if h.user.uid == 0 && fields[1] == "0" {
+		t.Errorf("as root, inside 0 is host %s, want an unprivileged id", fields[1])
+	}
+	if h.user.uid != 0 && fields[1] != fmt.Sprint(h.user.uid) {
+		t.Errorf("as uid %d, inside 0 is host %s, want the caller", h.user.uid, fields[1])
+	}
+}
+
+// checkCacheOwner checks the host owner of the file the buildpack wrote
+// into CACHE_DIR: root inside's host id, the caller's only when rootless.
+func checkCacheOwner(t *testing.T, h *home) {
+	t.Helper()
+	var found []string
+	filepath.WalkDir(h.dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Name() == "escape-root-owned" {
+			found = append(found, p)
+		}
+		return nil
+	})
+	if len(found) != 1 {
+		t.Fatalf("CACHE_DIR files named escape-root-owned under %s = %v, want one", h.dir, found)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(found[0], &st); err != nil {
+		t.Fatal(err)
+	}
+	if h.user.uid == 0 && st.Uid == 0 {
+		t.Errorf("as root, %s is owned by host uid 0, want the unprivileged range", found[0])
+	}
+	if h.user.uid != 0 && int(st.Uid) != h.user.uid {
+		t.Errorf("as uid %d, %s is owned by host uid %d, want the caller", h.user.uid, found[0], st.Uid)
+	}
+}
+
+func readFiles(t *testing.T, paths []string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(data)
+	}
+	return b.String()
+}
