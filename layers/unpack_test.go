@@ -43,6 +43,15 @@ func hardE(name, target string) tarEntry {
 // makeTar writes entries verbatim, names and all, into an uncompressed tar.
 func makeTar(t testing.TB, es ...tarEntry) []byte {
 	t.Helper()
+	b, err := tarOf(es...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// tarOf is makeTar for archives built outside a test, as fuzz seeds are.
+func tarOf(es ...tarEntry) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range es {
@@ -60,16 +69,16 @@ func makeTar(t testing.TB, es ...tarEntry) []byte {
 			h.Size = int64(len(e.body))
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	if err := tw.Close(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return buf.Bytes()
+	return buf.Bytes(), nil
 }
 
 // listing describes the tree under dir as sorted lines: "d/" for
@@ -356,12 +365,7 @@ func TestUnpackConfined(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			base := t.TempDir()
 			outside := filepath.Join(base, "outside")
-			if err := os.Mkdir(outside, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			prepareOutside(t, outside)
 			before := snapshot(t, base)
 			dir := filepath.Join(base, "root")
 			err := Unpack(bytes.NewReader(makeTar(t, tt.entries(outside)...)), dir)
