@@ -359,6 +359,11 @@ func mknod(pfd int, base string, hdr *tar.Header, m meta) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// mknod honours the umask; the node was just made, so fchmodat has no
+	// symlink to follow.
+	if err := unix.Fchmodat(pfd, base, m.mode, 0); err != nil {
+		return false, err
+	}
 	return true, m.setAt(pfd, base)
 }
 
