@@ -4,6 +4,7 @@ BIN       := bin/paas
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 TESTFLAGS ?= -count=1 -timeout 45m
+FUZZTIME  ?= 10s
 
 .PHONY: help build test test-short bench fuzz lint demo clean
 
@@ -26,10 +27,12 @@ test-short: ## unit tests only, no stack, sandbox or daemon
 bench: ## benchmarks (layers, proxy)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-fuzz: ## run each fuzz target for a short while
-	@for t in $$(grep -rhoE '^func Fuzz[A-Za-z]+' --include='*_test.go' . | sed 's/func //' | sort -u); do \
-	  pkg=$$(grep -rlE "^func $$t\(" --include='*_test.go' . | head -1 | xargs dirname); \
-	  echo "fuzz $$t in $$pkg"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime 20s $$pkg || exit 1; \
+fuzz: ## run every fuzz target (12) for FUZZTIME each (10s: about 2 min plus builds), seeded from testdata/fuzz
+	@targets=$$(grep -rHoE '^func Fuzz[A-Za-z0-9]+' --include='*_test.go' . | sed -E 's#^(.*)/[^/:]*:func #\1 #' | sort -u); \
+	echo "$$(echo "$$targets" | wc -l) fuzz targets, $(FUZZTIME) each"; \
+	echo "$$targets" | while read -r pkg t; do \
+	  echo "fuzz $$t in $$pkg"; \
+	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
 demo: build ## build the sample app on a fresh Debian stack and serve it on :8080

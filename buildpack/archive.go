@@ -1,7 +1,6 @@
 package buildpack
 
 import (
-	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +14,8 @@ import (
 	"path/filepath"
 
 	"github.com/klauspost/compress/gzip"
+
+	"github.com/paas-dev/paas/layers"
 )
 
 // archiveFile is a local .tgz buildpack.
@@ -41,7 +42,7 @@ func (a archiveFile) fetch(ctx context.Context, dir string) (string, error) {
 	}
 	defer f.Close()
 	h := sha256.New()
-	if err := unpackBuildpack(io.TeeReader(f, h), dir); err != nil {
+	if err := unpackBuildpack(ctx, io.TeeReader(f, h), dir); err != nil {
 		return "", invalidf(a.ref, "unpacking %s: %w", a.path, err)
 	}
 	// Hash the bytes after the gzip stream too, so the digest is the file's.
@@ -70,7 +71,7 @@ func (a archiveURL) fetch(ctx context.Context, dir string) (string, error) {
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 		return "", fmt.Errorf("downloading buildpack: %w", err)
 	}
-	if err := unpackBuildpack(tmp, dir); err != nil {
+	if err := unpackBuildpack(ctx, tmp, dir); err != nil {
 		return "", invalidf(a.ref, "unpacking: %w", err)
 	}
 	return digest, nil
@@ -99,46 +100,62 @@ func (a archiveURL) download(ctx context.Context, w io.Writer) (string, error) {
 
 func digestOf(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
 
+// maxBuildpackSize caps what one buildpack archive may unpack to. The
+// largest buildpacks in use are tens of MiB; the cap leaves room for
+// vendored toolchains while bounding what a hostile archive costs.
+const maxBuildpackSize = 4 << 30
+
 // unpackBuildpack unpacks a gzipped tar into dir, which must not exist. When
 // bin/ is not at the archive's root but inside its only top-level directory
 // (as in GitHub's release tarballs), that directory becomes dir.
-func unpackBuildpack(r io.Reader, dir string) error {
+func unpackBuildpack(ctx context.Context, r io.Reader, dir string) error {
 	tmp := dir + ".unpack"
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
-	if err := untar(r, tmp); err != nil {
+	defer layers.RemoveAll(tmp)
+	if err := untar(ctx, r, tmp); err != nil {
 		return err
 	}
 	top := buildpackRoot(tmp)
-	if top != tmp {
-		// Links were checked against the archive's root; the stripped
-		// directory is a smaller one that some may now leave.
-		if err := linksInside(top); err != nil {
-			return err
-		}
+	if err := linksInside(top); err != nil {
+		return err
 	}
 	return os.Rename(top, dir)
 }
 
-// linksInside checks that every symlink under dir stays inside it. untar
-// stores cleaned targets below real directories only, so a lexical check is
-// exact.
+// untar extracts a gzipped tar stream into the existing directory dir with
+// layers.Unpack, under the extraction policy every archive gets.
+func untar(ctx context.Context, r io.Reader, dir string) error {
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		return fmt.Errorf("not a gzip archive: %w", err)
+	}
+	defer zr.Close()
+	return layers.Unpack(zr, dir, layers.WithContext(ctx), layers.WithMaxSize(maxBuildpackSize))
+}
+
+// linksInside checks that every symlink under dir resolves inside it (or
+// nowhere). Unpacking confined every write to the archive's root, but a
+// buildpack is also read and copied on the host, where a link to /etc or
+// out of a stripped top directory would lead out of it.
 func linksInside(dir string) error {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.Type()&fs.ModeSymlink == 0 {
 			return err
 		}
-		target, err := os.Readlink(p)
-		if err != nil {
-			return err
-		}
 		rel, _ := filepath.Rel(dir, p)
-		if filepath.IsAbs(target) || !filepath.IsLocal(filepath.Join(filepath.Dir(rel), target)) {
-			return fmt.Errorf("%s: symlink to %q leaves the buildpack directory", rel, target)
+		_, err = root.Stat(rel)
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return nil
 		}
-		return nil
+		target, _ := os.Readlink(p)
+		return fmt.Errorf("%s: symlink to %q leaves the buildpack directory: %w", rel, target, err)
 	})
 }
 
@@ -157,152 +174,4 @@ func buildpackRoot(dir string) string {
 		return sub
 	}
 	return dir
-}
-
-// untar extracts a gzipped tar stream into the existing directory dir.
-// Every write goes through an os.Root, so no entry or symlink can reach
-// outside dir; entries naming paths outside it are rejected outright.
-func untar(r io.Reader, dir string) error {
-	zr, err := gzip.NewReader(r)
-	if err != nil {
-		return fmt.Errorf("not a gzip archive: %w", err)
-	}
-	defer zr.Close()
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return err
-	}
-	defer root.Close()
-	tr := tar.NewReader(zr)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := extract(root, hdr, tr); err != nil {
-			return err
-		}
-	}
-}
-
-// extract writes one tar entry under root.
-func extract(root *os.Root, hdr *tar.Header, r io.Reader) error {
-	if hdr.Typeflag == tar.TypeXGlobalHeader {
-		return nil // metadata only, e.g. the commit id git archive records
-	}
-	name, err := entryName(hdr.Name)
-	if err != nil {
-		return err
-	}
-	if name == "." {
-		return nil // the archive's root directory itself
-	}
-	if err := realParents(root, name); err != nil {
-		return err
-	}
-	switch hdr.Typeflag {
-	case tar.TypeDir:
-		if err := root.MkdirAll(name, 0o755); err != nil {
-			return err
-		}
-		return root.Chmod(name, hdr.FileInfo().Mode().Perm()|0o700)
-	case tar.TypeReg:
-		return extractFile(root, name, hdr, r)
-	case tar.TypeSymlink:
-		return extractSymlink(root, name, hdr.Linkname)
-	case tar.TypeLink:
-		return extractHardlink(root, name, hdr.Linkname)
-	}
-	return fmt.Errorf("%s: unsupported entry type %q (only files, directories and links are allowed)", hdr.Name, hdr.Typeflag)
-}
-
-// entryName cleans a tar entry name and rejects absolute paths and paths
-// that climb out with "..".
-func entryName(name string) (string, error) {
-	clean := filepath.Clean(name)
-	if clean == "." {
-		return clean, nil
-	}
-	if !filepath.IsLocal(clean) {
-		return "", fmt.Errorf("%s: entry path leaves the archive", name)
-	}
-	return clean, nil
-}
-
-func extractFile(root *os.Root, name string, hdr *tar.Header, r io.Reader) error {
-	if err := prepare(root, name); err != nil {
-		return err
-	}
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	// Chmod after writing: the umask must not strip the executable bits
-	// that bin/detect and bin/compile depend on.
-	return root.Chmod(name, hdr.FileInfo().Mode().Perm()|0o600)
-}
-
-// realParents rejects an entry whose parent path passes through a symlink.
-// Together with the cleaned targets of extractSymlink this keeps every link
-// inside dir: a link's ".." steps then climb real directories only, which a
-// lexical check can count exactly.
-func realParents(root *os.Root, name string) error {
-	for dir := filepath.Dir(name); dir != "."; dir = filepath.Dir(dir) {
-		fi, err := root.Lstat(dir)
-		if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%s: entry path goes through the symlink %s", name, dir)
-		}
-	}
-	return nil
-}
-
-// extractSymlink creates a symlink whose target stays inside the archive:
-// absolute targets and targets climbing above the root are rejected, since
-// a copy of the buildpack would otherwise point at the host. The target is
-// stored cleaned, so "l/.." means the directory holding l even where l is
-// itself a symlink, and the check above holds for what the kernel resolves.
-func extractSymlink(root *os.Root, name, target string) error {
-	clean := filepath.Clean(target)
-	if target == "" || filepath.IsAbs(clean) || !filepath.IsLocal(filepath.Join(filepath.Dir(name), clean)) {
-		return fmt.Errorf("%s: symlink to %q leaves the archive", name, target)
-	}
-	if err := prepare(root, name); err != nil {
-		return err
-	}
-	return root.Symlink(clean, name)
-}
-
-func extractHardlink(root *os.Root, name, target string) error {
-	old, err := entryName(target)
-	if err != nil || old == "." {
-		return fmt.Errorf("%s: hard link to %q leaves the archive", name, target)
-	}
-	if err := prepare(root, name); err != nil {
-		return err
-	}
-	return root.Link(old, name)
-}
-
-// prepare makes name's parent directory and removes an earlier entry of
-// the same name, as tar does when an archive lists a path twice.
-func prepare(root *os.Root, name string) error {
-	if dir := filepath.Dir(name); dir != "." {
-		if err := root.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-	}
-	if err := root.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	return nil
 }

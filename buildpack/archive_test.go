@@ -53,16 +53,11 @@ func TestUnpackBuildpackRejects(t *testing.T) {
 		entry   entry
 		wantErr string
 	}{
-		{name: "dot dot", entry: entry{name: "../evil", typ: tar.TypeReg, body: "x"}, wantErr: "leaves the archive"},
-		{name: "dot dot inside", entry: entry{name: "bin/../../evil", typ: tar.TypeReg, body: "x"}, wantErr: "leaves the archive"},
-		{name: "absolute", entry: entry{name: "/tmp/evil", typ: tar.TypeReg, body: "x"}, wantErr: "leaves the archive"},
-		{name: "absolute symlink", entry: entry{name: "etc", typ: tar.TypeSymlink, linkname: "/etc"}, wantErr: `symlink to "/etc" leaves the archive`},
-		{name: "climbing symlink", entry: entry{name: "bin/up", typ: tar.TypeSymlink, linkname: "../../"}, wantErr: "leaves the archive"},
-		{name: "climbing hard link", entry: entry{name: "h", typ: tar.TypeLink, linkname: "../../etc/passwd"}, wantErr: "hard link"},
-		{name: "char device", entry: entry{name: "null", typ: tar.TypeChar}, wantErr: "unsupported entry type"},
-		{name: "block device", entry: entry{name: "sda", typ: tar.TypeBlock}, wantErr: "unsupported entry type"},
-		{name: "fifo", entry: entry{name: "pipe", typ: tar.TypeFifo}, wantErr: "unsupported entry type"},
-		{name: "through a symlink", entry: entry{name: "bin/x/y", typ: tar.TypeReg}, wantErr: "goes through the symlink bin/x"},
+		{name: "absolute symlink", entry: entry{name: "etc", typ: tar.TypeSymlink, linkname: "/etc"}, wantErr: `symlink to "/etc" leaves the buildpack directory`},
+		{name: "climbing symlink", entry: entry{name: "bin/up", typ: tar.TypeSymlink, linkname: "../../"}, wantErr: "leaves the buildpack directory"},
+		// Confined to the archive's root, the target does not exist.
+		{name: "climbing hard link", entry: entry{name: "h", typ: tar.TypeLink, linkname: "../../etc/passwd"}, wantErr: `unpacking "h"`},
+		{name: "whiteout of the parent", entry: entry{name: ".wh...", typ: tar.TypeReg}, wantErr: "unsafe archive entry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,7 +72,7 @@ func TestUnpackBuildpackRejects(t *testing.T) {
 			defer f.Close()
 			dir := filepath.Join(parent, "out", "bp")
 			os.Mkdir(filepath.Dir(dir), 0o755)
-			err = unpackBuildpack(f, dir)
+			err = unpackBuildpack(t.Context(), f, dir)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("unpackBuildpack() = %v, want error containing %q", err, tt.wantErr)
 			}
@@ -86,6 +81,46 @@ func TestUnpackBuildpackRejects(t *testing.T) {
 			}
 			if leftovers, _ := os.ReadDir(filepath.Dir(dir)); len(leftovers) != 0 {
 				t.Errorf("unpackBuildpack() left %v behind", leftovers)
+			}
+		})
+	}
+}
+
+// TestUnpackBuildpackConfines checks entries that aim outside the archive
+// but, resolved inside its root as every archive's are, land inside it;
+// device nodes are skipped.
+func TestUnpackBuildpackConfines(t *testing.T) {
+	tests := []struct {
+		name   string
+		entry  entry
+		inside string // where the entry lands in the buildpack, "" for nowhere
+	}{
+		{name: "dot dot", entry: entry{name: "../evil", typ: tar.TypeReg, mode: 0o644, body: "x"}, inside: "evil"},
+		{name: "dot dot inside", entry: entry{name: "bin/../../evil", typ: tar.TypeReg, mode: 0o644, body: "x"}, inside: "evil"},
+		{name: "absolute", entry: entry{name: "/tmp/evil", typ: tar.TypeReg, mode: 0o644, body: "x"}, inside: "tmp/evil"},
+		{name: "through a symlink", entry: entry{name: "bin/x/y", typ: tar.TypeReg, mode: 0o644}, inside: "bin/y"},
+		{name: "char device", entry: entry{name: "null", typ: tar.TypeChar}},
+		{name: "block device", entry: entry{name: "sda", typ: tar.TypeBlock}},
+		{name: "fifo", entry: entry{name: "pipe", typ: tar.TypeFifo, mode: 0o644}, inside: "pipe"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			entries := append(buildpackEntries("", "1"), entry{name: "bin/x", typ: tar.TypeSymlink, linkname: "."}, tt.entry)
+			dir := unpackEntries(t, entries)
+			if dir == "" {
+				t.Fatal("unpackBuildpack() failed")
+			}
+			if _, err := os.Lstat(filepath.Join(filepath.Dir(dir), "evil")); err == nil {
+				t.Errorf("unpackBuildpack() wrote outside its directory")
+			}
+			if tt.inside != "" {
+				if _, err := os.Lstat(filepath.Join(dir, tt.inside)); err != nil {
+					t.Errorf("Lstat(%s) = %v, want it inside the buildpack", tt.inside, err)
+				}
+				return
+			}
+			if _, err := os.Lstat(filepath.Join(dir, tt.entry.name)); err == nil {
+				t.Errorf("unpackBuildpack() created %s, want it skipped", tt.entry.name)
 			}
 		})
 	}
@@ -133,7 +168,7 @@ func TestUnpackSymlinkTricks(t *testing.T) {
 			}
 			defer f.Close()
 			dir := filepath.Join(parent, "bp")
-			if err := unpackBuildpack(f, dir); err != nil {
+			if err := unpackBuildpack(t.Context(), f, dir); err != nil {
 				return // rejected: fine
 			}
 			if _, err := os.Stat(filepath.Join(parent, "evil")); err == nil {
@@ -163,7 +198,7 @@ func unpackEntries(t *testing.T, entries []entry) string {
 	}
 	defer f.Close()
 	dir := filepath.Join(parent, "bp")
-	if err := unpackBuildpack(f, dir); err != nil {
+	if err := unpackBuildpack(t.Context(), f, dir); err != nil {
 		t.Errorf("unpackBuildpack() error = %v", err)
 		return ""
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/layers"
 )
 
 // Names inside a cache entry directory.
@@ -115,7 +117,7 @@ func fill(ctx context.Context, entry string, f fetcher) (_ string, retErr error)
 	}
 	defer func() {
 		if retErr != nil {
-			os.RemoveAll(tmp)
+			layers.RemoveAll(tmp)
 		}
 	}()
 	resolved, err := f.fetch(ctx, filepath.Join(tmp, entryDir))
@@ -145,7 +147,7 @@ func replace(entry, dir string) error {
 		return fmt.Errorf("replacing buildpack cache entry: %w", err)
 	}
 	// The new entry is in place; a failed removal is retried by removeStale.
-	os.RemoveAll(old)
+	layers.RemoveAll(old)
 	return nil
 }
 
@@ -154,7 +156,7 @@ func replace(entry, dir string) error {
 func removeStale(entry string) {
 	leftovers, _ := filepath.Glob(entry + tmpInfix + "*")
 	for _, p := range leftovers {
-		os.RemoveAll(p)
+		layers.RemoveAll(p)
 	}
 }
 

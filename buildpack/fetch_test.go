@@ -240,8 +240,9 @@ func TestFetchErrors(t *testing.T) {
 	os.Chmod(filepath.Join(noExec, "bin", "detect"), 0o644)
 	noBin := filepath.Join(dir, "no-bin.tgz")
 	writeTgz(t, noBin, []entry{{name: "README", typ: tar.TypeReg, mode: 0o644, body: "hi"}})
+	// "../" names are confined to the archive; a link out of it is refused.
 	traversal := filepath.Join(dir, "traversal.tgz")
-	writeTgz(t, traversal, append(buildpackEntries("", "1"), entry{name: "../../evil", typ: tar.TypeReg, mode: 0o644, body: "x"}))
+	writeTgz(t, traversal, append(buildpackEntries("", "1"), entry{name: "etc", typ: tar.TypeSymlink, linkname: "../../etc"}))
 	notGzip := filepath.Join(dir, "plain.tgz")
 	writeFile(t, notGzip, "not an archive", 0o644)
 
@@ -260,7 +261,7 @@ func TestFetchErrors(t *testing.T) {
 		{name: "missing bin/compile", ref: noCompile, want: ErrInvalid, wantMsg: "bin/compile is missing"},
 		{name: "non-executable bin/detect", ref: noExec, want: ErrInvalid, wantMsg: "bin/detect is not executable (chmod +x bin/detect)"},
 		{name: "archive without bin/detect", ref: noBin, want: ErrInvalid, wantMsg: "bin/detect is missing"},
-		{name: "traversal archive", ref: traversal, want: ErrInvalid, wantMsg: "leaves the archive"},
+		{name: "traversal archive", ref: traversal, want: ErrInvalid, wantMsg: "leaves the buildpack directory"},
 		{name: "not gzip", ref: notGzip, want: ErrInvalid, wantMsg: "not a gzip archive"},
 		{name: "ref option injection", ref: "file://" + repo + "#--upload-pack=touch", want: ErrFetch, wantMsg: "may not start with '-'"},
 		{name: "archive URL with ref", ref: srv.URL + "/bp.tgz#v1", want: ErrFetch, wantMsg: "takes no #ref"},

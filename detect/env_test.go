@@ -157,3 +157,17 @@ func FuzzReadEnvFile(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseEnv checks that an accepted --env argument gives a valid name
+// and the value verbatim.
+func FuzzParseEnv(f *testing.F) {
+	f.Fuzz(func(t *testing.T, kv string) {
+		key, value, err := ParseEnv(kv)
+		if err != nil {
+			return
+		}
+		if !validKey(key) || key+"="+value != kv {
+			t.Errorf("ParseEnv(%q) = %q, %q, want a valid key and the value verbatim", kv, key, value)
+		}
+	})
+}

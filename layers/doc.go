@@ -8,7 +8,10 @@
 // tar → compressor → temporary file, hashing as the bytes go by), so memory
 // does not grow with the size of the files.
 //
-// Unpack is the reverse for uncompressed layer tars: it applies OCI
-// whiteouts and never writes outside its target directory, even when the
-// tar holds absolute paths, ".." or symlinks that point elsewhere.
+// Unpack is the reverse for uncompressed layer tars, and paas's only archive
+// extractor: it applies OCI whiteouts and never writes outside its target
+// directory, even when the tar holds absolute paths, ".." or symlinks that
+// point elsewhere; it drops set-ID bits, skips devices, caps sizes, writes
+// holes for zeros and can check the layer's DiffID (SPEC.md §5,
+// "Extracting archives").
 package layers

@@ -8,28 +8,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// UnpackOption configures Unpack.
-type UnpackOption func(*unpackOptions) error
-
-type unpackOptions struct {
-	owners *owners // nil: never chown
-}
-
-func makeUnpackOptions(opts []UnpackOption) (*unpackOptions, error) {
-	o := &unpackOptions{}
-	for _, opt := range opts {
-		if err := opt(o); err != nil {
-			return nil, err
-		}
-	}
-	return o, nil
-}
-
 // WithOwners makes Unpack give every entry the tar's numeric owner (user
 // and group names are ignored) where it can: uids below uids and gids below
 // gids, the ids a user namespace maps, say. An id outside that range leaves
-// the entry the caller's, and takes away its setuid (setgid) bit so that no
-// file gains a privileged owner the tar did not give it. Directories get
+// the entry the caller's. Set-ID bits are dropped either way (see the
+// extraction policy on Unpack). Directories get
 // exactly the tar's mode: a caller that may chown needs no owner bits to
 // walk the tree. The caller must be allowed to chown to those ids, as root
 // is, or root in a user namespace that maps them.
@@ -56,21 +39,30 @@ type meta struct {
 
 // meta returns what the entry hdr gets; for a nil o, the caller owns it.
 func (o *owners) meta(hdr *tar.Header) meta {
-	m := meta{mode: uint32(hdr.Mode) & 0o7777, uid: -1, gid: -1, mtime: hdr.ModTime}
+	m := meta{mode: safeMode(hdr), uid: -1, gid: -1, mtime: hdr.ModTime}
 	if o == nil {
 		return m
 	}
 	if hdr.Uid >= 0 && hdr.Uid < o.uids {
 		m.uid = hdr.Uid
-	} else {
-		m.mode &^= unix.S_ISUID
 	}
 	if hdr.Gid >= 0 && hdr.Gid < o.gids {
 		m.gid = hdr.Gid
-	} else {
-		m.mode &^= unix.S_ISGID
 	}
 	return m
+}
+
+// safeMode is the entry's permission bits without set-user-ID and, except
+// on directories, set-group-ID: a set-ID program from an archive would
+// hand its owner's identity to whoever runs it, on the host or in a
+// sandbox. On a directory set-group-ID only makes new files inherit its
+// group, which grants nothing, and stacks rely on it (/var/mail).
+func safeMode(hdr *tar.Header) uint32 {
+	mode := uint32(hdr.Mode) & 0o7777 &^ unix.S_ISUID
+	if hdr.Typeflag != tar.TypeDir {
+		mode &^= unix.S_ISGID
+	}
+	return mode
 }
 
 // chown gives the open file fd its owner.

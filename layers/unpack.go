@@ -3,6 +3,7 @@ package layers
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -22,17 +23,31 @@ const (
 
 // Unpack extracts the uncompressed layer tar r into dir, on top of whatever
 // lower layers are already there: later entries replace earlier files, and
-// OCI whiteouts remove lower ones. Every path is confined to dir: ".." and
-// absolute names are taken relative to dir, and symlinks are resolved as if
-// dir were the root, so a link to /etc leads to dir/etc.
+// OCI whiteouts remove lower ones. It is paas's only archive extractor, for
+// stack and image layers, buildpack archives and imported OCI archives
+// alike, and applies one policy to all of them (SPEC.md, "Extracting
+// archives"):
+//
+//   - Every path is confined to dir: ".." and absolute names are taken
+//     relative to dir, and symlinks (in parents and hard link targets) are
+//     resolved as if dir were the root, so a link to /etc leads to dir/etc.
+//   - Whiteouts remove only inside dir; one naming "", "." or ".." fails
+//     with ErrUnsafeEntry.
+//   - Set-user-ID bits, and set-group-ID bits on files, are dropped.
+//     Device nodes are skipped unless WithDevices is given.
+//   - File content and entries are capped (WithMaxSize, WithMaxEntries);
+//     going over fails with ErrLimit before anything is written.
+//   - All-zero chunks, a sparse file's holes among them, are left as holes,
+//     so a sparse bomb costs no disk.
+//   - WithContext interrupts it between chunks; WithDiffID checks the
+//     stream's DiffID.
 //
 // Files get the tar's modes and mtimes. Unless WithOwners says otherwise
 // they are never chowned: they belong to the caller, which is what a
 // rootless sandbox maps to root. Directories are made writable while filled
 // and get their modes (without WithOwners always with owner r and x, so the
 // tree stays traversable) and mtimes at the end; use RemoveAll to delete
-// such a tree. Device nodes are skipped where the caller may not create
-// them. File contents are streamed, never held in memory.
+// such a tree. File contents are streamed, never held in memory.
 func Unpack(r io.Reader, dir string, opts ...UnpackOption) (retErr error) {
 	o, err := makeUnpackOptions(opts)
 	if err != nil {
@@ -46,14 +61,45 @@ func Unpack(r io.Reader, dir string, opts ...UnpackOption) (retErr error) {
 		return fmt.Errorf("unpacking layer: %w", err)
 	}
 	defer rt.close()
-	u := &unpacker{root: rt, owners: o.owners, written: map[string]struct{}{}, buf: make([]byte, copyBufSize)}
 	defer func() {
 		if err := rt.finish(); err != nil && retErr == nil {
 			retErr = fmt.Errorf("unpacking layer into %s: %w", dir, err)
 		}
 	}()
+	u := &unpacker{root: rt, opts: o, written: map[string]struct{}{}, buf: make([]byte, copyBufSize)}
+	if o.diffID == nil {
+		return u.entries(r)
+	}
+	vr, err := VerifyDiffID(r, *o.diffID)
+	if err != nil {
+		return err
+	}
+	if err := u.entries(vr); err != nil {
+		return err
+	}
+	return vr.Verify()
+}
+
+// unpacker applies one layer's entries to a root.
+type unpacker struct {
+	root *root
+	opts *unpackOptions
+	// written holds the paths this layer created and their parents.
+	// Whiteouts only hide what lower layers put there, never the layer's
+	// own entries, whichever order the tar lists them in.
+	written map[string]struct{}
+	buf     []byte // copy buffer shared by all files
+	// size and count are what the layer has used of its limits.
+	size, count int64
+}
+
+// entries applies every entry of the tar stream r.
+func (u *unpacker) entries(r io.Reader) error {
 	tr := tar.NewReader(r)
 	for {
+		if err := u.opts.ctx.Err(); err != nil {
+			return fmt.Errorf("unpacking layer: %w", err)
+		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil
@@ -62,21 +108,34 @@ func Unpack(r io.Reader, dir string, opts ...UnpackOption) (retErr error) {
 		if err != nil && !errors.Is(err, tar.ErrInsecurePath) {
 			return fmt.Errorf("reading layer: %w", err)
 		}
+		if err := u.charge(hdr); err != nil {
+			return fmt.Errorf("unpacking %q: %w", hdr.Name, err)
+		}
 		if err := u.entry(hdr, tr); err != nil {
-			return fmt.Errorf("unpacking %s: %w", hdr.Name, err)
+			return fmt.Errorf("unpacking %q: %w", hdr.Name, err)
 		}
 	}
 }
 
-// unpacker applies one layer's entries to a root.
-type unpacker struct {
-	root   *root
-	owners *owners // nil: entries keep the caller as owner
-	// written holds the paths this layer created and their parents.
-	// Whiteouts only hide what lower layers put there, never the layer's
-	// own entries, whichever order the tar lists them in.
-	written map[string]struct{}
-	buf     []byte // copy buffer shared by all files
+// charge counts hdr against the entry and size limits before anything of
+// it is written.
+func (u *unpacker) charge(hdr *tar.Header) error {
+	u.count++
+	if u.count > u.opts.maxEntries {
+		return fmt.Errorf("%w: more than %d entries", ErrLimit, u.opts.maxEntries)
+	}
+	if !isRegular(hdr.Typeflag) {
+		return nil
+	}
+	if hdr.Size > u.opts.maxSize-u.size {
+		return fmt.Errorf("%w: %d bytes of files would pass the cap of %d bytes", ErrLimit, u.size+hdr.Size, u.opts.maxSize)
+	}
+	u.size += hdr.Size
+	return nil
+}
+
+func isRegular(typ byte) bool {
+	return typ == tar.TypeReg || typ == tar.TypeCont || typ == tar.TypeGNUSparse
 }
 
 // entry applies one tar entry.
@@ -116,17 +175,23 @@ func (u *unpacker) mark(rel string) {
 
 // create makes the file base in directory pfd and reports whether it did.
 func (u *unpacker) create(pfd int, rel, base string, hdr *tar.Header, r io.Reader) (bool, error) {
-	m := u.owners.meta(hdr)
+	m := u.opts.owners.meta(hdr)
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return true, u.mkdir(pfd, rel, base, m)
 	case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse:
-		return true, writeRegular(pfd, base, m, r, u.buf)
+		return true, u.writeRegular(pfd, base, m, r)
 	case tar.TypeSymlink:
 		return true, symlink(pfd, base, hdr.Linkname, m)
 	case tar.TypeLink:
 		return true, u.hardlink(pfd, rel, base, hdr.Linkname)
-	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+	case tar.TypeChar, tar.TypeBlock:
+		if !u.opts.devices {
+			return false, nil
+		}
+		m.mode &= 0o600 // a device in a tree is for its owner, never for all
+		return mknod(pfd, base, hdr, m)
+	case tar.TypeFifo:
 		return mknod(pfd, base, hdr, m)
 	}
 	return false, fmt.Errorf("type %q: %w", hdr.Typeflag, ErrUnsupportedType)
@@ -172,14 +237,14 @@ func (u *unpacker) mkdir(pfd int, rel, base string, m meta) error {
 		return err
 	}
 	mode := m.mode
-	if u.owners == nil {
+	if u.opts.owners == nil {
 		mode |= 0o500 // the caller owns the tree and must be able to walk it
 	}
 	return u.root.setDir(fd, rel, mode, m.mtime)
 }
 
-// writeRegular streams r into a new file base in pfd, using buf.
-func writeRegular(pfd int, base string, m meta, r io.Reader, buf []byte) error {
+// writeRegular streams r into a new file base in pfd.
+func (u *unpacker) writeRegular(pfd int, base string, m meta, r io.Reader) error {
 	if _, err := replace(pfd, base, false); err != nil {
 		return err
 	}
@@ -189,7 +254,7 @@ func writeRegular(pfd int, base string, m meta, r io.Reader, buf []byte) error {
 	}
 	f := os.NewFile(uintptr(fd), base)
 	defer f.Close()
-	if err := copySparse(f, r, buf); err != nil {
+	if err := copySparse(u.opts.ctx, f, r, u.buf); err != nil {
 		return err
 	}
 	// chown clears setuid and setgid bits, so the mode comes after it.
@@ -214,10 +279,13 @@ var zeros = make([]byte, copyBufSize)
 // copySparse copies r into the empty file f, leaving all-zero chunks as
 // holes. A tar's sparse entries are read back as zeros (archive/tar does
 // not expose their holes), so without this a tiny tar could make Unpack
-// write terabytes of zeros to disk.
-func copySparse(f *os.File, r io.Reader, buf []byte) error {
+// write terabytes of zeros to disk. ctx is checked before every chunk.
+func copySparse(ctx context.Context, f *os.File, r io.Reader, buf []byte) error {
 	var off int64
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		n, err := r.Read(buf)
 		if n > 0 && !bytes.Equal(buf[:n], zeros[:n]) {
 			if _, werr := f.WriteAt(buf[:n], off); werr != nil {
@@ -291,12 +359,21 @@ func mknod(pfd int, base string, hdr *tar.Header, m meta) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// mknod honours the umask; the node was just made, so fchmodat has no
+	// symlink to follow.
+	if err := unix.Fchmodat(pfd, base, m.mode, 0); err != nil {
+		return false, err
+	}
 	return true, m.setAt(pfd, base)
 }
 
 // whiteout applies ".wh.NAME" or the opaque marker found in directory
 // parent. A whiteout in a directory that does not exist hides nothing.
 func (u *unpacker) whiteout(parent, base string) error {
+	name := strings.TrimPrefix(base, whiteoutPrefix)
+	if base != opaqueWhiteout && (name == "" || name == "." || name == "..") {
+		return fmt.Errorf("%w: whiteout of %q", ErrUnsafeEntry, name)
+	}
 	pfd, err := u.root.openDir(parent)
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 		return nil
@@ -310,10 +387,6 @@ func (u *unpacker) whiteout(parent, base string) error {
 	}
 	if base == opaqueWhiteout {
 		return u.opaque(pfd, parent)
-	}
-	name := strings.TrimPrefix(base, whiteoutPrefix)
-	if name == "" || name == "." || name == ".." {
-		return nil
 	}
 	return u.hide(pfd, path.Join(parent, name), name)
 }

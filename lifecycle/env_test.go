@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -71,4 +72,16 @@ func TestSourceExportWithoutBash(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("exported = %q, want %q", got, want)
 	}
+}
+
+// FuzzParseEnvZ reads arbitrary `env -0` output, as a buildpack's export
+// script can make it: every variable has a name without '=' or NUL.
+func FuzzParseEnvZ(f *testing.F) {
+	f.Fuzz(func(t *testing.T, out []byte) {
+		for k, v := range parseEnvZ(out) {
+			if k == "" || strings.ContainsAny(k, "=\x00") || strings.Contains(v, "\x00") {
+				t.Errorf("parseEnvZ(%q) gave %q=%q", out, k, v)
+			}
+		}
+	})
 }

@@ -12,6 +12,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/sandbox"
 )
 
@@ -144,18 +145,32 @@ func (c *rootfsCache) unpack(ctx context.Context, ls []v1.Layer, dir string) err
 }
 
 // unpackLayer applies one layer to dir, through the sandbox's id mapping
-// so that its files have the owners the sandbox will show.
+// so that its files have the owners the sandbox will show. The cache is
+// keyed by the DiffIDs the image claims, so each layer is checked against
+// its claim before the tree can be renamed into place: otherwise an image
+// could claim another's DiffIDs and poison that image's rootfs.
 func unpackLayer(ctx context.Context, l v1.Layer, dir string) error {
 	d, err := l.Digest()
 	if err != nil {
 		return fmt.Errorf("reading layer digest: %w", err)
+	}
+	diffID, err := l.DiffID()
+	if err != nil {
+		return fmt.Errorf("reading layer %s: %w", d, err)
 	}
 	rc, err := l.Uncompressed()
 	if err != nil {
 		return fmt.Errorf("reading layer %s: %w", d, err)
 	}
 	defer rc.Close()
-	if err := sandbox.Unpack(ctx, rc, dir); err != nil {
+	vr, err := layers.VerifyDiffID(rc, diffID)
+	if err != nil {
+		return fmt.Errorf("reading layer %s: %w", d, err)
+	}
+	if err := sandbox.Unpack(ctx, vr, dir); err != nil {
+		return fmt.Errorf("unpacking layer %s: %w", d, err)
+	}
+	if err := vr.Verify(); err != nil {
 		return fmt.Errorf("unpacking layer %s: %w", d, err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -80,7 +81,7 @@ func layerNames(t *testing.T, l v1.Layer) map[string]bool {
 		if err != nil {
 			t.Fatalf("reading created layer: %v", err)
 		}
-		names[cleanName(hdr.Name)] = true
+		names[strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")] = true
 	}
 }
 

@@ -1,13 +1,10 @@
 package stacks
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -15,6 +12,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/paas-dev/paas/layers"
 )
 
 // Source prefixes Import understands, spelled as skopeo spells its
@@ -162,59 +161,32 @@ func loadDockerArchive(file, ref string) (v1.Image, error) {
 }
 
 // extractLayout unpacks an oci-archive (a tar of an OCI layout) into a new
-// directory in tempDir. Only directories and regular files are written:
-// that is all a layout holds, and it keeps a hostile archive inside.
+// directory in tempDir with layers.Unpack, under the extraction policy
+// every archive gets. A layout holds only blobs and small JSON files, so
+// its content cannot honestly be larger than the archive itself: that is
+// the size cap.
 func extractLayout(ctx context.Context, file, tempDir string) (_ string, retErr error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
 	dir, err := os.MkdirTemp(tempDir, "oci-archive-*")
 	if err != nil {
 		return "", err
 	}
 	defer func() {
 		if retErr != nil {
-			os.RemoveAll(dir)
+			layers.RemoveAll(dir)
 		}
 	}()
-	tr := tar.NewReader(f)
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return dir, nil
-		}
-		if err != nil {
-			return "", fmt.Errorf("reading %s: %w", file, err)
-		}
-		if err := extractEntry(dir, hdr, tr); err != nil {
-			return "", fmt.Errorf("extracting %s from %s: %w", hdr.Name, file, err)
-		}
+	opts := []layers.UnpackOption{layers.WithContext(ctx), layers.WithMaxSize(max(fi.Size(), 1))}
+	if err := layers.Unpack(f, dir, opts...); err != nil {
+		return "", fmt.Errorf("extracting %s: %w", file, err)
 	}
-}
-
-func extractEntry(dir string, hdr *tar.Header, r io.Reader) error {
-	p := filepath.Join(dir, filepath.FromSlash(cleanName(hdr.Name)))
-	switch hdr.Typeflag {
-	case tar.TypeDir:
-		return os.MkdirAll(p, 0o755)
-	case tar.TypeReg:
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		out, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, r); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	}
-	return nil
+	return dir, nil
 }

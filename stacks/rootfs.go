@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,12 +14,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/sandbox"
 )
 
 // ErrDiffIDMismatch is returned when a layer's uncompressed bytes do not
 // hash to the DiffID the image config promises: the blob is corrupt.
-var ErrDiffIDMismatch = errors.New("layer content does not match its diff ID")
+var ErrDiffIDMismatch = layers.ErrDiffIDMismatch
 
 // rootfsDir is the folder under the paas home holding unpacked stacks.
 const rootfsDir = "rootfs"
@@ -132,18 +132,7 @@ func unpackLayer(ctx context.Context, u *unpacker, l v1.Layer) error {
 		return err
 	}
 	defer rc.Close()
-	h := sha256.New()
-	r := io.TeeReader(rc, h)
-	if err := u.layer(ctx, r); err != nil {
-		return err
-	}
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	if got := fmt.Sprintf("%x", h.Sum(nil)); got != want.Hex {
-		return fmt.Errorf("%w: got sha256:%s, want %s", ErrDiffIDMismatch, got, want)
-	}
-	return nil
+	return u.layer(ctx, rc, layers.WithDiffID(want))
 }
 
 // RemoveRootfs deletes the unpacked tree of the image with the given

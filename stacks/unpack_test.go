@@ -19,16 +19,13 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/paas-dev/paas/internal/testenv"
+	"github.com/paas-dev/paas/layers"
 )
 
 // unpackLayers unpacks crafted layers with Rootfs and returns the tree.
-func unpackLayers(t *testing.T, layers ...[]entry) string {
+func unpackLayers(t *testing.T, ls ...[]entry) string {
 	t.Helper()
-	root, err := Rootfs(context.Background(), t.TempDir(), imageOfEntries(t, layers...))
-	if err != nil {
-		t.Fatalf("Rootfs() error: %v", err)
-	}
-	return root
+	return unpackLayersIn(t, t.TempDir(), ls...)
 }
 
 func imageOfEntries(t *testing.T, layers ...[]entry) v1.Image {
@@ -178,8 +175,11 @@ func TestUnpackStaysInside(t *testing.T) {
 	outside := t.TempDir()
 	secret := filepath.Join(outside, "secret")
 	os.WriteFile(secret, []byte("host"), 0o644)
+	// The links' targets exist inside the root: layers.Unpack refuses to
+	// write through a dangling link rather than guess a directory for it.
 	layers := [][]entry{
 		{
+			dir(outside[1:], 0o755), dir("etc", 0o755),
 			symlink("abs", outside), symlink("rel", "../../../../../../../.."+outside),
 			symlink("hostetc", "/etc"),
 		},
@@ -311,4 +311,29 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestUnpackDotDotWhiteout unpacks a stack whose layer whites out "..",
+// which once removed the rootfs cache and every other stack in it: the
+// unpack fails and the other stacks stay.
+func TestUnpackDotDotWhiteout(t *testing.T) {
+	home := t.TempDir()
+	other := unpackLayersIn(t, home, []entry{file("etc/other", "other stack")})
+	img := imageOfEntries(t, []entry{file("etc/x", "x")}, []entry{whiteout(".wh..."), whiteout("etc/.wh...")})
+	if _, err := Rootfs(context.Background(), home, img); !errors.Is(err, layers.ErrUnsafeEntry) {
+		t.Errorf("Rootfs(.wh... layer) = %v, want %v", err, layers.ErrUnsafeEntry)
+	}
+	if b, err := os.ReadFile(filepath.Join(other, "etc/other")); err != nil || string(b) != "other stack" {
+		t.Errorf("other stack's etc/other = %q, %v, want it untouched", b, err)
+	}
+}
+
+// unpackLayersIn is unpackLayers with the paas home given.
+func unpackLayersIn(t *testing.T, home string, ls ...[]entry) string {
+	t.Helper()
+	root, err := Rootfs(context.Background(), home, imageOfEntries(t, ls...))
+	if err != nil {
+		t.Fatalf("Rootfs() error: %v", err)
+	}
+	return root
 }
