@@ -78,14 +78,15 @@ strict_versions() {
 # version_unavailable LANGUAGE ASKED WHERE HAVE HOW reports that the app asks
 # (in WHERE) for LANGUAGE version ASKED while the stack has HAVE; HOW says how
 # to get it. A warning, or an error that stops the build under
-# PAAS_STRICT_VERSIONS.
+# PAAS_STRICT_VERSIONS. $have_phrase, when set, replaces "this stack has"
+# (a buildpack that downloads a toolchain says "this build uses").
 version_unavailable() {
 	if strict_versions; then
-		warn "Error: $3 asks for $1 $2, but this stack has $1 $4."
+		warn "Error: $3 asks for $1 $2, but ${have_phrase:-this stack has} $1 $4."
 		warn "To get $1 $2, $5."
 		fail "The build stops because the config var PAAS_STRICT_VERSIONS is set; unset it to build with $1 $4 anyway."
 	fi
-	warn "Warning: $3 asks for $1 $2, but this stack has $1 $4."
+	warn "Warning: $3 asks for $1 $2, but ${have_phrase:-this stack has} $1 $4."
 	warn "The build goes on with $1 $4. To get $1 $2, $5."
 	warn "Set the config var PAAS_STRICT_VERSIONS=1 to make this an error."
 }
