@@ -11,7 +11,7 @@ import (
 // npm ci, runs its build script, prunes its dev dependency and serves with
 // its start script, run without npm.
 func TestNodejsApp(t *testing.T) {
-	r, out := build(t, "builtin-nodejs", testenv.Fixture("apps", "nodejs"), testenv.EgressCAFlags(t)...)
+	r, out := build(t, "builtin-nodejs", testenv.Fixture("apps", "nodejs"))
 	detected(t, r, "Node.js")
 	if got := r.Processes["web"]; got != "node server.js" {
 		t.Errorf("web process = %q, want the start script, node server.js", got)

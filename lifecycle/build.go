@@ -18,6 +18,7 @@ import (
 	"github.com/paas-dev/paas/detect"
 	"github.com/paas-dev/paas/procfile"
 	"github.com/paas-dev/paas/sandbox"
+	"github.com/paas-dev/paas/trust"
 )
 
 // Paths inside the build sandbox. The app is compiled in place at /app, the
@@ -58,7 +59,15 @@ type Options struct {
 	// NoSandbox runs the buildpacks on the current root filesystem.
 	NoSandbox bool
 	Network   sandbox.Network
-	Console   *console.Console
+	// CAs are certificate authorities every phase trusts besides the
+	// stack's own (the host's and --ca-cert files). They are shown in place
+	// of the stack's CA bundle and named by SSL_CERT_FILE and the like; they
+	// never reach the app, the cache or the image. Nil keeps the stack's.
+	CAs *trust.Pool
+	// Proxy are the caller's proxy settings (ProxyEnv), given to every
+	// phase.
+	Proxy   map[string]string
+	Console *console.Console
 }
 
 // Result is a built app.
@@ -98,6 +107,7 @@ type build struct {
 	result   *Result
 	bpsDir   string // host dir mounted at BuildpacksDir
 	selected []*prepared
+	caBundle string // where the phases find the merged CA bundle
 }
 
 // Build runs detect, compile and release over a working copy of the app.
@@ -156,6 +166,9 @@ func (b *build) prepare(ctx context.Context) error {
 		{Source: envDir, Target: EnvDir, ReadOnly: true},
 		{Source: b.bpsDir, Target: BuildpacksDir},
 	}
+	if mounts, err = b.trustCAs(mounts); err != nil {
+		return err
+	}
 	if b.sb, err = b.newSandbox(mounts); err != nil {
 		return err
 	}
@@ -197,6 +210,8 @@ func (b *build) baseEnv() environ {
 	if v := b.result.SourceVersion; v != "" {
 		env["SOURCE_VERSION"] = v
 	}
+	merge(env, b.opts.Proxy)
+	merge(env, b.trustEnv())
 	return env
 }
 

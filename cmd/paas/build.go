@@ -23,6 +23,7 @@ import (
 	"github.com/paas-dev/paas/oci"
 	"github.com/paas-dev/paas/sandbox"
 	"github.com/paas-dev/paas/stacks"
+	"github.com/paas-dev/paas/trust"
 )
 
 // DefaultStack is the stack builds use without --stack.
@@ -30,7 +31,7 @@ const DefaultStack = "trixie"
 
 type buildOptions struct {
 	tag, stack, envFile, push, network, sandboxMode, compression string
-	buildpacks, env, outputs                                     []string
+	buildpacks, env, outputs, caCerts                            []string
 	noCache, pull, json, quiet                                   bool
 }
 
@@ -50,6 +51,7 @@ func buildCommand() command {
 		fs.StringVar(&o.envFile, "env-file", "", "file of KEY=value config vars")
 		fs.StringArrayVarP(&o.outputs, "output", "o", nil, "also write the image to oci:DIR, oci-archive:FILE or docker-archive:FILE; repeatable")
 		fs.StringVar(&o.push, "push", "", "push the image to a registry reference")
+		fs.StringArrayVar(&o.caCerts, "ca-cert", nil, "PEM file of certificate authorities the buildpacks trust besides the host's; repeatable")
 		fs.BoolVar(&o.noCache, "no-cache", false, "start with an empty build cache")
 		fs.BoolVar(&o.pull, "pull", false, "re-fetch remote buildpacks that are not pinned to a commit")
 		fs.StringVar(&o.network, "network", "host", "network of the buildpacks: host or none")
@@ -130,6 +132,10 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 	if err != nil {
 		return err
 	}
+	cas, err := buildCAs(o.caCerts)
+	if err != nil {
+		return err
+	}
 	work, err := os.MkdirTemp(tmpDir(store), "build-")
 	if err != nil {
 		return err
@@ -156,6 +162,8 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 		WorkDir:           work,
 		NoSandbox:         o.sandboxMode == "none",
 		Network:           sandbox.Network(o.network),
+		CAs:               cas,
+		Proxy:             lifecycle.ProxyEnv(os.Environ()),
 		Console:           con,
 	})
 	if err != nil {
@@ -275,6 +283,21 @@ func configVars(appDir string, o buildOptions) (map[string]string, error) {
 		vars[k] = v
 	}
 	return vars, nil
+}
+
+// buildCAs returns the certificate authorities builds trust: the host's,
+// plus the --ca-cert files.
+func buildCAs(files []string) (*trust.Pool, error) {
+	cas, err := trust.Host()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if err := cas.AddFile(f); err != nil {
+			return nil, usageError{fmt.Sprintf("--ca-cert: %v", err)}
+		}
+	}
+	return cas, nil
 }
 
 func merge(dst, src map[string]string) {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paas-dev/paas/internal/testenv"
 	"github.com/paas-dev/paas/layers"
 )
 
@@ -69,9 +68,6 @@ func testBuiltinApps(t *testing.T, h *home, env []string) {
 	for _, app := range []string{"go", "nodejs", "python", "static", "procfile"} {
 		t.Run(app, func(t *testing.T) {
 			args := []string{"build", "--json", "-t", "zero-" + app}
-			if app == "nodejs" {
-				args = append(args, testenv.EgressCAFlags(t)...)
-			}
 			out, code := h.paasEnv(t, env, append(args, testFixtureApp(app))...)
 			if code != 0 {
 				t.Fatalf("build: exit %d\n%s", code, out.stderr)
