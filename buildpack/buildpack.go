@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/paas-dev/paas/secret"
 )
 
 // Options steer Fetch.
@@ -20,6 +22,10 @@ type Options struct {
 	Pull bool
 	// Log receives human progress lines; nil discards them.
 	Log io.Writer
+	// Builtins are the buildpacks shipped inside paas. A reference that is
+	// exactly one's name (Buildpack.Ref, e.g. "go") names it; a directory of
+	// that name must then be given as a path ("./go").
+	Builtins []*Buildpack
 }
 
 // Buildpack is a fetched, validated buildpack directory.
@@ -33,15 +39,20 @@ type Buildpack struct {
 	// "heroku-buildpack-go".
 	Name string
 	// Resolved pins what was fetched: the commit sha for git references,
-	// "sha256:<hex>" of the archive for archives, "" for local directories.
+	// "sha256:<hex>" of the archive for archives, "builtin@sha256:<hex>" of
+	// the content for builtin buildpacks, "" for local directories.
 	Resolved string
 }
 
 // Fetch makes the buildpack named by ref available on disk and validates it.
-// ref is a local directory (used in place), a .tgz/.tar.gz file or http(s)
-// URL, or a git URL with an optional #ref (branch, tag or commit sha).
+// ref is a builtin buildpack's name (see Options.Builtins), a local
+// directory (used in place), a .tgz/.tar.gz file or http(s) URL, or a git
+// URL with an optional #ref (branch, tag or commit sha).
 // Errors name ref and match ErrFetch or ErrInvalid.
 func Fetch(ctx context.Context, ref string, opts Options) (*Buildpack, error) {
+	if bp := opts.builtin(ref); bp != nil {
+		return bp, bp.Validate()
+	}
 	loc, err := parseRef(ref)
 	if err != nil {
 		return nil, &refError{ref: ref, class: ErrFetch, err: err}
@@ -59,6 +70,17 @@ func Fetch(ctx context.Context, ref string, opts Options) (*Buildpack, error) {
 		return nil, err
 	}
 	return bp, nil
+}
+
+// builtin returns a copy of the builtin buildpack named ref, or nil.
+func (o Options) builtin(ref string) *Buildpack {
+	for _, bp := range o.Builtins {
+		if bp.Ref == ref {
+			c := *bp
+			return &c
+		}
+	}
+	return nil
 }
 
 // localDir checks that dir, named by ref, is an existing directory.
@@ -140,6 +162,6 @@ func within(root, p string) bool {
 // logf writes a progress line when a log is set.
 func (o Options) logf(format string, args ...any) {
 	if o.Log != nil {
-		fmt.Fprintf(o.Log, format+"\n", args...)
+		fmt.Fprintln(o.Log, secret.Redact(fmt.Sprintf(format, args...)))
 	}
 }

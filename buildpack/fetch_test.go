@@ -46,6 +46,26 @@ func TestFetchLocalDir(t *testing.T) {
 	}
 }
 
+// A builtin buildpack's name gives a copy of it; a path to a directory of
+// that name gives the directory.
+func TestFetchBuiltin(t *testing.T) {
+	parent := t.TempDir()
+	builtinDir, localDir := filepath.Join(parent, "builtin", "go"), filepath.Join(parent, "go")
+	writeBuildpack(t, builtinDir, "builtin")
+	writeBuildpack(t, localDir, "local")
+	t.Chdir(parent)
+	builtin := &Buildpack{Ref: "go", Name: "go", Dir: builtinDir, Resolved: "builtin@sha256:1234"}
+	opts := Options{Builtins: []*Buildpack{builtin}}
+
+	bp := mustFetch(t, "go", opts)
+	if *bp != *builtin || bp == builtin {
+		t.Errorf("Fetch(go) = %+v, want a copy of %+v", *bp, *builtin)
+	}
+	if bp := mustFetch(t, "./go", opts); bp.Dir != localDir || version(t, bp) != "local" {
+		t.Errorf("Fetch(./go) = %+v, want the directory %s", *bp, localDir)
+	}
+}
+
 func TestFetchArchiveFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "heroku-buildpack-test.tar.gz")
 	digest := writeTgz(t, path, buildpackEntries("heroku-buildpack-test-1.0/", "1"))

@@ -11,6 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+
+	"github.com/paas-dev/paas/buildpack"
 )
 
 // files holds every buildpack under buildpacks/NAME, and buildpacks/lib,
@@ -33,28 +35,35 @@ func Names() []string {
 	return append([]string(nil), order...)
 }
 
-// Extract writes the builtin buildpacks under dir and returns their
-// directories in detection order. They go to a subdirectory named after a
-// hash of their content, so a paas binary with changed buildpacks extracts
-// anew while an unchanged one reuses what is there. The subdirectory is
-// written under a temporary name and renamed into place, so concurrent
-// calls and interrupted ones never leave a partial set.
-func Extract(dir string) ([]string, error) {
-	sum, err := contentHash()
+// Extract writes the builtin buildpacks under dir and returns them in
+// detection order, each referred to by its name (Ref "go") and pinned by a
+// hash of its own content (Resolved "builtin@sha256:…"), so an image's
+// label names them the same way on every machine. They go to a
+// subdirectory named after a hash of all the content, so a paas binary with
+// changed buildpacks extracts anew while an unchanged one reuses what is
+// there. The subdirectory is written under a temporary name and renamed
+// into place, so concurrent calls and interrupted ones never leave a
+// partial set.
+func Extract(dir string) ([]*buildpack.Buildpack, error) {
+	sum, err := contentHash("buildpacks")
 	if err != nil {
 		return nil, err
 	}
-	final := filepath.Join(dir, sum)
+	final := filepath.Join(dir, sum[:16])
 	if _, err := os.Stat(final); err != nil {
 		if err := extractTo(dir, final); err != nil {
 			return nil, err
 		}
 	}
-	dirs := make([]string, len(order))
+	bps := make([]*buildpack.Buildpack, len(order))
 	for i, name := range order {
-		dirs[i] = filepath.Join(final, name)
+		own, err := contentHash(path.Join("buildpacks", name), path.Join("buildpacks", libDir))
+		if err != nil {
+			return nil, err
+		}
+		bps[i] = &buildpack.Buildpack{Ref: name, Name: name, Dir: filepath.Join(final, name), Resolved: "builtin@sha256:" + own}
 	}
-	return dirs, nil
+	return bps, nil
 }
 
 // extractTo writes the buildpacks into a temporary directory in parent and
@@ -131,18 +140,20 @@ func writeFile(name string, data []byte, mode os.FileMode) error {
 	return os.Chmod(name, mode)
 }
 
-// contentHash returns a short hash of every embedded file's path and
-// content, in a fixed order.
-func contentHash() (string, error) {
+// contentHash returns the hex sha256 of every embedded file's path and
+// content under the roots, in a fixed order.
+func contentHash(roots ...string) (string, error) {
 	var names []string
-	err := fs.WalkDir(files, "buildpacks", func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			names = append(names, p)
+	for _, root := range roots {
+		err := fs.WalkDir(files, root, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				names = append(names, p)
+			}
+			return err
+		})
+		if err != nil {
+			return "", err
 		}
-		return err
-	})
-	if err != nil {
-		return "", err
 	}
 	sort.Strings(names)
 	h := sha256.New()
@@ -157,5 +168,5 @@ func contentHash() (string, error) {
 	if len(names) == 0 {
 		return "", errors.New("no builtin buildpacks embedded")
 	}
-	return hex.EncodeToString(h.Sum(nil))[:16], nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -4,8 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
+
+	"github.com/paas-dev/paas/buildpack"
 )
 
 func TestNames(t *testing.T) {
@@ -22,17 +25,23 @@ func TestNames(t *testing.T) {
 // Every buildpack is extracted with executable bin/detect and bin/compile,
 // its bin/release and the shared helpers, in detection order.
 func TestExtractWritesBuildpacks(t *testing.T) {
-	dirs, err := Extract(t.TempDir())
+	bps, err := Extract(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dirs) != len(Names()) {
-		t.Fatalf("Extract() returned %d directories, want %d", len(dirs), len(Names()))
+	if len(bps) != len(Names()) {
+		t.Fatalf("Extract() returned %d buildpacks, want %d", len(bps), len(Names()))
 	}
-	for i, dir := range dirs {
-		if filepath.Base(dir) != Names()[i] {
-			t.Errorf("Extract()[%d] = %s, want a directory named %s", i, dir, Names()[i])
+	pins := map[string]bool{}
+	for i, bp := range bps {
+		dir, name := bp.Dir, Names()[i]
+		if filepath.Base(dir) != name || bp.Ref != name || bp.Name != name {
+			t.Errorf("Extract()[%d] = %+v, want %s in a directory of that name", i, *bp, name)
 		}
+		if !strings.HasPrefix(bp.Resolved, "builtin@sha256:") || pins[bp.Resolved] {
+			t.Errorf("Extract()[%d].Resolved = %q, want its own builtin@sha256: content hash", i, bp.Resolved)
+		}
+		pins[bp.Resolved] = true
 		for _, script := range []string{"bin/detect", "bin/compile", "bin/release"} {
 			fi, err := os.Stat(filepath.Join(dir, script))
 			if err != nil {
@@ -50,7 +59,7 @@ func TestExtractWritesBuildpacks(t *testing.T) {
 			t.Errorf("%s/lib/common.sh mode = %v, want 0644", dir, fi.Mode().Perm())
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dirs[3], "server", "main.go")); err != nil {
+	if _, err := os.Stat(filepath.Join(bps[3].Dir, "server", "main.go")); err != nil {
 		t.Errorf("the static buildpack lacks its server source: %v", err)
 	}
 }
@@ -63,10 +72,10 @@ func TestExtractIsIdempotentAndAtomic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	marker := filepath.Join(first[0], "bin", "detect")
+	marker := filepath.Join(first[0].Dir, "bin", "detect")
 	before, _ := os.Stat(marker)
 	var wg sync.WaitGroup
-	results := make([][]string, 8)
+	results := make([][]*buildpack.Buildpack, 8)
 	for i := range results {
 		wg.Add(1)
 		go func(i int) {
@@ -102,15 +111,12 @@ func TestExtractIsContentAddressed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, err := contentHash()
+	sum, err := contentHash("buildpacks")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := filepath.Base(filepath.Dir(first[0])); got != sum {
-		t.Errorf("Extract() wrote into %s, want the content hash %s", got, sum)
-	}
-	if len(sum) != 16 {
-		t.Errorf("contentHash() = %q, want 16 hex digits", sum)
+	if got := filepath.Base(filepath.Dir(first[0].Dir)); got != sum[:16] {
+		t.Errorf("Extract() wrote into %s, want the content hash's first 16 digits %s", got, sum)
 	}
 }
 

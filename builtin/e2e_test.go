@@ -64,10 +64,14 @@ func run(m *testing.M, dir string) int {
 		return 1
 	}
 	storeDir = filepath.Join(dir, "home")
-	dirs, err := Extract(filepath.Join(dir, "buildpacks"))
+	bps, err := Extract(filepath.Join(dir, "buildpacks"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
+	}
+	dirs := make([]string, len(bps))
+	for i, bp := range bps {
+		dirs[i] = bp.Dir
 	}
 	builtins = strings.Join(dirs, ",")
 	return m.Run()
@@ -127,6 +131,8 @@ type report struct {
 	Processes  map[string]string `json:"processes"`
 	Buildpacks []struct {
 		Name     string `json:"name"`
+		Source   string `json:"source"`
+		Resolved string `json:"resolved"`
 		Detected string `json:"detected"`
 	} `json:"buildpacks"`
 	Layers []layer `json:"layers"`
@@ -204,27 +210,43 @@ func layerFiles(t *testing.T, digest string) []string {
 // SIGINT after the test.
 func serve(t *testing.T, image string) string {
 	t.Helper()
+	url, out := running(t, image)
+	code, body := httpGet(t, url+"/")
+	if code != 200 {
+		t.Fatalf("GET / = %d %s\n%s", code, body, out.String())
+	}
+	return body
+}
+
+// running starts `paas run` of the image on the sandbox runtime, waits
+// until it receives traffic and returns the proxy's URL and paas run's
+// output; paas run is stopped with SIGINT when the test ends.
+func running(t *testing.T, image string) (string, *syncBuffer) {
+	t.Helper()
 	port := freePort(t)
-	var out syncBuffer
+	out := &syncBuffer{}
 	cmd := command(nil, "run", image, "--runtime", "sandbox", "--check", "/", "-p", port)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	defer stop(t, cmd, exited, &out)
-	waitFor(t, &out, exited, "receives traffic")
-	resp, err := http.Get("http://127.0.0.1:" + port + "/")
+	t.Cleanup(func() { stop(t, cmd, exited, out) })
+	waitFor(t, out, exited, "receives traffic")
+	return "http://127.0.0.1:" + port, out
+}
+
+// httpGet GETs url and returns the status and body.
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
-		t.Fatalf("GET /: %v\n%s", err, out.String())
+		t.Fatalf("GET %s: %v", url, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET / = %d %s\n%s", resp.StatusCode, body, out.String())
-	}
-	return string(body)
+	return resp.StatusCode, string(body)
 }
 
 func stop(t *testing.T, cmd *exec.Cmd, exited chan struct{}, out *syncBuffer) {

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/secret"
 )
 
 // Indent is the prefix of detail lines under a phase line, as Heroku's.
@@ -55,10 +57,12 @@ func (c *Console) paint(code, s string) string {
 	return "\x1b[" + code + "m" + s + "\x1b[0m"
 }
 
+// printf prints one of paas's own lines, with credentials in URLs
+// removed (a buildpack reference may carry a token).
 func (c *Console) printf(format string, args ...any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fmt.Fprintf(c.w, format, args...)
+	fmt.Fprint(c.w, secret.Redact(fmt.Sprintf(format, args...)))
 }
 
 // Step prints a phase line: "-----> Detecting buildpacks".

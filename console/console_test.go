@@ -18,6 +18,36 @@ func TestTailKeepsLastLines(t *testing.T) {
 	}
 }
 
+// A line without end keeps MaxLineBytes, however much is written, and the
+// next line starts clean.
+func TestTailCutsEndlessLines(t *testing.T) {
+	tail := NewTail(2)
+	chunk := bytes.Repeat([]byte("x"), 64<<10)
+	for range 256 {
+		tail.Write(chunk)
+	}
+	if got := tail.Lines(); len(got) != 1 || len(got[0]) != MaxLineBytes+len(" …") {
+		t.Fatalf("Lines() = %d lines of %d bytes, want one of %d", len(got), len(got[0]), MaxLineBytes+len(" …"))
+	}
+	tail.Write([]byte("\nnext\n"))
+	if got := tail.Lines(); got[1] != "next" || !strings.HasSuffix(got[0], "x …") {
+		t.Errorf("Lines() = %.20q…, want the cut line then next", got)
+	}
+	if cap(tail.partial) > 2*MaxLineBytes {
+		t.Errorf("the partial line holds %d bytes", cap(tail.partial))
+	}
+}
+
+// Tail.Write is linear in what is written, not in the line's length.
+func BenchmarkTailLongLine(b *testing.B) {
+	tail := NewTail(15)
+	chunk := bytes.Repeat([]byte("x"), 4096)
+	b.SetBytes(int64(len(chunk)))
+	for range b.N {
+		tail.Write(chunk)
+	}
+}
+
 func TestPrefixerWritesWholeLines(t *testing.T) {
 	var out bytes.Buffer
 	p := NewPrefixer(&out, "web.1 | ")

@@ -6,13 +6,19 @@ import (
 )
 
 // Tail is an io.Writer that keeps the last N complete lines written to it,
-// so a failed buildpack's final output can be repeated in the error.
+// so a failed buildpack's final output can be repeated in the error. Each
+// line keeps at most MaxLineBytes: a script printing megabytes without a
+// newline costs neither memory nor time.
 type Tail struct {
 	mu      sync.Mutex
 	max     int
 	lines   []string
 	partial []byte
+	cut     bool // the partial line was longer than MaxLineBytes
 }
+
+// MaxLineBytes is how much of one line a Tail keeps.
+const MaxLineBytes = 1024
 
 // NewTail returns a Tail keeping n lines.
 func NewTail(n int) *Tail { return &Tail{max: n} }
@@ -20,17 +26,34 @@ func NewTail(n int) *Tail { return &Tail{max: n} }
 func (t *Tail) Write(p []byte) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	data := append(t.partial, p...)
+	n := len(p)
 	for {
-		i := bytes.IndexByte(data, '\n')
+		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			break
+			t.extend(p)
+			return n, nil
 		}
-		t.add(string(data[:i]))
-		data = data[i+1:]
+		t.extend(p[:i])
+		t.add(t.line())
+		t.partial, t.cut = t.partial[:0], false
+		p = p[i+1:]
 	}
-	t.partial = append([]byte(nil), data...)
-	return len(p), nil
+}
+
+// extend adds b to the partial line, up to MaxLineBytes.
+func (t *Tail) extend(b []byte) {
+	if room := MaxLineBytes - len(t.partial); len(b) > room {
+		b, t.cut = b[:max(room, 0)], true
+	}
+	t.partial = append(t.partial, b...)
+}
+
+// line is the partial line as kept, marked when it was cut.
+func (t *Tail) line() string {
+	if t.cut {
+		return string(t.partial) + " …"
+	}
+	return string(t.partial)
 }
 
 func (t *Tail) add(line string) {
@@ -46,7 +69,7 @@ func (t *Tail) Lines() []string {
 	defer t.mu.Unlock()
 	out := append([]string(nil), t.lines...)
 	if len(t.partial) > 0 {
-		out = append(out, string(t.partial))
+		out = append(out, t.line())
 	}
 	if len(out) > t.max {
 		out = out[len(out)-t.max:]

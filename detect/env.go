@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/paas-dev/paas/appfile"
 )
 
 // maxEnvLine bounds one env file line so a binary file cannot make the
@@ -30,6 +32,17 @@ func ReadEnvFile(path string) (map[string]string, error) {
 	}
 	defer f.Close()
 	return parseEnvFile(f, path)
+}
+
+// ReadAppEnv reads the app's .env as ReadEnvFile does, without following a
+// link out of the app directory.
+func ReadAppEnv(appDir string) (map[string]string, error) {
+	f, err := appfile.Open(appDir, ".env")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return parseEnvFile(f, ".env")
 }
 
 // parseEnvFile parses env file lines from r; name identifies r in errors.

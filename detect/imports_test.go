@@ -1,21 +1,15 @@
 package detect
 
 import (
-	"go/build"
-	"strings"
 	"testing"
+
+	"github.com/paas-dev/paas/internal/testenv"
 )
 
 // TestImports keeps detect a leaf of the standard library: choosing
 // buildpacks must not pull in the sandbox, the image store or containerd.
+// appjson is a standard library leaf shared with health, so app.json is
+// read one way; appfile opens files in the app without following links out.
 func TestImports(t *testing.T) {
-	pkg, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, imp := range pkg.Imports {
-		if first, _, _ := strings.Cut(imp, "/"); strings.Contains(first, ".") {
-			t.Errorf("detect imports %s, want only the standard library", imp)
-		}
-	}
+	testenv.ImportsOnly(t, "github.com/paas-dev/paas/appjson", "github.com/paas-dev/paas/appfile")
 }

@@ -7,7 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+
+	"github.com/paas-dev/paas/appfile"
+	"github.com/paas-dev/paas/appjson"
 )
 
 // Source says where a build's buildpack references came from, so messages
@@ -18,59 +22,159 @@ type Source string
 const (
 	SourceFlag   Source = "--buildpack"
 	SourceEnv    Source = "BUILDPACK_URL"
+	SourceApp    Source = "app.json"
 	SourceFile   Source = ".buildpacks"
 	SourceDetect Source = "detect"
 )
 
 // ErrNoBuildpacks means nothing named a buildpack and there are no defaults
 // to detect with.
-var ErrNoBuildpacks = errors.New("no buildpack given: use --buildpack, BUILDPACK_URL or a .buildpacks file")
+var ErrNoBuildpacks = errors.New("no buildpack given: use --buildpack, BUILDPACK_URL, app.json buildpacks or a .buildpacks file")
 
 // Selection is the ordered list of buildpack references a build uses. With
 // SourceDetect, Refs are candidates: the first whose bin/detect passes is used.
+// A ref that is a builtin buildpack's bare name means that builtin: a
+// directory that wins over the name is given as an absolute path.
 type Selection struct {
 	Refs   []string
 	Source Source
 }
 
-// Select picks the buildpacks for the app in appDir: explicit (--buildpack
-// flags) win, in order; else BUILDPACK_URL from env; else the app's
-// .buildpacks file, whose relative local paths are made absolute against
-// appDir; else defaults, to be detected in order.
-func Select(appDir string, explicit []string, env map[string]string, defaults []string) (Selection, error) {
-	if len(explicit) > 0 {
-		for _, ref := range explicit {
+// Inputs are what Select chooses from.
+type Inputs struct {
+	// AppDir is the app's source directory.
+	AppDir string
+	// Flags are the --buildpack references, in order.
+	Flags []string
+	// Env are the config vars, for BUILDPACK_URL.
+	Env map[string]string
+	// Defaults are detection candidates (PAAS_BUILDPACKS); when empty, the
+	// builtin buildpacks are.
+	Defaults []string
+	// Builtins are the builtin buildpacks' names, in detection order.
+	Builtins []string
+}
+
+// Select picks the buildpacks for the app: --buildpack flags win, in order;
+// else BUILDPACK_URL from the config vars; else the app's app.json
+// `buildpacks`; else its .buildpacks file; else defaults, to be detected in
+// order. Relative local paths in app.json and .buildpacks are made absolute
+// against the app.
+//
+// A builtin buildpack's name names it unless a directory of that name
+// exists: relative to the current directory for flags, BUILDPACK_URL and
+// defaults, relative to the app for app.json and .buildpacks.
+func Select(in Inputs) (Selection, error) {
+	cwd := builtinNames{names: in.Builtins}
+	if len(in.Flags) > 0 {
+		for _, ref := range in.Flags {
 			if strings.TrimSpace(ref) == "" {
 				return Selection{}, errors.New("--buildpack: empty buildpack reference")
 			}
 		}
-		return Selection{Refs: clone(explicit), Source: SourceFlag}, nil
+		return Selection{Refs: cwd.resolveAll(in.Flags), Source: SourceFlag}, nil
 	}
-	if ref := strings.TrimSpace(env["BUILDPACK_URL"]); ref != "" {
-		return Selection{Refs: []string{ref}, Source: SourceEnv}, nil
+	if ref := strings.TrimSpace(in.Env["BUILDPACK_URL"]); ref != "" {
+		return Selection{Refs: cwd.resolveAll([]string{ref}), Source: SourceEnv}, nil
 	}
-	refs, err := readBuildpacksFile(appDir)
+	app := builtinNames{dir: in.AppDir, names: in.Builtins}
+	refs, err := readAppJSON(in.AppDir, app)
+	if err != nil || len(refs) > 0 {
+		return Selection{Refs: refs, Source: SourceApp}, err
+	}
+	refs, err = readBuildpacksFile(in.AppDir, app)
 	if err == nil {
 		return Selection{Refs: refs, Source: SourceFile}, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return Selection{}, err
 	}
-	if len(defaults) == 0 {
+	if len(in.Defaults) > 0 {
+		return Selection{Refs: cwd.resolveAll(in.Defaults), Source: SourceDetect}, nil
+	}
+	if len(in.Builtins) == 0 {
 		return Selection{}, ErrNoBuildpacks
 	}
-	return Selection{Refs: clone(defaults), Source: SourceDetect}, nil
+	return Selection{Refs: clone(in.Builtins), Source: SourceDetect}, nil
+}
+
+// builtinNames tells builtin buildpacks' names from directories of the
+// same name in dir ("" for the current directory).
+type builtinNames struct {
+	dir   string
+	names []string
+}
+
+// isBuiltin reports whether ref names a builtin buildpack: it is one's
+// name and no directory of that name exists, which would win.
+func (b builtinNames) isBuiltin(ref string) bool {
+	if !slices.Contains(b.names, ref) {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(b.dir, ref))
+	return err != nil || !fi.IsDir()
+}
+
+// resolveAll returns refs with each directory that wins over a builtin's
+// name made absolute, so that the bare name always means the builtin.
+func (b builtinNames) resolveAll(refs []string) []string {
+	out := clone(refs)
+	for i, ref := range out {
+		if slices.Contains(b.names, ref) && !b.isBuiltin(ref) {
+			out[i] = absPath(filepath.Join(b.dir, ref))
+		}
+	}
+	return out
+}
+
+// readAppJSON returns the references app.json's `buildpacks` lists, made
+// absolute like .buildpacks lines; none when there is no app.json or it
+// lists none.
+func readAppJSON(appDir string, names builtinNames) ([]string, error) {
+	m, err := appjson.Read(appDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	urls, err := m.BuildpackURLs()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(appDir, appjson.Name), err)
+	}
+	return names.absAll(urls)
+}
+
+// absAll returns the app's references with builtin buildpacks' names kept
+// and relative local paths made absolute against the app.
+func (b builtinNames) absAll(refs []string) ([]string, error) {
+	out := make([]string, len(refs))
+	for i, ref := range refs {
+		if b.isBuiltin(ref) {
+			out[i] = ref
+			continue
+		}
+		abs, err := absLocal(b.dir, ref)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = abs
+	}
+	return out, nil
 }
 
 // readBuildpacksFile reads appDir/.buildpacks: one reference per line, blank
 // and '#' lines ignored. A missing file gives an error matching
 // fs.ErrNotExist; a file naming no buildpack is an error, since an empty list
 // is more likely a mistake than a wish to fall back to detection.
-func readBuildpacksFile(appDir string) ([]string, error) {
+func readBuildpacksFile(appDir string, names builtinNames) ([]string, error) {
 	path := filepath.Join(appDir, string(SourceFile))
-	f, err := os.Open(path)
-	if err != nil {
+	f, err := appfile.Open(appDir, string(SourceFile))
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", appDir, err)
 	}
 	defer f.Close()
 	var refs []string
@@ -80,19 +184,28 @@ func readBuildpacksFile(appDir string) ([]string, error) {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		ref, err := absLocal(appDir, line)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", path, err)
-		}
-		refs = append(refs, ref)
+		refs = append(refs, line)
 	}
 	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	refs, err = names.absAll(refs)
+	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}
 	if len(refs) == 0 {
 		return nil, fmt.Errorf("%s names no buildpack: list one reference per line, or delete it to detect one", path)
 	}
 	return refs, nil
+}
+
+// absPath makes p absolute, keeping it when the working directory is
+// unknown (the fetch then fails naming it).
+func absPath(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
 }
 
 // absLocal makes ref absolute against appDir when it is a relative local

@@ -71,7 +71,7 @@ func TestSelect(t *testing.T) {
 			if tt.buildpacks != "" {
 				writeFile(t, filepath.Join(appDir, ".buildpacks"), tt.buildpacks)
 			}
-			got, err := Select(appDir, tt.explicit, tt.env, defaults)
+			got, err := Select(Inputs{AppDir: appDir, Flags: tt.explicit, Env: tt.env, Defaults: defaults})
 			if err != nil {
 				t.Fatalf("Select() error = %v", err)
 			}
@@ -109,7 +109,7 @@ func TestSelectErrors(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			got, err := Select(appDir, tt.explicit, nil, tt.defaults)
+			got, err := Select(Inputs{AppDir: appDir, Flags: tt.explicit, Defaults: tt.defaults})
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("Select() = %+v, %v, want error containing %q", got, err, tt.wantErr)
 			}
@@ -122,13 +122,137 @@ func TestSelectErrors(t *testing.T) {
 
 func TestSelectCopiesSlices(t *testing.T) {
 	explicit := []string{"./a"}
-	got, err := Select(t.TempDir(), explicit, nil, nil)
+	got, err := Select(Inputs{AppDir: t.TempDir(), Flags: explicit})
 	if err != nil {
 		t.Fatal(err)
 	}
 	got.Refs[0] = "changed"
 	if explicit[0] != "./a" {
 		t.Errorf("Select() aliased its input: explicit = %v, want [./a]", explicit)
+	}
+}
+
+// Builtin buildpacks' names select them from every source, unless a
+// directory of that name exists where the reference is read from: the
+// current directory for flags, BUILDPACK_URL and PAAS_BUILDPACKS, the app
+// for .buildpacks. Without defaults, the builtins are detected.
+func TestSelectBuiltinNames(t *testing.T) {
+	builtins := []string{"go", "static", "procfile"}
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	if err := os.Mkdir("static", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		in         Inputs
+		buildpacks string // content of .buildpacks; "" means no file
+		appDirs    []string
+		want       func(appDir string) []string
+	}{
+		{
+			name: "flags", in: Inputs{Flags: []string{"go", "static", "./procfile", "gopher"}},
+			want: func(string) []string { return []string{"go", filepath.Join(cwd, "static"), "./procfile", "gopher"} },
+		},
+		{
+			name: "BUILDPACK_URL", in: Inputs{Env: map[string]string{"BUILDPACK_URL": "procfile"}},
+			want: func(string) []string { return []string{"procfile"} },
+		},
+		{
+			name: "PAAS_BUILDPACKS", in: Inputs{Defaults: []string{"static", "go"}},
+			want: func(string) []string { return []string{filepath.Join(cwd, "static"), "go"} },
+		},
+		{
+			name: ".buildpacks after a URL", buildpacks: "https://example.test/bp.tgz\ngo\nstatic\nprocfile\n", appDirs: []string{"procfile"},
+			want: func(app string) []string {
+				return []string{"https://example.test/bp.tgz", "go", "static", filepath.Join(app, "procfile")}
+			},
+		},
+		{
+			name: "detection", want: func(string) []string { return builtins },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.AppDir, tt.in.Builtins = t.TempDir(), builtins
+			if tt.buildpacks != "" {
+				writeFile(t, filepath.Join(tt.in.AppDir, ".buildpacks"), tt.buildpacks)
+			}
+			for _, d := range tt.appDirs {
+				if err := os.Mkdir(filepath.Join(tt.in.AppDir, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := Select(tt.in)
+			if err != nil {
+				t.Fatalf("Select() error = %v", err)
+			}
+			if want := tt.want(tt.in.AppDir); !slices.Equal(got.Refs, want) {
+				t.Errorf("Select() = %q, want %q", got.Refs, want)
+			}
+		})
+	}
+}
+
+// app.json's buildpacks come after --buildpack and BUILDPACK_URL and before
+// .buildpacks; an empty list is no setting.
+func TestSelectAppJSON(t *testing.T) {
+	builtins := []string{"go", "procfile"}
+	tests := []struct {
+		name    string
+		in      Inputs
+		appJSON string
+		want    func(appDir string) Selection
+	}{
+		{
+			name:    "after BUILDPACK_URL",
+			in:      Inputs{Env: map[string]string{"BUILDPACK_URL": "https://example.test/env.tgz"}},
+			appJSON: `{"buildpacks": [{"url": "go"}]}`,
+			want: func(string) Selection {
+				return Selection{Refs: []string{"https://example.test/env.tgz"}, Source: SourceEnv}
+			},
+		},
+		{
+			name:    "before .buildpacks, names and paths",
+			appJSON: `{"name": "x", "buildpacks": [{"url": "https://example.test/a.tgz"}, {"url": "./vendor/bp"}, {"url": "go"}]}`,
+			want: func(app string) Selection {
+				return Selection{Refs: []string{"https://example.test/a.tgz", filepath.Join(app, "vendor/bp"), "go"}, Source: SourceApp}
+			},
+		},
+		{
+			name:    "an empty list is no setting",
+			appJSON: `{"buildpacks": [], "healthchecks": {}}`,
+			want:    func(string) Selection { return Selection{Refs: []string{"procfile"}, Source: SourceFile} },
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.in.AppDir, tt.in.Builtins = t.TempDir(), builtins
+			writeFile(t, filepath.Join(tt.in.AppDir, "app.json"), tt.appJSON)
+			writeFile(t, filepath.Join(tt.in.AppDir, ".buildpacks"), "procfile\n")
+			got, err := Select(tt.in)
+			if err != nil {
+				t.Fatalf("Select() error = %v", err)
+			}
+			if want := tt.want(tt.in.AppDir); got.Source != want.Source || !slices.Equal(got.Refs, want.Refs) {
+				t.Errorf("Select() = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+// A broken app.json stops the build, naming the file and the problem.
+func TestSelectAppJSONErrors(t *testing.T) {
+	for _, tt := range []struct{ json, want string }{
+		{`{"buildpacks": [{"url": "go"}, {}]}`, `app.json: buildpacks[1] has no "url"`},
+		{`{"buildpacks": "go"}`, "app.json: json: cannot unmarshal string"},
+	} {
+		app := t.TempDir()
+		writeFile(t, filepath.Join(app, "app.json"), tt.json)
+		_, err := Select(Inputs{AppDir: app, Builtins: []string{"go"}})
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(app, tt.want)) {
+			t.Errorf("Select(app.json %s) error = %v, want %q", tt.json, err, filepath.Join(app, tt.want))
+		}
 	}
 }
 

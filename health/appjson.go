@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/paas-dev/paas/appjson"
 )
 
 // maxSeconds bounds the second counts in app.json (a day), so a typo
@@ -24,11 +26,6 @@ type UnsupportedError struct {
 // Error lists the skipped checks.
 func (e *UnsupportedError) Error() string {
 	return "app.json: skipping healthchecks paas cannot run: " + strings.Join(e.Skipped, ", ")
-}
-
-// appJSON is the part of app.json that holds checks.
-type appJSON struct {
-	Healthchecks map[string][]checkJSON `json:"healthchecks"`
 }
 
 // checkJSON is one entry of healthchecks.<process type>, as Dokku reads
@@ -67,13 +64,13 @@ type headerJSON struct {
 // *UnsupportedError returned together with the valid checks; any other
 // error (invalid JSON, a bad value) comes with no checks.
 func ParseAppJSON(data []byte, processType string) ([]Check, error) {
-	var app appJSON
-	if err := json.Unmarshal(data, &app); err != nil {
-		return nil, fmt.Errorf("parsing app.json: %w", err)
+	entries, err := healthchecks(data, processType)
+	if err != nil {
+		return nil, err
 	}
 	var checks []Check
 	var skipped []string
-	for i, raw := range app.Healthchecks[processType] {
+	for i, raw := range entries {
 		if name := raw.unsupported(); name != "" {
 			skipped = append(skipped, name)
 			continue
@@ -87,6 +84,19 @@ func ParseAppJSON(data []byte, processType string) ([]Check, error) {
 		return checks, &UnsupportedError{Skipped: skipped}
 	}
 	return checks, nil
+}
+
+// healthchecks returns app.json's healthchecks.<processType> entries.
+func healthchecks(data []byte, processType string) ([]checkJSON, error) {
+	m, err := appjson.Parse(data)
+	if err != nil || len(m.Healthchecks) == 0 {
+		return nil, err
+	}
+	var all map[string][]checkJSON
+	if err := json.Unmarshal(m.Healthchecks, &all); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", appjson.Name, err)
+	}
+	return all[processType], nil
 }
 
 // unsupported names the entry if paas cannot run it, else returns "".

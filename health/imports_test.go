@@ -1,22 +1,15 @@
 package health_test
 
 import (
-	"go/build"
-	"strings"
 	"testing"
+
+	"github.com/paas-dev/paas/internal/testenv"
 )
 
 // TestImportsOnlyStandardLibrary keeps health free of the runtimes that
 // start processes: it only needs an address and an "exited" signal, so
-// both containerd and sandbox runs can use it.
+// both containerd and sandbox runs can use it. appjson is a standard
+// library leaf shared with detect, so app.json is read one way.
 func TestImportsOnlyStandardLibrary(t *testing.T) {
-	pkg, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, imp := range pkg.Imports {
-		if first, _, _ := strings.Cut(imp, "/"); strings.Contains(first, ".") {
-			t.Errorf("health imports %s, want only the standard library", imp)
-		}
-	}
+	testenv.ImportsOnly(t, "github.com/paas-dev/paas/appjson")
 }

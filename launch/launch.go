@@ -21,9 +21,11 @@ const (
 	DefaultPort  = "5000"
 )
 
-// The launcher is a POSIX shell script: every stack already has /bin/sh
-// (process commands run through it), so a script adds no binary to the image
-// and is byte-for-byte the same in every build, which keeps its layer shared.
+// The launcher is a POSIX shell script: every stack already has /bin/sh, so
+// a script adds no binary to the image and is byte-for-byte the same in
+// every build, which keeps its layer shared. It runs itself under bash when
+// the image has bash, because Heroku's .profile.d scripts and process
+// commands are written for bash.
 //
 //go:embed launcher.sh
 var script []byte

@@ -3,8 +3,17 @@
 # way Heroku does at dyno start, then runs one process of the app.
 #
 #   launcher TYPE            run the process type TYPE (from the Procfile or
-#                            the buildpacks' release defaults) through /bin/sh -c
+#                            the buildpacks' release defaults) through bash -c,
+#                            or /bin/sh -c when the image has no bash
 #   launcher CMD [ARGS...]   run any command with the same environment
+#
+# Heroku starts processes with bash, so .profile.d scripts and Procfile
+# commands may use its syntax (BASH_SOURCE, arrays, [[ ]]): the launcher runs
+# itself again under bash when the image has one, and otherwise goes on as
+# the POSIX script it is.
+if [ -z "${BASH_VERSION:-}" ] && command -v bash >/dev/null 2>&1; then
+	exec bash "$0" "$@"
+fi
 cd /app || exit 70
 export HOME=/app
 export PORT="${PORT:-5000}"
@@ -26,7 +35,7 @@ simple() {
 '*) return 1 ;;
 	esac
 	case ${body%% *} in
-	*=* | if | for | while | until | case | '{' | '!' | exec) return 1 ;;
+	*=* | if | for | while | until | case | '{' | '!' | '[[' | exec | time | function | select | coproc) return 1 ;;
 	esac
 	return 0
 }
@@ -34,11 +43,13 @@ if [ $# -eq 1 ] && [ -f "/paas/processes/$1" ]; then
 	PAAS_PROCESS_TYPE=$1
 	export PAAS_PROCESS_TYPE
 	command=$(cat "/paas/processes/$1")
+	paas_shell=/bin/sh
+	if [ -n "${BASH_VERSION:-}" ]; then paas_shell=$BASH; fi
 	# The app must be the process that gets SIGTERM: dash does not replace
 	# itself with the last command of -c, so simple commands get an exec.
 	if simple "$command"; then
-		exec /bin/sh -c "exec $command"
+		exec "$paas_shell" -c "exec $command"
 	fi
-	exec /bin/sh -c "$command"
+	exec "$paas_shell" -c "$command"
 fi
 exec "$@"

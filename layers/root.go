@@ -110,14 +110,13 @@ func (r *root) ensureWritable(fd int, rel string) error {
 	return unix.Fchmod(fd, st.Mode&0o7777|0o700)
 }
 
-// setDir records a directory's final mode and mtime. The owner keeps r and
-// x whatever the tar says, so the tree stays traversable by its owner.
+// setDir records a directory's final mode and mtime.
 func (r *root) setDir(fd int, rel string, mode uint32, mtime time.Time) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return err
 	}
-	r.dirs[fileID{dev: st.Dev, ino: st.Ino}] = &dirMeta{rel: rel, mode: mode | 0o500, mtime: &mtime}
+	r.dirs[fileID{dev: st.Dev, ino: st.Ino}] = &dirMeta{rel: rel, mode: mode, mtime: &mtime}
 	return nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,13 +26,18 @@ const (
 // absolute names are taken relative to dir, and symlinks are resolved as if
 // dir were the root, so a link to /etc leads to dir/etc.
 //
-// Files get the tar's modes and mtimes but are never chowned: they belong to
-// the caller, which is what a rootless sandbox maps to root. Directories are
-// made writable while filled and get their modes (always with owner r and x,
-// so the tree stays traversable) and mtimes at the end; use RemoveAll to
-// delete such a tree. Device nodes are skipped where the caller may not
-// create them. File contents are streamed, never held in memory.
-func Unpack(r io.Reader, dir string) (retErr error) {
+// Files get the tar's modes and mtimes. Unless WithOwners says otherwise
+// they are never chowned: they belong to the caller, which is what a
+// rootless sandbox maps to root. Directories are made writable while filled
+// and get their modes (without WithOwners always with owner r and x, so the
+// tree stays traversable) and mtimes at the end; use RemoveAll to delete
+// such a tree. Device nodes are skipped where the caller may not create
+// them. File contents are streamed, never held in memory.
+func Unpack(r io.Reader, dir string, opts ...UnpackOption) (retErr error) {
+	o, err := makeUnpackOptions(opts)
+	if err != nil {
+		return fmt.Errorf("unpacking layer: %w", err)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("unpacking layer: %w", err)
 	}
@@ -42,7 +46,7 @@ func Unpack(r io.Reader, dir string) (retErr error) {
 		return fmt.Errorf("unpacking layer: %w", err)
 	}
 	defer rt.close()
-	u := &unpacker{root: rt, written: map[string]struct{}{}, buf: make([]byte, copyBufSize)}
+	u := &unpacker{root: rt, owners: o.owners, written: map[string]struct{}{}, buf: make([]byte, copyBufSize)}
 	defer func() {
 		if err := rt.finish(); err != nil && retErr == nil {
 			retErr = fmt.Errorf("unpacking layer into %s: %w", dir, err)
@@ -66,7 +70,8 @@ func Unpack(r io.Reader, dir string) (retErr error) {
 
 // unpacker applies one layer's entries to a root.
 type unpacker struct {
-	root *root
+	root   *root
+	owners *owners // nil: entries keep the caller as owner
 	// written holds the paths this layer created and their parents.
 	// Whiteouts only hide what lower layers put there, never the layer's
 	// own entries, whichever order the tar lists them in.
@@ -111,18 +116,18 @@ func (u *unpacker) mark(rel string) {
 
 // create makes the file base in directory pfd and reports whether it did.
 func (u *unpacker) create(pfd int, rel, base string, hdr *tar.Header, r io.Reader) (bool, error) {
-	mode := uint32(hdr.Mode) & 0o7777
+	m := u.owners.meta(hdr)
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		return true, u.mkdir(pfd, rel, base, mode, hdr.ModTime)
+		return true, u.mkdir(pfd, rel, base, m)
 	case tar.TypeReg, tar.TypeCont, tar.TypeGNUSparse:
-		return true, writeRegular(pfd, base, mode, hdr.ModTime, r, u.buf)
+		return true, writeRegular(pfd, base, m, r, u.buf)
 	case tar.TypeSymlink:
-		return true, symlink(pfd, base, hdr.Linkname, hdr.ModTime)
+		return true, symlink(pfd, base, hdr.Linkname, m)
 	case tar.TypeLink:
 		return true, u.hardlink(pfd, rel, base, hdr.Linkname)
 	case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-		return mknod(pfd, base, hdr)
+		return mknod(pfd, base, hdr, m)
 	}
 	return false, fmt.Errorf("type %q: %w", hdr.Typeflag, ErrUnsupportedType)
 }
@@ -145,9 +150,10 @@ func replace(pfd int, base string, keepDir bool) (bool, error) {
 	return false, removeAt(pfd, base)
 }
 
-// mkdir makes (or keeps) directory base and records its final mode and
-// mtime. It starts out owner-only so it can be filled whatever its mode.
-func (u *unpacker) mkdir(pfd int, rel, base string, mode uint32, mtime time.Time) error {
+// mkdir makes (or keeps) directory base, gives it its owner and records its
+// final mode and mtime. It starts out owner-only so it can be filled
+// whatever its mode.
+func (u *unpacker) mkdir(pfd int, rel, base string, m meta) error {
 	kept, err := replace(pfd, base, true)
 	if err != nil {
 		return err
@@ -162,11 +168,18 @@ func (u *unpacker) mkdir(pfd int, rel, base string, mode uint32, mtime time.Time
 		return err
 	}
 	defer unix.Close(fd)
-	return u.root.setDir(fd, rel, mode, mtime)
+	if err := m.chown(fd); err != nil {
+		return err
+	}
+	mode := m.mode
+	if u.owners == nil {
+		mode |= 0o500 // the caller owns the tree and must be able to walk it
+	}
+	return u.root.setDir(fd, rel, mode, m.mtime)
 }
 
 // writeRegular streams r into a new file base in pfd, using buf.
-func writeRegular(pfd int, base string, mode uint32, mtime time.Time, r io.Reader, buf []byte) error {
+func writeRegular(pfd int, base string, m meta, r io.Reader, buf []byte) error {
 	if _, err := replace(pfd, base, false); err != nil {
 		return err
 	}
@@ -179,10 +192,14 @@ func writeRegular(pfd int, base string, mode uint32, mtime time.Time, r io.Reade
 	if err := copySparse(f, r, buf); err != nil {
 		return err
 	}
-	if err := unix.Fchmod(fd, mode); err != nil {
+	// chown clears setuid and setgid bits, so the mode comes after it.
+	if err := m.chown(fd); err != nil {
 		return err
 	}
-	if err := futimens(fd, mtime); err != nil {
+	if err := unix.Fchmod(fd, m.mode); err != nil {
+		return err
+	}
+	if err := futimens(fd, m.mtime); err != nil {
 		return err
 	}
 	return f.Close()
@@ -218,15 +235,14 @@ func copySparse(f *os.File, r io.Reader, buf []byte) error {
 }
 
 // symlink makes a symlink base in pfd with its target kept verbatim.
-func symlink(pfd int, base, target string, mtime time.Time) error {
+func symlink(pfd int, base, target string, m meta) error {
 	if _, err := replace(pfd, base, false); err != nil {
 		return err
 	}
 	if err := unix.Symlinkat(target, pfd, base); err != nil {
 		return err
 	}
-	ts := unix.NsecToTimespec(mtime.UnixNano())
-	return unix.UtimesNanoAt(pfd, base, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+	return m.setAt(pfd, base)
 }
 
 // hardlink links base in pfd to the file the tar names target, which is
@@ -254,11 +270,11 @@ func (u *unpacker) hardlink(pfd int, rel, base, target string) error {
 
 // mknod makes a device node or fifo, skipping it when the caller lacks the
 // privilege (devices need CAP_MKNOD in the initial user namespace).
-func mknod(pfd int, base string, hdr *tar.Header) (bool, error) {
+func mknod(pfd int, base string, hdr *tar.Header, m meta) (bool, error) {
 	if _, err := replace(pfd, base, false); err != nil {
 		return false, err
 	}
-	mode := uint32(hdr.Mode) & 0o7777
+	mode := m.mode
 	switch hdr.Typeflag {
 	case tar.TypeChar:
 		mode |= unix.S_IFCHR
@@ -275,8 +291,7 @@ func mknod(pfd int, base string, hdr *tar.Header) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	ts := unix.NsecToTimespec(hdr.ModTime.UnixNano())
-	return true, unix.UtimesNanoAt(pfd, base, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
+	return true, m.setAt(pfd, base)
 }
 
 // whiteout applies ".wh.NAME" or the opaque marker found in directory

@@ -27,6 +27,7 @@ type tarEntry struct {
 	link string
 	// major and minor number device nodes.
 	major, minor int64
+	uid, gid     int
 }
 
 // dirE, fileE, linkE and hardE abbreviate the common tarEntry kinds.
@@ -47,7 +48,7 @@ func makeTar(t testing.TB, es ...tarEntry) []byte {
 	for _, e := range es {
 		h := &tar.Header{
 			Name: e.name, Typeflag: e.typ, Mode: e.mode, Linkname: e.link, Devmajor: e.major, Devminor: e.minor,
-			ModTime: DefaultEpoch, Format: tar.FormatPAX,
+			ModTime: DefaultEpoch, Format: tar.FormatPAX, Uid: e.uid, Gid: e.gid,
 		}
 		if h.Typeflag == 0 {
 			h.Typeflag = tar.TypeReg

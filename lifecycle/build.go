@@ -12,12 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/paas-dev/paas/buildpack"
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/detect"
-	"github.com/paas-dev/paas/procfile"
 	"github.com/paas-dev/paas/sandbox"
+	"github.com/paas-dev/paas/secret"
 	"github.com/paas-dev/paas/trust"
 )
 
@@ -43,11 +45,19 @@ type Options struct {
 	Stack  Stack
 	// Buildpacks are the --buildpack references, in order.
 	Buildpacks []string
-	// DefaultBuildpacks are tried in order when nothing names buildpacks.
+	// DefaultBuildpacks are tried in order when nothing names buildpacks;
+	// when empty, the Builtins are.
 	DefaultBuildpacks []string
+	// Builtins are the buildpacks shipped inside paas, which references
+	// name by their Ref ("go").
+	Builtins []*buildpack.Buildpack
 	// Env are the config vars: the app's .env, --env-file and --env merged.
 	// Buildpacks see them in ENV_DIR, never in their environment.
 	Env map[string]string
+	// Exclude are app paths (slash-separated, relative to AppDir) left out
+	// of the working copy besides .git, .env and .slugignore matches: an
+	// --env-file kept inside the app.
+	Exclude []string
 	// CacheDir is the persistent CACHE_DIR of this app.
 	CacheDir string
 	// BuildpackCache is where fetched buildpacks are kept.
@@ -66,7 +76,13 @@ type Options struct {
 	CAs *trust.Pool
 	// Proxy are the caller's proxy settings (ProxyEnv), given to every
 	// phase.
-	Proxy   map[string]string
+	Proxy map[string]string
+	// Timeout bounds the whole build (0: DefaultTimeout; negative: none);
+	// DetectTimeout and ReleaseTimeout each run of bin/detect and
+	// bin/release (0: their defaults).
+	Timeout, DetectTimeout, ReleaseTimeout time.Duration
+	// Limits bound each buildpack script with everything it starts.
+	Limits  sandbox.Limits
 	Console *console.Console
 }
 
@@ -116,6 +132,17 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	if err := checkAppDir(opts.AppDir); err != nil {
 		return nil, err
 	}
+	// The working copy is made from the directory a link names, never the
+	// link itself, which would make /app the source, writable.
+	dir, err := filepath.EvalSymlinks(opts.AppDir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrApp, err)
+	}
+	opts.AppDir = dir
+	opts.setDefaults()
+	parent := ctx
+	ctx, cancel := withLimit(ctx, opts.Timeout)
+	defer cancel()
 	b := &build{opts: opts, con: opts.Console, exports: map[string]string{}, result: &Result{}}
 	steps := []struct {
 		phase string
@@ -129,11 +156,26 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	for _, s := range steps {
 		start := time.Now()
 		if err := s.run(ctx); err != nil {
+			if timedOut(ctx, parent) {
+				return nil, fmt.Errorf("%w: the build ran longer than %s, in %s (raise the limit with --timeout)", ErrTimeout, opts.Timeout, s.phase)
+			}
 			return nil, err
 		}
 		b.result.Durations = append(b.result.Durations, PhaseDuration{s.phase, time.Since(start).Seconds()})
 	}
 	return b.result, nil
+}
+
+func (o *Options) setDefaults() {
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.DetectTimeout == 0 {
+		o.DetectTimeout = DefaultDetectTimeout
+	}
+	if o.ReleaseTimeout == 0 {
+		o.ReleaseTimeout = DefaultReleaseTimeout
+	}
 }
 
 // prepare makes the working copy, ENV_DIR and the sandbox.
@@ -144,7 +186,7 @@ func (b *build) prepare(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrApp, err)
 	}
 	app := filepath.Join(o.WorkDir, "app")
-	if err := copyTree(o.AppDir, app, appSkip(ignore), b.con.Warner()); err != nil {
+	if err := copyTree(o.AppDir, app, appSkip(ignore, o.Exclude), b.con.Warner()); err != nil {
 		return fmt.Errorf("%w: copying the app: %w", ErrApp, err)
 	}
 	b.result.AppDir = app
@@ -159,6 +201,13 @@ func (b *build) prepare(ctx context.Context) error {
 	}
 	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
 		return fmt.Errorf("creating the build cache: %w", err)
+	}
+	// A cache made before root's sandbox ids moved belongs to ids the
+	// mapping lacks; Own gives such files to root inside.
+	for _, dir := range []string{app, envDir, b.bpsDir, o.CacheDir} {
+		if err := b.own(dir); err != nil {
+			return err
+		}
 	}
 	mounts := []sandbox.Mount{
 		{Source: app, Target: BuildDir},
@@ -176,6 +225,16 @@ func (b *build) prepare(ctx context.Context) error {
 	return nil
 }
 
+// own gives what paas made for the sandbox to root inside it (see
+// sandbox.Own): as root, root inside is an unprivileged host user that
+// could not otherwise write the working copy or the cache.
+func (b *build) own(path string) error {
+	if b.opts.NoSandbox {
+		return nil
+	}
+	return sandbox.Own(path)
+}
+
 func (b *build) newSandbox(mounts []sandbox.Mount) (sandbox.Sandbox, error) {
 	if b.opts.NoSandbox {
 		return sandbox.Host(mounts), nil
@@ -189,6 +248,7 @@ func (b *build) newSandbox(mounts []sandbox.Mount) (sandbox.Sandbox, error) {
 		Upper:   upper,
 		Mounts:  mounts,
 		Network: b.opts.Network,
+		Limits:  b.opts.Limits,
 	})
 }
 
@@ -230,7 +290,7 @@ func gitInfo(dir string) (commit, url string) {
 		commit = strings.TrimSpace(string(out))
 	}
 	if out, err := exec.Command("git", "-C", dir, "config", "--get", "remote.origin.url").Output(); err == nil {
-		url = strings.TrimSpace(string(out))
+		url = secret.Redact(strings.TrimSpace(string(out)))
 	}
 	return commit, url
 }
@@ -238,7 +298,13 @@ func gitInfo(dir string) (commit, url string) {
 // detect chooses the buildpacks and runs their bin/detect.
 func (b *build) detect(ctx context.Context) error {
 	b.con.Step("Detecting buildpacks")
-	sel, err := detect.Select(b.opts.AppDir, b.opts.Buildpacks, b.opts.Env, b.opts.DefaultBuildpacks)
+	sel, err := detect.Select(detect.Inputs{
+		AppDir:   b.opts.AppDir,
+		Flags:    b.opts.Buildpacks,
+		Env:      b.opts.Env,
+		Defaults: b.opts.DefaultBuildpacks,
+		Builtins: builtinNames(b.opts.Builtins),
+	})
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrDetect, err)
 	}
@@ -281,7 +347,7 @@ func (b *build) detectFirst(ctx context.Context, refs []string) error {
 		}
 	}
 	if len(refs) == 0 {
-		return fmt.Errorf("%w: no buildpack was given and there are no default buildpacks; name one with --buildpack, BUILDPACK_URL or a .buildpacks file", ErrDetect)
+		return fmt.Errorf("%w: no buildpack was given and there are no default buildpacks; name one with --buildpack, BUILDPACK_URL, app.json buildpacks or a .buildpacks file", ErrDetect)
 	}
 	return fmt.Errorf("%w: no buildpack detected the app; tried: %s. Name one with --buildpack", ErrDetect, strings.Join(refs, ", "))
 }
@@ -310,17 +376,24 @@ func (b *build) script(ctx context.Context, bp *prepared, name string, stdout, s
 // runDetect runs bin/detect BUILD_DIR. Exit 0 passes; its first stdout line
 // names the framework.
 func (b *build) runDetect(ctx context.Context, bp *prepared) (string, bool, error) {
-	var stdout strings.Builder
+	phase, cancel := withLimit(ctx, b.opts.DetectTimeout)
+	defer cancel()
+	stdout := newCappedBuffer(maxDetectOutput, cancel)
 	tail := console.NewTail(20)
-	err := b.script(ctx, bp, "detect", &stdout, tail)
+	err := b.script(phase, bp, "detect", stdout, tail)
+	out, overErr := stdout.bytes()
 	var exit *sandbox.ExitError
 	switch {
+	case overErr != nil:
+		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect %v", ErrDetect, bp.Ref, overErr)
+	case timedOut(phase, ctx):
+		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect ran longer than %s", ErrTimeout, bp.Ref, b.opts.DetectTimeout)
 	case errors.As(err, &exit):
 		return "", false, nil
 	case err != nil:
 		return "", false, fmt.Errorf("running %s bin/detect: %w", bp.Ref, err)
 	}
-	name, _, _ := strings.Cut(strings.TrimSpace(stdout.String()), "\n")
+	name, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return strings.TrimSpace(name), true, nil
 }
 
@@ -351,14 +424,24 @@ func (b *build) runCompile(ctx context.Context, bp *prepared) error {
 	err := b.script(ctx, bp, "compile", out, out, b.sb.Path(CacheDir), b.sb.Path(EnvDir))
 	var exit *sandbox.ExitError
 	if errors.As(err, &exit) {
-		return fmt.Errorf("%w: buildpack %s: bin/compile exited with status %d; its last output:\n%s",
-			ErrCompile, bp.Ref, exit.Code, indent(tail.Lines()))
+		return fmt.Errorf("%w: buildpack %s: bin/compile %s; its last output:\n%s",
+			ErrCompile, bp.Ref, describeExit(exit), indent(tail.Lines()))
 	}
 	if err != nil {
 		return fmt.Errorf("%w: buildpack %s: running bin/compile: %v", ErrCompile, bp.Ref, err)
 	}
 	return nil
 }
+
+// sourceExportScript sources the export file named by $1 and prints the
+// resulting environment. Heroku and herokuish source it with bash, and real
+// buildpacks write it with bash's `export -p` (`declare -x NAME="value"`),
+// which dash cannot read; so bash does it when the stack has one on PATH,
+// else /bin/sh.
+const sourceExportScript = `if command -v bash >/dev/null 2>&1; then
+	exec bash -c '. "$1" >&2 && exec env -0' export "$1"
+fi
+. "$1" >&2 && exec env -0`
 
 // sourceExport applies the buildpack's export file, if it wrote one, the
 // way herokuish does: source it in a shell and keep what changed.
@@ -367,19 +450,25 @@ func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
 		return nil
 	}
 	before := b.env.with(b.exports)
-	var stdout strings.Builder
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stdout := newCappedBuffer(maxExportOutput, cancel)
 	tail := console.NewTail(10)
 	err := b.sb.Run(ctx, &sandbox.Cmd{
-		Args:   []string{"/bin/sh", "-c", `. "$1" >&2 && exec env -0`, "export", b.sb.Path(bp.path("export"))},
+		Args:   []string{"/bin/sh", "-c", sourceExportScript, "export", b.sb.Path(bp.path("export"))},
 		Env:    before.list(),
 		Dir:    b.sb.Path(BuildDir),
-		Stdout: &stdout,
+		Stdout: stdout,
 		Stderr: tail,
 	})
+	env, overErr := stdout.bytes()
+	if overErr != nil {
+		return fmt.Errorf("%w: buildpack %s: sourcing its export file %v", ErrCompile, bp.Ref, overErr)
+	}
 	if err != nil {
 		return fmt.Errorf("%w: buildpack %s: sourcing its export file: %v\n%s", ErrCompile, bp.Ref, err, indent(tail.Lines()))
 	}
-	for k, v := range exported(before, parseEnvZ([]byte(stdout.String()))) {
+	for k, v := range exported(before, parseEnvZ(env)) {
 		b.exports[k] = v
 	}
 	return nil
@@ -387,7 +476,7 @@ func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
 
 // checkProcfile fails fast on a malformed Procfile, before a long compile.
 func (b *build) checkProcfile() error {
-	_, err := procfile.ParseFile(filepath.Join(b.result.AppDir, "Procfile"))
+	_, err := readProcfile(b.result.AppDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %v", ErrProcfile, err)
 	}
@@ -409,7 +498,7 @@ func (b *build) release(ctx context.Context) error {
 		merge(vars, rel.ConfigVars)
 	}
 	b.con.Info("Default types for buildpacks -> %s", typeList(processes))
-	procs, err := procfile.ParseFile(filepath.Join(b.result.AppDir, "Procfile"))
+	procs, err := readProcfile(b.result.AppDir)
 	switch {
 	case err == nil:
 		merge(processes, procs)
@@ -420,7 +509,7 @@ func (b *build) release(ctx context.Context) error {
 	b.result.Processes, b.result.ConfigVars = processes, vars
 	for _, bp := range b.selected {
 		b.result.Buildpacks = append(b.result.Buildpacks, UsedBuildpack{
-			Name: bp.Name, Ref: bp.Ref, Resolved: bp.Resolved, Detected: bp.detected,
+			Name: bp.Name, Ref: secret.Redact(bp.Ref), Resolved: bp.Resolved, Detected: bp.detected,
 		})
 	}
 	return nil
@@ -430,17 +519,38 @@ func (b *build) runRelease(ctx context.Context, bp *prepared) (Release, error) {
 	if _, err := os.Stat(filepath.Join(bp.hostDir, "bin", "release")); err != nil {
 		return Release{}, nil
 	}
-	var stdout strings.Builder
+	phase, cancel := withLimit(ctx, b.opts.ReleaseTimeout)
+	defer cancel()
+	stdout := newCappedBuffer(maxReleaseOutput, cancel)
 	tail := console.NewTail(10)
-	err := b.script(ctx, bp, "release", &stdout, tail)
+	err := b.script(phase, bp, "release", stdout, tail)
+	out, overErr := stdout.bytes()
+	if overErr != nil {
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release %v", ErrRelease, bp.Ref, overErr)
+	}
+	if timedOut(phase, ctx) {
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release ran longer than %s", ErrTimeout, bp.Ref, b.opts.ReleaseTimeout)
+	}
 	if err != nil {
 		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release: %v\n%s", ErrRelease, bp.Ref, err, indent(tail.Lines()))
 	}
-	rel, err := ParseRelease([]byte(stdout.String()))
+	rel, err := ParseRelease(out)
 	if err != nil {
 		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release printed %v", ErrRelease, bp.Ref, err)
 	}
 	return rel, nil
+}
+
+// describeExit says how a script ended, naming the usual cause of a
+// SIGKILL: the memory limit.
+func describeExit(e *sandbox.ExitError) string {
+	switch e.Signal {
+	case 0:
+		return fmt.Sprintf("exited with status %d", e.Code)
+	case syscall.SIGKILL:
+		return "was killed (signal 9: out of memory past --memory, or killed from outside)"
+	}
+	return fmt.Sprintf("was killed by signal %d (%v)", int(e.Signal), e.Signal)
 }
 
 func merge(dst, src map[string]string) {

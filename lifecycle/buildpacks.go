@@ -29,6 +29,7 @@ func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepa
 		CacheDir: b.opts.BuildpackCache,
 		Pull:     b.opts.Pull,
 		Log:      b.con.Writer(),
+		Builtins: b.opts.Builtins,
 	})
 	if err != nil {
 		if errors.Is(err, buildpack.ErrInvalid) || errors.Is(err, buildpack.ErrFetch) {
@@ -45,7 +46,19 @@ func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepa
 	if err := copyTree(bp.Dir, p.hostDir, skipGit, nil); err != nil {
 		return nil, fmt.Errorf("copying buildpack %s: %w", ref, err)
 	}
+	if err := b.own(p.hostDir); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// builtinNames returns the names references give builtin buildpacks.
+func builtinNames(bps []*buildpack.Buildpack) []string {
+	names := make([]string, len(bps))
+	for i, bp := range bps {
+		names[i] = bp.Ref
+	}
+	return names
 }
 
 func skipGit(rel string, isDir bool) bool { return path.Base(rel) == ".git" }

@@ -56,8 +56,19 @@ func (e environ) list() []string {
 	return out
 }
 
-// shellNoise are variables every shell sets itself; they are not exports.
-var shellNoise = map[string]bool{"PWD": true, "OLDPWD": true, "SHLVL": true, "_": true}
+// shellNoise are variables the shell that sources an export file sets
+// itself (dash or bash); they are not exports. A file written with bash's
+// `export -p` names PWD, OLDPWD and SHLVL too, with the values of the
+// buildpack's own shell. Bash's BASH_* state is listed in case an export
+// file runs `set -a`; BASH_ENV and exported functions (BASH_FUNC_*) are
+// real settings and pass.
+var shellNoise = map[string]bool{
+	"PWD": true, "OLDPWD": true, "SHLVL": true, "_": true,
+	"BASH": true, "BASHOPTS": true, "BASHPID": true, "SHELLOPTS": true,
+	"BASH_ARGC": true, "BASH_ARGV": true, "BASH_ARGV0": true, "BASH_COMMAND": true,
+	"BASH_EXECUTION_STRING": true, "BASH_LINENO": true, "BASH_SOURCE": true,
+	"BASH_SUBSHELL": true, "BASH_VERSINFO": true, "BASH_VERSION": true,
+}
 
 // exported returns the variables that after sets differently from before.
 func exported(before, after environ) map[string]string {

@@ -20,4 +20,7 @@ var (
 	ErrProcfile = errors.New("malformed Procfile")
 	// ErrExport: the image could not be assembled.
 	ErrExport = errors.New("export failed")
+	// ErrTimeout: the build, or a detect or release script, ran past its
+	// time limit.
+	ErrTimeout = errors.New("timed out")
 )

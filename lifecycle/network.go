@@ -40,6 +40,9 @@ func (b *build) trustCAs(mounts []sandbox.Mount) ([]sandbox.Mount, error) {
 	if err := os.WriteFile(file, pool.PEM(), 0o644); err != nil {
 		return nil, fmt.Errorf("writing the build's CA bundle: %w", err)
 	}
+	if err := b.own(file); err != nil {
+		return nil, err
+	}
 	b.caBundle = target
 	return append(mounts, sandbox.Mount{Source: file, Target: target, ReadOnly: true}), nil
 }

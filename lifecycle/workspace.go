@@ -8,9 +8,13 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/paas-dev/paas/appfile"
+	"github.com/paas-dev/paas/procfile"
 )
 
 // copyTree copies src into dst (which must not exist), keeping modes,
@@ -130,8 +134,20 @@ func fileKind(mode fs.FileMode) string {
 // path.Match's. A trailing slash matches directories only.
 type slugIgnore []string
 
+// readProcfile parses the app's Procfile, never following a link out of
+// the app (a buildpack may have made it one); a missing Procfile matches
+// fs.ErrNotExist.
+func readProcfile(appDir string) (procfile.Processes, error) {
+	f, err := appfile.Open(appDir, "Procfile")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return procfile.Parse(f)
+}
+
 func readSlugIgnore(appDir string) (slugIgnore, error) {
-	f, err := os.Open(filepath.Join(appDir, ".slugignore"))
+	f, err := appfile.Open(appDir, ".slugignore")
 	if os.IsNotExist(err) {
 		return nil, nil
 	}
@@ -174,9 +190,13 @@ func (s slugIgnore) Match(rel string, isDir bool) bool {
 // appSkip is what never enters the working copy: version-control metadata
 // (it changes with every commit and would make digests differ) and
 // .slugignore matches.
-func appSkip(ignore slugIgnore) func(string, bool) bool {
+func appSkip(ignore slugIgnore, exclude []string) func(string, bool) bool {
 	return func(rel string, isDir bool) bool {
 		if rel == ".git" || path.Base(rel) == ".git" && isDir {
+			return true
+		}
+		// Config vars are build-time settings: they never reach the image.
+		if rel == ".env" || slices.Contains(exclude, rel) {
 			return true
 		}
 		return ignore.Match(rel, isDir)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -57,9 +58,55 @@ func NormalizeName(s string) (string, error) {
 	if _, err := name.NewTag(s, name.WeakValidation); err != nil {
 		return "", fmt.Errorf("%w %q: %v", ErrInvalidName, s, err)
 	}
+	if err := checkPath(s); err != nil {
+		return "", fmt.Errorf("%w %q: %v", ErrInvalidName, s, err)
+	}
 	last := s[strings.LastIndex(s, "/")+1:]
 	if !strings.Contains(last, ":") {
 		s += ":" + name.DefaultTag
 	}
 	return s, nil
+}
+
+// pathComponent is a repository path component as the OCI distribution
+// spec defines it: lower-case letters and digits, separated inside by '.',
+// '_', '__' or dashes. go-containerregistry accepts more ("..", "a//b"),
+// and names become file names in the store, so paas holds to the spec.
+var pathComponent = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*$`)
+
+// tagPattern is a tag as the distribution spec defines it.
+var tagPattern = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+
+// registryHost is a registry's host name with an optional port.
+var registryHost = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]+)?$`)
+
+// checkPath refuses a name whose repository path has an empty, "." or ".."
+// component, or one the distribution spec does not allow.
+func checkPath(s string) error {
+	repo, _, _ := strings.Cut(s, "@")
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		if tag := repo[i+1:]; !tagPattern.MatchString(tag) {
+			return fmt.Errorf("tag %q: use letters, digits, '_', '.' and '-', not starting with '.' or '-'", tag)
+		}
+		repo = repo[:i]
+	}
+	parts := strings.Split(repo, "/")
+	if len(parts) > 1 && isHost(parts[0]) {
+		if !registryHost.MatchString(parts[0]) {
+			return fmt.Errorf("registry %q is not a host name", parts[0])
+		}
+		parts = parts[1:]
+	}
+	for _, p := range parts {
+		if !pathComponent.MatchString(p) {
+			return fmt.Errorf("path component %q: use lower-case letters and digits, separated by '.', '_' or '-'", p)
+		}
+	}
+	return nil
+}
+
+// isHost reports whether a name's first component names a registry, as
+// Docker decides: it holds a '.' or a ':', or is localhost.
+func isHost(s string) bool {
+	return strings.ContainsAny(s, ".:") || s == "localhost"
 }

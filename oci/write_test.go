@@ -350,6 +350,18 @@ func TestNormalizeName(t *testing.T) {
 		{"App", "", true},
 		{"app@sha256:" + strings.Repeat("0", 64), "", true},
 		{"app:bad tag", "", true},
+		{"my_app/web__1.v2", "my_app/web__1.v2:latest", false},
+		{"..", "", true},
+		{".", "", true},
+		{"../app", "", true},
+		{"a/../b", "", true},
+		{"a/./b:v1", "", true},
+		{"a//b", "", true},
+		{"-app", "", true},
+		{"app-", "", true},
+		{"..:5000/app", "", true},
+		{"app:..", "", true},
+		{"app:-x", "", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -34,17 +33,6 @@ func (e *SyntaxError) Error() string {
 
 // Is makes errors.Is(err, ErrSyntax) true for every *SyntaxError.
 func (e *SyntaxError) Is(target error) bool { return target == ErrSyntax }
-
-// ParseFile reads the Procfile at path. A missing file gives an error that
-// matches fs.ErrNotExist, so callers can treat "no Procfile" as normal.
-func ParseFile(path string) (Processes, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return Parse(f)
-}
 
 // Parse reads "type: command" lines from r. Blank lines and lines whose first
 // non-space character is '#' are ignored; anything else that is not a valid

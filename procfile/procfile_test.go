@@ -2,10 +2,7 @@ package procfile
 
 import (
 	"errors"
-	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -84,26 +81,6 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("errors.Is(%v, ErrSyntax) = false, want true", err)
 			}
 		})
-	}
-}
-
-func TestParseFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "Procfile")
-	if err := os.WriteFile(path, []byte("web: ./serve\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	got, err := ParseFile(path)
-	if err != nil {
-		t.Fatalf("ParseFile() error = %v", err)
-	}
-	if want := (Processes{"web": "./serve"}); !maps.Equal(got, want) {
-		t.Errorf("ParseFile() = %v, want %v", got, want)
-	}
-
-	_, err = ParseFile(filepath.Join(dir, "missing"))
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ParseFile(missing) error = %v, want fs.ErrNotExist", err)
 	}
 }
 

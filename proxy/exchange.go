@@ -23,6 +23,7 @@ type exchange struct {
 	status int
 	bytes  int64
 	err    error // why the backend could not answer, for the access log
+	body   *body // the request body being forwarded, nil without one
 }
 
 // newExchange starts recording a request and gives the client its id.

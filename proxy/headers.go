@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -18,7 +19,39 @@ const (
 	headerProto        = "X-Forwarded-Proto"
 	headerHost         = "X-Forwarded-Host"
 	headerPort         = "X-Forwarded-Port"
+	headerRealIP       = "X-Real-Ip"
 )
+
+// clientAddressHeaders are the headers, besides every X-Forwarded-*, in
+// which proxies, CDNs and load balancers tell an app who the client is
+// (Forwarded, nginx's X-Real-IP, Akamai's and Cloudflare's
+// True-Client-IP, Cloudflare's CF-Connecting-IP, Fastly's, ingress-nginx's
+// X-Original-Forwarded-For, and the ones frameworks such as Rails, Django
+// and Symfony read: Client-IP, X-Client-IP, X-Cluster-Client-IP…). A
+// client's copy is always removed: apps trust them for rate limits, audit
+// logs and allow lists, and only paas knows the client. The keys are in
+// canonical form, as net/http stores request headers.
+var clientAddressHeaders = map[string]bool{
+	"Forwarded":                true,
+	"Forwarded-For":            true,
+	"X-Forwarded":              true,
+	"X-Real-Ip":                true,
+	"True-Client-Ip":           true,
+	"X-Client-Ip":              true,
+	"Client-Ip":                true,
+	"X-Cluster-Client-Ip":      true,
+	"Cf-Connecting-Ip":         true,
+	"Cf-Connecting-Ipv6":       true,
+	"Fastly-Client-Ip":         true,
+	"X-Original-Forwarded-For": true,
+	"X-Originating-Ip":         true,
+	"X-Remote-Ip":              true,
+	"X-Remote-Addr":            true,
+}
+
+// forwardedPrefix starts every header of the X-Forwarded-* family
+// (-For, -Proto, -Host, -Port, -Ssl, -Scheme, -Server, -Prefix, …).
+const forwardedPrefix = "X-Forwarded-"
 
 // Bounds of a client's X-Request-Id that is kept, Heroku's router rule.
 const (
@@ -26,9 +59,10 @@ const (
 	maxRequestID = 200
 )
 
-// rewrite returns the ReverseProxy hook that aims a request at target.
-// ReverseProxy has already removed the incoming X-Forwarded-* headers
-// that this hook sets again.
+// rewrite returns the ReverseProxy hook that aims a request at target and
+// sets the headers that tell the app about the client. ReverseProxy has
+// already removed the hop-by-hop headers (and those the client named in
+// Connection) when it runs, so whatever it sets reaches the app.
 func (p *Proxy) rewrite(target *url.URL) func(*httputil.ProxyRequest) {
 	return func(pr *httputil.ProxyRequest) {
 		pr.SetURL(target)
@@ -42,9 +76,13 @@ func (p *Proxy) rewrite(target *url.URL) func(*httputil.ProxyRequest) {
 	}
 }
 
-// setForwarded tells the app who connected and how, in out.
+// setForwarded tells the app who connected and how, in out, after
+// removing every client-supplied header that claims to say so.
 func (p *Proxy) setForwarded(in *http.Request, out http.Header) {
-	out.Set(headerFor, clientIP(in))
+	stripClientForwarding(out)
+	peer := clientIP(in)
+	out.Set(headerFor, peer)
+	out.Set(headerRealIP, peer)
 	out.Set(headerProto, scheme(in))
 	out.Set(headerHost, in.Host)
 	out.Set(headerPort, localPort(in))
@@ -53,17 +91,55 @@ func (p *Proxy) setForwarded(in *http.Request, out http.Header) {
 	}
 }
 
+// stripClientForwarding deletes from h the client's forwarding headers
+// and every header whose name holds an underscore. The latter is nginx's
+// default (underscores_in_headers off): CGI-style servers (WSGI, Rack,
+// PHP) turn both X-Real-Ip and X_Real_Ip into HTTP_X_REAL_IP, so an
+// underscore spelling would slip a forged value past the names above. It
+// runs after ReverseProxy removed the hop-by-hop headers, so a name listed
+// in the client's Connection header cannot remove what paas sets next.
+func stripClientForwarding(h http.Header) {
+	for k := range h {
+		if clientAddressHeaders[k] || hasPrefixFold(k, forwardedPrefix) || strings.IndexByte(k, '_') >= 0 {
+			delete(h, k)
+		}
+	}
+}
+
+// hasPrefixFold reports whether s starts with prefix, ignoring ASCII case.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
 // keepForwarded carries a trusted front proxy's X-Forwarded-* headers
-// over, appending our peer to its X-Forwarded-For chain.
+// over, appending our peer to its X-Forwarded-For chain. X-Real-Ip
+// becomes the last address of that chain, the one the front proxy itself
+// saw (nginx's real_ip with one trusted hop): the addresses before it
+// came from the client and may be forged.
 func keepForwarded(in, out http.Header) {
 	if prior := in.Values(headerFor); len(prior) > 0 {
-		out.Set(headerFor, strings.Join(prior, ", ")+", "+out.Get(headerFor))
+		chain := strings.Join(prior, ", ")
+		out.Set(headerFor, chain+", "+out.Get(headerFor))
+		if ip := lastAddress(chain); ip != "" {
+			out.Set(headerRealIP, ip)
+		}
 	}
 	for _, k := range []string{headerProto, headerHost, headerPort} {
 		if v := in.Get(k); v != "" {
 			out.Set(k, v)
 		}
 	}
+}
+
+// lastAddress returns the last element of an X-Forwarded-For chain if it
+// is an IP address, else "".
+func lastAddress(chain string) string {
+	last := chain[strings.LastIndexByte(chain, ',')+1:]
+	addr, err := netip.ParseAddr(strings.TrimSpace(last))
+	if err != nil {
+		return ""
+	}
+	return addr.String()
 }
 
 // clientIP returns the address of the peer that sent r.

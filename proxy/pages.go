@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -14,6 +15,15 @@ import (
 func (p *Proxy) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 	x := exchangeFrom(r.Context())
 	x.err = err
+	// A failed body read comes first: net/http cancels the request's
+	// context when a read on the connection fails, yet the client that
+	// sent the body too slowly is still there to read why.
+	if x.body != nil {
+		if berr := x.body.failure(); berr != nil {
+			p.bodyErrorPage(w, x, berr)
+			return
+		}
+	}
 	if r.Context().Err() != nil {
 		x.status = statusClientClosed // nobody is left to read a page
 		return
@@ -23,6 +33,24 @@ func (p *Proxy) errorPage(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	p.page(w, http.StatusBadGateway, fmt.Sprintf("%s is not answering. It may be starting, restarting or down.", p.appName()))
+}
+
+// bodyErrorPage answers a request whose body could not be read from the
+// client: 408, as nginx does, when it came too slowly, else 400; a client
+// that went away mid-body is only logged. The connection is closed: what
+// is left of the body is unread.
+func (p *Proxy) bodyErrorPage(w http.ResponseWriter, x *exchange, err error) {
+	x.err = err
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		x.status = statusClientClosed
+		return
+	}
+	w.Header().Set("Connection", "close")
+	if isTimeout(err) {
+		p.page(w, http.StatusRequestTimeout, "The request body came too slowly.")
+		return
+	}
+	p.page(w, http.StatusBadRequest, "The request body could not be read.")
 }
 
 // unavailablePage answers 503 while no backend is set.

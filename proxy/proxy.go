@@ -17,6 +17,32 @@ const (
 	// the limit apps behind Dokku already live with. Streams are not cut by
 	// it: it only bounds the wait for the response headers.
 	DefaultResponseHeaderTimeout = 60 * time.Second
+	// DefaultReadHeaderTimeout bounds reading a request's headers, so a
+	// client sending them byte by byte (slowloris) cannot hold a
+	// connection; real clients send them in one packet.
+	DefaultReadHeaderTimeout = 10 * time.Second
+	// DefaultBodyTimeout is nginx's client_body_timeout: the longest wait
+	// for the next bytes of a request body, and the grace before
+	// DefaultMinBodyRate is enforced.
+	DefaultBodyTimeout = 60 * time.Second
+	// DefaultMinBodyRate (bytes per second) is what a request body must
+	// average once DefaultBodyTimeout has passed, like Kestrel's minimum
+	// data rate: a body trickled slower is cut off, so its connection is
+	// bounded in time, while a phone on a bad link (kilobytes per second)
+	// still uploads.
+	DefaultMinBodyRate = 1024
+	// DefaultWriteTimeout is nginx's send_timeout: the longest one write
+	// to the client may block, so a client that stops reading (a slow
+	// read attack) is cut off. It is per write, not per response, so
+	// streams, long downloads and WebSockets that idle stay open.
+	DefaultWriteTimeout = 60 * time.Second
+	// DefaultIdleTimeout closes client keep-alive connections left unused.
+	DefaultIdleTimeout = 120 * time.Second
+	// DefaultMaxHeaderBytes bounds a request's line and headers together:
+	// 64 KiB is twice nginx's default (4 buffers of 8 KiB), room for large
+	// cookies, and a sixteenth of net/http's default. Larger requests get
+	// 431.
+	DefaultMaxHeaderBytes = 64 << 10
 )
 
 // notStarted is the 503 reason before the first Switch.
@@ -44,17 +70,58 @@ type Options struct {
 	// client can send these headers and apps use them for security
 	// decisions (rate limits, redirects to https).
 	TrustForwarded bool
+	// ReadHeaderTimeout bounds reading each request's headers; zero
+	// means DefaultReadHeaderTimeout.
+	ReadHeaderTimeout time.Duration
+	// BodyTimeout is the longest wait for the next bytes of a request
+	// body; zero means DefaultBodyTimeout. A body that stalls is cut off
+	// and answered 408.
+	BodyTimeout time.Duration
+	// MinBodyRate is the average rate, in bytes per second, a request
+	// body must keep up once BodyTimeout has passed, counting only the
+	// time spent waiting for the client (not for the app to take the
+	// bytes); zero means DefaultMinBodyRate, negative means no minimum.
+	MinBodyRate int
+	// WriteTimeout is the longest one write to a client may block; zero
+	// means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections unused that long; zero
+	// means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds a request's line and headers; zero means
+	// DefaultMaxHeaderBytes.
+	MaxHeaderBytes int
+	// MaxConnections bounds the client connections open at once; zero
+	// means DefaultMaxConnections(). Past it the proxy stops accepting
+	// (new connections wait in the kernel's backlog, as with nginx) and
+	// closes idle keep-alive connections to make room.
+	MaxConnections int
 }
 
 // withDefaults fills in the zero fields.
 func (o Options) withDefaults() Options {
-	if o.ShutdownGrace <= 0 {
-		o.ShutdownGrace = DefaultShutdownGrace
+	o.ShutdownGrace = orDefault(o.ShutdownGrace, DefaultShutdownGrace)
+	o.ResponseHeaderTimeout = orDefault(o.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
+	o.ReadHeaderTimeout = orDefault(o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	o.BodyTimeout = orDefault(o.BodyTimeout, DefaultBodyTimeout)
+	o.WriteTimeout = orDefault(o.WriteTimeout, DefaultWriteTimeout)
+	o.IdleTimeout = orDefault(o.IdleTimeout, DefaultIdleTimeout)
+	o.MaxHeaderBytes = orDefault(o.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	if o.MinBodyRate == 0 {
+		o.MinBodyRate = DefaultMinBodyRate
 	}
-	if o.ResponseHeaderTimeout <= 0 {
-		o.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = DefaultMaxConnections()
 	}
 	return o
+}
+
+// orDefault returns v, or def when v is zero or negative.
+func orDefault[T time.Duration | int](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
 }
 
 // Proxy is an http.Handler that forwards each request to the current
@@ -124,7 +191,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rt.backend.inflight.done()
-	rt.backend.rp.ServeHTTP(x, r.WithContext(withExchange(r.Context(), x)))
+	out := r.WithContext(withExchange(r.Context(), x))
+	if x.body = p.watchBody(w, r); x.body != nil {
+		defer x.body.finish()
+		out.Body = x.body
+	}
+	rt.backend.rp.ServeHTTP(x, out)
 }
 
 // acquire returns the current route with its backend's in-flight count

@@ -101,6 +101,7 @@ func TestForwardedHeaders(t *testing.T) {
 		opts      proxy.Options
 		in        map[string]string
 		wantFor   string
+		wantReal  string // "" means the peer, 127.0.0.1
 		wantProto string
 		wantHost  string
 		wantID    string // "" means a generated one
@@ -139,8 +140,17 @@ func TestForwardedHeaders(t *testing.T) {
 		opts:      proxy.Options{TrustForwarded: true},
 		in:        map[string]string{"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "www.example.com"},
 		wantFor:   "203.0.113.9, 127.0.0.1",
+		wantReal:  "203.0.113.9",
 		wantProto: "https",
 		wantHost:  "www.example.com",
+	}, {
+		name:      "trusted chain: the real ip is the front proxy's peer",
+		opts:      proxy.Options{TrustForwarded: true},
+		in:        map[string]string{"X-Forwarded-For": "10.6.6.6, 198.51.100.7", "X-Real-Ip": "10.6.6.6"},
+		wantFor:   "10.6.6.6, 198.51.100.7, 127.0.0.1",
+		wantReal:  "198.51.100.7",
+		wantProto: "http",
+		wantHost:  "shop.example.com",
 	}}
 	backend := startBackend(t, http.HandlerFunc(echoHeaders))
 	for _, tt := range tests {
@@ -159,6 +169,13 @@ func TestForwardedHeaders(t *testing.T) {
 				t.Fatalf("backend body %q: %v", body, err)
 			}
 			checkForwarded(t, got, addr, tt.wantFor, tt.wantProto, tt.wantHost)
+			wantReal := tt.wantReal
+			if wantReal == "" {
+				wantReal = "127.0.0.1"
+			}
+			if v := got.Header.Values("X-Real-Ip"); len(v) != 1 || v[0] != wantReal {
+				t.Errorf("backend X-Real-Ip = %q, want [%q]", v, wantReal)
+			}
 			checkRequestID(t, got.Header.Get("X-Request-Id"), res.Header.Values("X-Request-Id"), tt.wantID)
 		})
 	}

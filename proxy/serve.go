@@ -5,23 +5,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"time"
-)
-
-const (
-	// readHeaderTimeout stops clients that open connections and send
-	// headers slowly (slowloris) from holding them forever.
-	readHeaderTimeout = 10 * time.Second
-	// idleTimeout closes client keep-alive connections left unused.
-	idleTimeout = 120 * time.Second
 )
 
 // Serve answers HTTP on l until ctx ends, then stops accepting, waits up
 // to Options.ShutdownGrace for requests in flight (upgraded WebSocket
 // connections included, which http.Server.Shutdown does not track) and
 // returns nil. If the grace period runs out, the remaining requests are
-// cut off and the error says how many there were. There is no write
-// timeout: it would cut off streams and downloads.
+// cut off and the error says how many there were.
+//
+// Connections are held to the Options' limits: header and body read
+// timeouts, a per-write timeout (not a whole-response one, which would cut
+// off streams and downloads), an idle timeout and a connection limit.
 func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
 	// Request contexts derive from hard, not ctx, so that ending ctx lets
 	// requests finish; cancelling hard is what cuts them off.
@@ -29,12 +23,15 @@ func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
 	defer abort()
 	srv := &http.Server{
 		Handler:           p,
-		ReadHeaderTimeout: readHeaderTimeout,
-		IdleTimeout:       idleTimeout,
+		ReadHeaderTimeout: p.opts.ReadHeaderTimeout,
+		IdleTimeout:       p.opts.IdleTimeout,
+		MaxHeaderBytes:    p.opts.MaxHeaderBytes,
 		BaseContext:       func(net.Listener) context.Context { return hard },
 	}
+	limited := newLimitListener(l, p.opts.MaxConnections, p.opts.WriteTimeout, func() { closeIdle(srv) })
+	srv.ConnState = limited.connState
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(l) }()
+	go func() { served <- srv.Serve(limited) }()
 	select {
 	case err := <-served:
 		return fmt.Errorf("serving proxy on %s: %w", l.Addr(), err)
@@ -60,4 +57,14 @@ func (p *Proxy) shutdown(srv *http.Server, served <-chan error, abort context.Ca
 	abort()
 	srv.Close()
 	return fmt.Errorf("shutting down proxy: %d requests still in flight after %s: %w", n, p.opts.ShutdownGrace, err)
+}
+
+// closeIdle closes srv's idle keep-alive connections (and connections
+// that have sent no request for 5 s). net/http offers this only through
+// SetKeepAlivesEnabled(false); keep-alives are enabled again at once, so
+// at most the responses finishing meanwhile close their connection,
+// which frees room too.
+func closeIdle(srv *http.Server) {
+	srv.SetKeepAlivesEnabled(false)
+	srv.SetKeepAlivesEnabled(true)
 }

@@ -93,6 +93,11 @@ func testExit(t *testing.T, s suite) {
 		wantStdout: fmt.Sprintf("port=34567 greeting=from-spec dir=/app ids=%s\n", s.uid),
 		wantStderr: "oops\n",
 	}, {
+		// /app belongs to the image's user, as in the image.
+		name:       "app-writable",
+		args:       []string{"sh", "-c", `echo written > /app/out && cat /app/out && stat -c %u:%g /app /app/out`},
+		wantStdout: fmt.Sprintf("written\n%[1]s\n%[1]s\n", s.uid),
+	}, {
 		name:       "image-env",
 		args:       []string{"sh", "-c", `echo "$GREETING $PORT"`},
 		wantStdout: "from-image 5000\n",

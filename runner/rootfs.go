@@ -6,14 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/paas-dev/paas/layers"
+	"github.com/paas-dev/paas/sandbox"
 )
 
 // chainID identifies the filesystem that layers with diffIDs stack up to,
@@ -31,7 +30,10 @@ func chainID(diffIDs []v1.Hash) v1.Hash {
 	return id
 }
 
-// rootfsCache holds unpacked image filesystems, one directory per ChainID.
+// rootfsCache holds unpacked image filesystems, one directory per ChainID
+// and sandbox id mapping: the files' owners on disk are what the mapping
+// made of the image's, so a tree unpacked under one mapping is wrong under
+// another.
 type rootfsCache struct {
 	dir string
 	// unpacking serializes this process's unpacks of one ChainID, so that
@@ -56,7 +58,7 @@ func (c *rootfsCache) get(ctx context.Context, img v1.Image) (string, error) {
 	if len(diffIDs) == 0 {
 		return "", errors.New("image has no layers")
 	}
-	id := chainID(diffIDs).Hex
+	id := rootfsKey(chainID(diffIDs), sandbox.IDMapping())
 	unlock := c.unpacking.lock(id)
 	defer unlock()
 	dir := filepath.Join(c.dir, id)
@@ -64,6 +66,14 @@ func (c *rootfsCache) get(ctx context.Context, img v1.Image) (string, error) {
 		return dir, nil
 	}
 	return dir, c.unpack(ctx, ls, dir)
+}
+
+// rootfsKey names the rootfs of the layers with ChainID chain unpacked
+// under the sandbox id mapping idMapping: "CHAINID-MAPPING", the second
+// part the start of the mapping description's SHA-256.
+func rootfsKey(chain v1.Hash, idMapping string) string {
+	sum := sha256.Sum256([]byte(idMapping))
+	return chain.Hex + "-" + hex.EncodeToString(sum[:8])
 }
 
 // keyedMutex is a set of mutexes by name.
@@ -106,10 +116,11 @@ func (c *rootfsCache) unpack(ctx context.Context, ls []v1.Layer, dir string) err
 	if err != nil {
 		return fmt.Errorf("creating rootfs: %w", err)
 	}
-	// Whatever is still at tmp on return was not moved into place.
+	// Whatever is still at tmp on return was not moved into place. Its
+	// files may belong to subordinate ids only the sandbox can remove.
 	defer func() {
 		if tmp != "" {
-			_ = layers.RemoveAll(tmp)
+			_ = sandbox.RemoveAll(tmp)
 		}
 	}()
 	// The rootfs's / must be traversable by every user in the sandbox.
@@ -132,7 +143,8 @@ func (c *rootfsCache) unpack(ctx context.Context, ls []v1.Layer, dir string) err
 	return fmt.Errorf("creating rootfs: %w", err)
 }
 
-// unpackLayer applies one layer to dir.
+// unpackLayer applies one layer to dir, through the sandbox's id mapping
+// so that its files have the owners the sandbox will show.
 func unpackLayer(ctx context.Context, l v1.Layer, dir string) error {
 	d, err := l.Digest()
 	if err != nil {
@@ -143,21 +155,8 @@ func unpackLayer(ctx context.Context, l v1.Layer, dir string) error {
 		return fmt.Errorf("reading layer %s: %w", d, err)
 	}
 	defer rc.Close()
-	if err := layers.Unpack(ctxReader{ctx, rc}, dir); err != nil {
+	if err := sandbox.Unpack(ctx, rc, dir); err != nil {
 		return fmt.Errorf("unpacking layer %s: %w", d, err)
 	}
 	return nil
-}
-
-// ctxReader stops a long copy when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

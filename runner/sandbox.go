@@ -26,9 +26,10 @@ type sandboxRuntime struct {
 
 // NewSandbox returns a runtime that needs no daemon and no privileges: it
 // unpacks each image once into a rootfs cache under cacheDir (e.g.
-// $PAAS_HOME/run), keyed by the ChainID of its layers, and runs every
-// process in its own sandbox over that rootfs, with its own writable
-// layer under cacheDir that Stop removes. Processes share the host's
+// $PAAS_HOME/run), keyed by the ChainID of its layers and the sandbox's id
+// mapping, with the image's owners as that mapping gives them, and runs
+// every process in its own sandbox over that rootfs, with its own
+// writable layer under cacheDir that Stop removes. Processes share the host's
 // network. Unpacked filesystems stay in the cache for the next start.
 //
 // It fails with an error wrapping sandbox.ErrUnavailable where this
@@ -143,7 +144,7 @@ func (r *sandboxRuntime) runCommand(ctx context.Context, sb sandbox.Sandbox, cmd
 		return err
 	}
 	r.unmapped.Do(func() {
-		fmt.Fprintf(cmd.Stderr, "paas: the sandbox cannot run the app as user %d:%d (%v); running it as root inside the sandbox\n",
+		fmt.Fprintf(cmd.Stderr, "paas: the sandbox cannot run the app as user %d:%d (%v); running it as root inside the sandbox, which can write to /app\n",
 			cmd.UID, cmd.GID, errors.Unwrap(err))
 	})
 	cmd.UID, cmd.GID = 0, 0

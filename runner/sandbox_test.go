@@ -3,13 +3,15 @@ package runner
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/internal/testenv"
-	"github.com/paas-dev/paas/layers"
+	"github.com/paas-dev/paas/sandbox"
 )
 
 // Helper modes of TestSandbox, run by TestRootless as an ordinary user.
@@ -24,9 +26,9 @@ func TestSandbox(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewSandbox() = %v, want a runtime", err)
 	}
-	// An ordinary user cannot remove a rootfs with read-only directories
+	// An ordinary user cannot remove a rootfs owned by subordinate ids
 	// the way t.TempDir does.
-	t.Cleanup(func() { layers.RemoveAll(filepath.Join(dir, "rootfs")) })
+	t.Cleanup(func() { sandbox.RemoveAll(filepath.Join(dir, "rootfs")) })
 	t.Cleanup(func() { rt.Close() })
 	if got, want := rt.Name(), "sandbox"; got != want {
 		t.Errorf("Name() = %q, want %q", got, want)
@@ -38,6 +40,43 @@ func TestSandbox(t *testing.T) {
 	}
 	t.Run("Behaviour", func(t *testing.T) { testBehaviour(t, s) })
 	checkRootfsCache(t, dir, appImage(t))
+	if os.Getenv(helperEnv) == helperSubID {
+		t.Run("RootfsPerMapping", testRootfsPerMapping)
+	}
+}
+
+// testRootfsPerMapping starts the image with the user's subordinate ids
+// mapped and then, without newuidmap in PATH, with only the user mapped:
+// each mapping gets a rootfs of its own, in which /app belongs to what that
+// mapping makes of the image's user (a subordinate id; the user itself).
+func testRootfsPerMapping(t *testing.T) {
+	dir := t.TempDir()
+	t.Cleanup(func() { sandbox.RemoveAll(filepath.Join(dir, "rootfs")) })
+	rt, err := NewSandbox(dir)
+	if err != nil {
+		t.Fatalf("NewSandbox() = %v, want a runtime", err)
+	}
+	s := suite{rt: rt, idPrefix: "sbx-mapping", leftovers: sandboxLeftovers(dir)}
+	cfg, err := appImage(t).ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var owners []int
+	for i, path := range []string{os.Getenv("PATH"), "/nonexistent"} {
+		t.Setenv("PATH", path)
+		p := s.start(t, strconv.Itoa(i), appImage(t), []string{"true"}, nil)
+		<-p.Done()
+		s.stop(t, p, killTimeout)
+		root := filepath.Join(dir, "rootfs", rootfsKey(chainID(cfg.RootFS.DiffIDs), sandbox.IDMapping()))
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(root, "app"), &st); err != nil {
+			t.Fatalf("rootfs of mapping %q: %v", sandbox.IDMapping(), err)
+		}
+		owners = append(owners, int(st.Uid))
+	}
+	if owners[0] == os.Getuid() || owners[1] != os.Getuid() {
+		t.Errorf("host owners of /app = %d with subordinate ids, %d without; want another id, then %d", owners[0], owners[1], os.Getuid())
+	}
 }
 
 // sandboxLeftovers fails a test if the process id left its directory.
@@ -58,7 +97,7 @@ func checkRootfsCache(t *testing.T, dir string, img v1.Image) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"proc", "rootfs", "rootfs/" + chainID(cfg.RootFS.DiffIDs).Hex}
+	want := []string{"proc", "rootfs", "rootfs/" + rootfsKey(chainID(cfg.RootFS.DiffIDs), sandbox.IDMapping())}
 	var got []string
 	for _, pattern := range []string{"*", "proc/*", "rootfs/*", "rootfs/.*"} {
 		m, err := filepath.Glob(filepath.Join(dir, pattern))
@@ -99,16 +138,17 @@ func TestRootless(t *testing.T) {
 	tests := []struct {
 		mode string
 		path string
+		want string // in the helper's output
 	}{
-		{helperSubID, os.Getenv("PATH")},
+		{helperSubID, os.Getenv("PATH"), "--- PASS: TestSandbox/RootfsPerMapping "},
 		// Without newuidmap in PATH the sandbox maps only the user.
-		{helperUnmapped, "/nonexistent"},
+		{helperUnmapped, "/nonexistent", "--- PASS: TestSandbox "},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
 			env := []string{"PATH=" + tt.path, helperEnv + "=" + tt.mode, stackLayerEnv + "=" + layerPath}
 			out, err := runAs(t, uid, gid, env, "-test.run=^TestSandbox$", "-test.v", "-test.count=1")
-			if err != nil || !strings.Contains(out, "--- PASS: TestSandbox ") {
+			if err != nil || !strings.Contains(out, "--- PASS: TestSandbox ") || !strings.Contains(out, tt.want) {
 				t.Fatalf("TestSandbox as uid %d (%s) = %v, want a pass; output:\n%s", uid, tt.mode, err, out)
 			}
 		})

@@ -9,6 +9,11 @@
 // that uses the package must call Reexec first thing in main (and tests in
 // TestMain).
 //
+// Unpack and RemoveAll use the same init, without a sandbox around it, for
+// what needs root's powers over the ids the sandbox maps: giving an image's
+// files their owners as sandboxes will see them, and removing files owned by
+// subordinate ids.
+//
 // Host gives the same interface without any isolation, for machines where
 // namespaces are unavailable (`--sandbox none`).
 package sandbox

@@ -32,6 +32,7 @@ func TestParseSubID(t *testing.T) {
 }
 
 func TestIDMapCheck(t *testing.T) {
+	root := idMap{kind: mapRoot, sub: [2]idRange{{rootRangeStart, rootRange}, {rootRangeStart, rootRange}}}
 	sub := idMap{kind: mapSubID, uid: 1001, gid: 1001, sub: [2]idRange{{100000, 65536}, {100000, 1000}}}
 	tests := []struct {
 		name     string
@@ -39,14 +40,14 @@ func TestIDMapCheck(t *testing.T) {
 		uid, gid int
 		wantErr  bool
 	}{
-		{"root maps 65535", idMap{kind: mapRoot}, 65535, 65535, false},
-		{"root stops at 65536", idMap{kind: mapRoot}, 65536, 0, true},
+		{"root maps 65535", root, 65535, 65535, false},
+		{"root stops at 65536", root, 65536, 0, true},
 		{"subid uid in range", sub, 65536, 0, false},
 		{"subid uid past range", sub, 65537, 0, true},
 		{"subid gid past its own range", sub, 0, 1001, true},
 		{"self maps 0", idMap{kind: mapSelf}, 0, 0, false},
 		{"self lacks 1000", idMap{kind: mapSelf}, 1000, 1000, true},
-		{"negative", idMap{kind: mapRoot}, -1, 0, true},
+		{"negative", root, -1, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -53,8 +55,14 @@ func initMain(mapped bool, arg string) int {
 		return sendReport(reportW, report{Error: "decoding config: " + err.Error()})
 	}
 	if !mapped {
-		if _, err := life.Read(make([]byte, 1)); err != nil {
+		fds, err := awaitGo()
+		if err != nil {
 			return 1 // the parent died before releasing us
+		}
+		if ic.PassPaths {
+			if err := ic.usePaths(fds); err != nil {
+				return sendReport(reportW, report{Error: err.Error()})
+			}
 		}
 		if ic.MapLater {
 			return execAgain(reportW)
@@ -63,8 +71,49 @@ func initMain(mapped bool, arg string) int {
 	if err := watchParent(life); err != nil {
 		return sendReport(reportW, report{Error: err.Error()})
 	}
-	syscall.CloseOnExec(reportFD)
+	if err := closeInherited(); err != nil {
+		return sendReport(reportW, report{Error: err.Error()})
+	}
 	return sendReport(reportW, runSandbox(ic))
+}
+
+// awaitGo waits for the parent's go-ahead on the lifeline and returns the
+// descriptors that came with it.
+func awaitGo() ([]int, error) {
+	oob := make([]byte, unix.CmsgSpace(4*maxPathFDs))
+	for {
+		n, oobn, _, _, err := unix.Recvmsg(lifelineFD, make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, errors.New("parent gone")
+		}
+		return receivedFDs(oob[:oobn])
+	}
+}
+
+// maxPathFDs bounds the descriptors the go-ahead carries: the paths of a
+// config (see hostPaths), far more than a build mounts.
+const maxPathFDs = 64
+
+func receivedFDs(oob []byte) ([]int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for _, m := range msgs {
+		got, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			return nil, err
+		}
+		fds = append(fds, got...)
+	}
+	return fds, nil
 }
 
 // execAgain executes the init again now that its ids are mapped: a process
@@ -91,15 +140,35 @@ func watchParent(life *os.File) error {
 	return nil
 }
 
+// closeInherited marks every descriptor above stdio close-on-exec: the
+// report and lifeline pipes, and any descriptor that paas itself inherited
+// without the flag (a directory descriptor would be a way out of the
+// sandbox's root), so the command gets stdio alone.
+func closeInherited() error {
+	if err := unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("closing inherited descriptors: %w", err)
+	}
+	return nil
+}
+
 // runSandbox builds the sandbox and runs the command in it.
 func runSandbox(ic initConfig) report {
-	if ic.Remove != "" {
+	switch {
+	case ic.Remove != "":
 		return removeReport(ic.Remove)
+	case ic.Unpack != "":
+		return unpackReport(ic.Unpack, ic.Owners)
 	}
 	if ic.Probe && ic.Root == "" {
 		return report{}
 	}
-	if err := setup(ic); err != nil {
+	err := setup(ic)
+	// The host paths are mounted now; no descriptor of them may stay
+	// open where the command could reach it through /proc/1/fd.
+	for _, fd := range ic.PathFDs {
+		unix.Close(fd)
+	}
+	if err != nil {
 		var ue unavailableError
 		return report{Error: err.Error(), Unavailable: errors.As(err, &ue)}
 	}
@@ -168,14 +237,29 @@ func reap(pid int) (syscall.WaitStatus, bool) {
 	}
 }
 
+// startCommand starts the command, confined by harden. The init's
+// goroutine stays on the hardened thread for good: it only waits and
+// forwards signals from here on.
 func startCommand(ic initConfig) (*os.Process, error) {
 	path, err := lookPath(ic.Args[0], envValue(ic.Env, "PATH"))
 	if err != nil {
 		return nil, err
 	}
+	runtime.LockOSThread()
+	if err := harden(); err != nil {
+		return nil, err
+	}
 	dir := ic.Dir
 	if dir == "" {
 		dir = "/"
+	}
+	if ic.Limits.Pids > 0 {
+		// Counted per user: a second line behind the pids cgroup, and the
+		// only one where the host delegates no cgroups.
+		lim := &unix.Rlimit{Cur: uint64(ic.Limits.Pids), Max: uint64(ic.Limits.Pids)}
+		if err := unix.Setrlimit(unix.RLIMIT_NPROC, lim); err != nil {
+			return nil, fmt.Errorf("limiting processes: %w", err)
+		}
 	}
 	cred := &syscall.Credential{Uid: uint32(ic.UID), Gid: uint32(ic.GID), Groups: []uint32{}, NoSetGroups: !ic.SetGroups}
 	p, err := os.StartProcess(path, ic.Args, &os.ProcAttr{
@@ -188,11 +272,4 @@ func startCommand(ic initConfig) (*os.Process, error) {
 		return nil, fmt.Errorf("starting %s: %w", ic.Args[0], err)
 	}
 	return p, nil
-}
-
-func removeReport(path string) report {
-	if err := os.RemoveAll(path); err != nil {
-		return report{Error: err.Error()}
-	}
-	return report{}
 }

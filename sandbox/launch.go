@@ -8,7 +8,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // initConfig travels from Run to the init as JSON in the init's argv.
@@ -20,6 +23,12 @@ type initConfig struct {
 	// mapped ids that it has in its user namespace, instead of running a
 	// command.
 	Remove string
+	// Unpack makes the init apply the layer tar on its stdin to this host
+	// directory, giving entries the tar's owners where the mapping has
+	// them (Owners: how many uids and gids it maps), instead of running a
+	// command.
+	Unpack string
+	Owners [2]int
 
 	Root, Upper, Work, Merged string
 	Mounts                    []Mount
@@ -29,6 +38,7 @@ type initConfig struct {
 	Env      []string
 	Dir      string
 	UID, GID int
+	Limits   Limits
 
 	// SetGroups says whether setgroups(2) is allowed in the namespace.
 	SetGroups bool
@@ -36,6 +46,13 @@ type initConfig struct {
 	// init waits for it and then executes itself again to gain the
 	// capabilities an unmapped process lost at execve.
 	MapLater bool
+	// PassPaths says the parent sends descriptors of the host paths with
+	// its go-ahead (see sendPaths), for an init that may not search the
+	// directories above them.
+	PassPaths bool
+	// PathFDs are those descriptors once received; the init closes them
+	// once the sandbox is built.
+	PathFDs []int `json:"-"`
 }
 
 // report is what the init tells Run through its report pipe: a setup error,
@@ -63,6 +80,7 @@ const (
 // runInit starts an init for ic, waits for it and returns its report, or an
 // error for setup failures, cancellation and unreadable reports.
 func runInit(ctx context.Context, ids idMap, ic initConfig, stdio *Cmd) (report, error) {
+	ic.PassPaths = ids.shifted()
 	arg, err := json.Marshal(ic)
 	if err != nil {
 		return report{}, fmt.Errorf("encoding sandbox config: %w", err)
@@ -72,7 +90,7 @@ func runInit(ctx context.Context, ids idMap, ic initConfig, stdio *Cmd) (report,
 		return report{}, fmt.Errorf("creating report pipe: %w", err)
 	}
 	defer reportR.Close()
-	lifeR, lifeW, err := os.Pipe()
+	lifeR, lifeW, err := socketPair()
 	if err != nil {
 		reportW.Close()
 		return report{}, fmt.Errorf("creating lifeline pipe: %w", err)
@@ -89,7 +107,12 @@ func runInit(ctx context.Context, ids idMap, ic initConfig, stdio *Cmd) (report,
 	if err != nil {
 		return report{}, startError(ctx, err)
 	}
-	if err := release(c, ids, lifeW); err != nil {
+	cg, err := limit(c, ic.Limits)
+	if err != nil {
+		return report{}, err
+	}
+	defer cg.remove()
+	if err := release(c, ids, ic, lifeW); err != nil {
 		return report{}, err
 	}
 	data, readErr := io.ReadAll(reportR)
@@ -107,8 +130,15 @@ func initCommand(ctx context.Context, ids idMap, ic initConfig, arg []byte, stdi
 	if ic.Network == NetworkNone {
 		flags |= syscall.CLONE_NEWNET
 	}
-	c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL}
+	// A new session leaves the caller's controlling terminal behind, so
+	// nothing inside can open /dev/tty and type into the user's shell
+	// (TIOCSTI), and the terminal's Ctrl-C reaches paas alone.
+	c.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags, Pdeathsig: syscall.SIGKILL, Setsid: true}
 	ids.apply(c.SysProcAttr)
+	// An empty environment: the command gets Cmd.Env through the config,
+	// and nothing of the caller's (tokens, keys) is left in the init's
+	// /proc/1/environ for the command to read.
+	c.Env = []string{}
 	if stdio != nil {
 		c.Stdin, c.Stdout, c.Stderr = stdio.Stdin, stdio.Stdout, stdio.Stderr
 	}
@@ -118,21 +148,144 @@ func initCommand(ctx context.Context, ids idMap, ic initConfig, arg []byte, stdi
 	return c
 }
 
-// release writes a late id mapping if needed and lets the init go on.
-func release(c *exec.Cmd, ids idMap, lifeW *os.File) error {
-	if ids.external() {
-		if err := ids.write(c.Process.Pid); err != nil {
-			_ = c.Process.Kill()
-			_ = c.Wait()
-			return err
-		}
+// limit puts the started init, before it goes on, in control groups with
+// the limits. Where the host has none to give, the init's own process
+// limit (RLIMIT_NPROC) stands in for Pids.
+func limit(c *exec.Cmd, l Limits) (*cgroup, error) {
+	if l.none() {
+		return nil, nil
 	}
-	if _, err := lifeW.Write([]byte{1}); err != nil {
+	cg, err := joinCgroup(c.Process.Pid, l)
+	if errors.Is(err, ErrNoCgroups) {
+		return nil, nil
+	}
+	if err != nil {
 		_ = c.Process.Kill()
 		_ = c.Wait()
+		return nil, err
+	}
+	return cg, nil
+}
+
+// release writes a late id mapping if needed and lets the init go on,
+// sending the descriptors of its host paths when it needs them.
+func release(c *exec.Cmd, ids idMap, ic initConfig, lifeW *os.File) error {
+	err := ids.writeLate(c.Process.Pid)
+	if err == nil {
+		err = sendGo(c.Process.Pid, ic, lifeW)
+	}
+	if err != nil {
+		_ = c.Process.Kill()
+		_ = c.Wait()
+	}
+	return err
+}
+
+func (m idMap) writeLate(pid int) error {
+	if !m.external() {
+		return nil
+	}
+	return m.write(pid)
+}
+
+// sendGo writes the go-ahead byte, with the descriptors of ic's host paths
+// when the init asked for them.
+func sendGo(pid int, ic initConfig, lifeW *os.File) error {
+	var rights []byte
+	if ic.PassPaths {
+		fds, err := openPaths(pid, ic)
+		defer closeFDs(fds)
+		if err != nil {
+			return err
+		}
+		rights = unix.UnixRights(fds...)
+	}
+	if err := unix.Sendmsg(int(lifeW.Fd()), []byte{1}, rights, nil, 0); err != nil {
 		return fmt.Errorf("starting sandbox init: %w", err)
 	}
 	return nil
+}
+
+// openPaths opens ic's host paths (see hostPaths) as the init's mount
+// namespace has them, through /proc/PID/root: the init may only mount
+// from and onto mounts of its own namespace. As root, the init is an
+// unprivileged host user that may not search the directories above them
+// (a 0700 home or temporary directory); the descriptors reach them without
+// that.
+func openPaths(pid int, ic initConfig) ([]int, error) {
+	var fds []int
+	for _, ref := range ic.hostPaths() {
+		p := *ref.path
+		if ref.parent {
+			p = filepath.Dir(p)
+		}
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/root%s", pid, p), unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fds, fmt.Errorf("opening %s for the sandbox: %w", p, err)
+		}
+		fds = append(fds, fd)
+	}
+	return fds, nil
+}
+
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
+}
+
+// pathRef is a host path of an initConfig; parent says that the init is
+// given its directory and looks the last element up by name, as it must for
+// Merged to find the overlay mounted on it.
+type pathRef struct {
+	path   *string
+	parent bool
+}
+
+// hostPaths lists the host paths the init uses, in the order their
+// descriptors travel.
+func (ic *initConfig) hostPaths() []pathRef {
+	var refs []pathRef
+	for _, p := range []*string{&ic.Root, &ic.Upper, &ic.Work, &ic.Unpack} {
+		if *p != "" {
+			refs = append(refs, pathRef{path: p})
+		}
+	}
+	for i := range ic.Mounts {
+		refs = append(refs, pathRef{path: &ic.Mounts[i].Source})
+	}
+	if ic.Merged != "" {
+		refs = append(refs, pathRef{path: &ic.Merged, parent: true})
+	}
+	return refs
+}
+
+// usePaths makes ic name its host paths by the descriptors fds, which
+// arrived in hostPaths order.
+func (ic *initConfig) usePaths(fds []int) error {
+	refs := ic.hostPaths()
+	if len(fds) != len(refs) {
+		return fmt.Errorf("got %d path descriptors for %d paths", len(fds), len(refs))
+	}
+	for i, ref := range refs {
+		p := fmt.Sprintf("/proc/self/fd/%d", fds[i])
+		if ref.parent {
+			p = filepath.Join(p, filepath.Base(*ref.path))
+		}
+		*ref.path = p
+	}
+	ic.PathFDs = fds
+	return nil
+}
+
+// socketPair returns the two ends of a connected Unix stream socket, which
+// carries the go-ahead like a pipe, and descriptors besides.
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "lifeline"), os.NewFile(uintptr(fds[1]), "lifeline"), nil
 }
 
 // startError explains why the init could not start. The clone flags are the
@@ -177,6 +330,8 @@ func (ic initConfig) task() string {
 	switch {
 	case ic.Remove != "":
 		return "removing " + ic.Remove
+	case ic.Unpack != "":
+		return "unpacking into " + ic.Unpack
 	case ic.Probe:
 		return "probing"
 	}

@@ -31,6 +31,8 @@ var stack struct {
 
 // stackRoot returns the unpacked test stack. Device nodes are left out:
 // an ordinary user cannot create them, and the sandbox makes its own /dev.
+// As root, tar keeps the stack's owners, which root's mapping lacks, so
+// the tree is given to root inside as Own does.
 func stackRoot(t testing.TB) string {
 	t.Helper()
 	tarball := testenv.StackTar(t)
@@ -42,7 +44,9 @@ func stackRoot(t testing.TB) string {
 		out, err := exec.Command("tar", "-xf", tarball, "-C", stack.dir, "--exclude=./dev/*").CombinedOutput()
 		if err != nil {
 			stack.err = fmt.Errorf("unpacking %s: %v\n%s", tarball, err, out)
+			return
 		}
+		stack.err = Own(stack.dir)
 	})
 	if stack.err != nil {
 		t.Fatal(stack.err)

@@ -210,12 +210,13 @@ func pivot(merged string) error {
 }
 
 // populate mounts the sandbox's own filesystems and attaches binds, inside
-// the new root.
+// the new root. /tmp is a fresh tmpfs per command, capped at a quarter of
+// the host's memory so that filling it cannot take all of it.
 func populate(binds []bind) error {
 	if err := mountDev(); err != nil {
 		return err
 	}
-	if err := mountTmpfs("/tmp", "mode=1777", unix.MS_NOSUID|unix.MS_NODEV); err != nil {
+	if err := mountTmpfs("/tmp", "mode=1777,size=25%", unix.MS_NOSUID|unix.MS_NODEV); err != nil {
 		return err
 	}
 	for _, b := range binds {
@@ -229,7 +230,9 @@ func populate(binds []bind) error {
 // mountDev mounts a minimal /dev: a tmpfs with links, a private devpts and
 // shm; the device binds are attached later with the others.
 func mountDev() error {
-	if err := mountTmpfs("/dev", "mode=755", unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
+	// Sized tmpfs: /dev holds links and mount points only, and /dev/shm is
+	// as large as Docker makes it, so neither can take the host's memory.
+	if err := mountTmpfs("/dev", "mode=755,size=1m", unix.MS_NOSUID|unix.MS_NOEXEC); err != nil {
 		return err
 	}
 	for _, l := range devLinks {
@@ -243,7 +246,7 @@ func mountDev() error {
 	if err := unix.Mount("devpts", "/dev/pts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
 		return fmt.Errorf("mounting /dev/pts: %w", err)
 	}
-	return mountTmpfs("/dev/shm", "mode=1777", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
+	return mountTmpfs("/dev/shm", "mode=1777,size=64m", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC)
 }
 
 func mountTmpfs(target, opts string, flags uintptr) error {

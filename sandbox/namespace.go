@@ -24,8 +24,10 @@ func newWithIDs(cfg Config, ids idMap) (Sandbox, error) {
 		return nil, err
 	}
 	s := &namespaced{cfg: cfg, ids: ids, work: filepath.Clean(cfg.Upper) + ".work"}
-	for _, dir := range []string{cfg.Upper, s.overlayWork(), s.mergedDir()} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+	// Root inside writes Upper and the overlay's work directory, so it
+	// must own them.
+	for _, dir := range []string{cfg.Upper, s.work, s.overlayWork(), s.mergedDir()} {
+		if err := ids.mkdirOwned(dir); err != nil {
 			return nil, fmt.Errorf("creating sandbox directory: %w", err)
 		}
 	}
@@ -148,6 +150,7 @@ func (s *namespaced) initConfig(cmd *Cmd, probe bool) initConfig {
 		Dir:       cmd.Dir,
 		UID:       cmd.UID,
 		GID:       cmd.GID,
+		Limits:    s.cfg.Limits,
 		SetGroups: s.ids.kind != mapSelf,
 		MapLater:  s.ids.external(),
 	}

@@ -22,7 +22,12 @@ func RemoveAll(path string) error {
 	if absErr != nil {
 		return fmt.Errorf("resolving %s: %w", path, absErr)
 	}
-	ids := detectIDMap()
-	_, err = runInit(context.Background(), ids, initConfig{Remove: abs, MapLater: ids.external()}, nil)
-	return err
+	return runTask(context.Background(), detectIDMap(), initConfig{Remove: abs}, nil)
+}
+
+func removeReport(path string) report {
+	if err := os.RemoveAll(path); err != nil {
+		return report{Error: err.Error()}
+	}
+	return report{}
 }

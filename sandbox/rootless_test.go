@@ -95,7 +95,10 @@ func TestUnavailable(t *testing.T) {
 		checkUnavailable(t)
 		return
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestUnavailable$", "-test.count=1")
+	// By /proc/self/exe: as root the helper is an unprivileged host user
+	// that may not search the directory holding the test binary.
+	cmd := exec.Command("/proc/self/exe", "-test.run=^TestUnavailable$", "-test.count=1")
+	cmd.Args[0] = os.Args[0]
 	cmd.Env = append(os.Environ(), helperEnv+"=nouserns")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWUSER}
 	detectIDMap().apply(cmd.SysProcAttr)

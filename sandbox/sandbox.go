@@ -41,6 +41,9 @@ type Config struct {
 	Upper   string
 	Mounts  []Mount
 	Network Network
+	// Limits bound each Run: with control groups where the host delegates
+	// them (see CgroupsAvailable), else Pids alone as a process limit.
+	Limits Limits
 }
 
 // Cmd is a command to run in a sandbox.

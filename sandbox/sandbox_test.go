@@ -26,6 +26,13 @@ type fixture struct {
 func newFixture(t testing.TB, m mode, network Network) *fixture {
 	t.Helper()
 	f := &fixture{app: scratchDir(t), config: scratchDir(t)}
+	// What the caller makes for the sandbox to write is given to root
+	// inside, as paas does with a build's directories.
+	for _, dir := range []string{f.app, f.config} {
+		if err := m.ids.own(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
 	f.cfg = Config{
 		Root:  stackRoot(t),
 		Upper: filepath.Join(scratchDir(t), "upper"),
@@ -102,6 +109,8 @@ func TestSandbox(t *testing.T) {
 		{"dir and env", testDirAndEnv},
 		{"command not found", testCommandNotFound},
 		{"remove all", testRemoveAll},
+		{"unpack", testUnpack},
+		{"confined", testConfined},
 	}
 	for _, m := range modes() {
 		t.Run(m.name, func(t *testing.T) {
@@ -439,12 +448,20 @@ func testIDs(t *testing.T, m mode) {
 	}
 }
 
-// hostID is the host uid that inside uid id maps to.
-func hostID(ids idMap, id int) int {
-	if ids.kind == mapSubID {
-		return ids.sub[0].start + id - 1
+// hostID and hostGID are the host uid and gid that inside id maps to: for
+// root the range's start plus id, otherwise the caller for 0 and a
+// subordinate id for the others.
+func hostID(ids idMap, id int) int  { return hostIDOf(ids, 0, ids.uid, id) }
+func hostGID(ids idMap, id int) int { return hostIDOf(ids, 1, ids.gid, id) }
+
+func hostIDOf(ids idMap, i, self, id int) int {
+	switch {
+	case ids.kind == mapRoot:
+		return ids.sub[i].start + id
+	case id == 0:
+		return self
 	}
-	return id
+	return ids.sub[i].start + id - 1
 }
 
 func testDirAndEnv(t *testing.T, m mode) {

@@ -14,6 +14,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/sandbox"
 )
 
 // ErrDiffIDMismatch is returned when a layer's uncompressed bytes do not
@@ -32,17 +34,21 @@ const tempPrefix = ".unpack-"
 const lockPoll = 50 * time.Millisecond
 
 // Rootfs returns the directory holding img's root filesystem, unpacking it
-// the first time into home/rootfs/<manifest digest hex>. The tree is owned
-// by the caller (no chown: inside the sandbox's user namespace the caller
-// is root) and is never modified after it appears, so callers may share it
-// read-only. Concurrent callers, in one process or many, unpack it once.
+// the first time into home/rootfs/<manifest digest hex>-<mapping>. The tree
+// belongs to root inside the sandbox (see sandbox.Own): to the caller, or
+// as root to the unprivileged host ids the sandbox maps root to. Since
+// that depends on the mapping, <mapping> names it (the start of the
+// SHA-256 of sandbox.IDMapping()), so a tree made under one mapping is
+// never used under another. The tree is never modified after it appears,
+// so callers may share it read-only. Concurrent callers, in one process or
+// many, unpack it once.
 func Rootfs(ctx context.Context, home string, img v1.Image) (string, error) {
 	digest, err := img.Digest()
 	if err != nil {
 		return "", fmt.Errorf("computing image digest: %w", err)
 	}
 	dir := filepath.Join(home, rootfsDir)
-	final := filepath.Join(dir, digest.Hex)
+	final := filepath.Join(dir, rootfsName(digest.Hex, sandbox.IDMapping()))
 	if isDir(final) {
 		return final, nil
 	}
@@ -79,6 +85,11 @@ func unpackInto(ctx context.Context, img v1.Image, dir, final string) (retErr er
 		}
 	}()
 	if err := unpackImage(ctx, img, tmp); err != nil {
+		return err
+	}
+	// Root inside must own the stack: root-owned files would be nobody's
+	// inside a root caller's sandbox, and copying them up fails.
+	if err := sandbox.Own(tmp); err != nil {
 		return err
 	}
 	err = os.Rename(tmp, final)
@@ -152,17 +163,38 @@ func RemoveRootfs(home string, digest v1.Hash) error {
 	if err := removeLeftovers(dir, digest.Hex); err != nil {
 		return err
 	}
-	// Rename first: a removal killed halfway must leave a leftover, not a
-	// partial tree under the final name.
-	doomed := filepath.Join(dir, tempPrefix+digest.Hex+"-removing")
-	err = os.Rename(filepath.Join(dir, digest.Hex), doomed)
+	trees, err := filepath.Glob(filepath.Join(dir, digest.Hex+"*"))
+	if err != nil {
+		return fmt.Errorf("removing rootfs %s: %w", digest, err)
+	}
+	for _, tree := range trees {
+		if err := removeFinal(dir, tree, digest.Hex); err != nil {
+			return fmt.Errorf("removing rootfs %s: %w", digest, err)
+		}
+	}
+	return os.Remove(lockPath(dir, digest.Hex))
+}
+
+// rootfsName names the tree of the image with manifest digest hex made
+// under the sandbox id mapping idMapping.
+func rootfsName(hex, idMapping string) string {
+	sum := sha256.Sum256([]byte(idMapping))
+	return hex + "-" + fmt.Sprintf("%x", sum[:8])
+}
+
+// removeFinal removes one tree of hex, under any mapping (or none, as trees
+// were named before mappings moved). It renames first: a removal killed
+// halfway must leave a leftover, not a partial tree under the final name.
+func removeFinal(dir, tree, hex string) error {
+	doomed := filepath.Join(dir, tempPrefix+hex+"-removing")
+	err := os.Rename(tree, doomed)
 	if err == nil {
 		err = removeTree(doomed)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing rootfs %s: %w", digest, err)
+		return err
 	}
-	return os.Remove(lockPath(dir, digest.Hex))
+	return nil
 }
 
 // removeLeftovers removes trees of digest hex that a dead process was

@@ -20,6 +20,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/paas-dev/paas/internal/testenv"
+	"github.com/paas-dev/paas/sandbox"
 )
 
 func TestRootfsOfStack(t *testing.T) {
@@ -31,7 +32,7 @@ func TestRootfsOfStack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Rootfs() error: %v", err)
 	}
-	if want := filepath.Join(home, "rootfs", digest(t, img).Hex); root != want {
+	if want := filepath.Join(home, "rootfs", treeName(t, img)); root != want {
 		t.Errorf("Rootfs() = %v, want %v", root, want)
 	}
 	checkStackTree(t, root)
@@ -43,7 +44,7 @@ func TestRootfsOfStack(t *testing.T) {
 	if n := opens.Load(); n != 1 {
 		t.Errorf("Rootfs() twice opened layers %d times, want 1", n)
 	}
-	checkOnlyFinal(t, home, digest(t, img).Hex)
+	checkOnlyFinal(t, home, treeName(t, img))
 }
 
 // checkStackTree checks a few well-known parts of a Debian bookworm tree.
@@ -71,8 +72,13 @@ func checkStackTree(t *testing.T, root string) {
 	}
 }
 
-// checkOnlyFinal checks that home/rootfs holds the tree of hex and nothing
-// but lock files besides.
+// treeName is the name of img's tree under this process's id mapping.
+func treeName(t *testing.T, img v1.Image) string {
+	return rootfsName(digest(t, img).Hex, sandbox.IDMapping())
+}
+
+// checkOnlyFinal checks that home/rootfs holds the tree named hex and
+// nothing but lock files besides.
 func checkOnlyFinal(t *testing.T, home, hex string) {
 	t.Helper()
 	entries, _ := os.ReadDir(filepath.Join(home, "rootfs"))
@@ -105,7 +111,7 @@ func TestRootfsConcurrent(t *testing.T) {
 		t.Errorf("%d concurrent Rootfs() opened layers %d times, want 1", callers, n)
 	}
 	checkStackTree(t, dirs[0])
-	checkOnlyFinal(t, home, digest(t, img).Hex)
+	checkOnlyFinal(t, home, treeName(t, img))
 }
 
 func TestRootfsFailureLeavesNothing(t *testing.T) {
@@ -211,7 +217,7 @@ func TestRootfsAfterKill(t *testing.T) {
 	if len(left) != 1 {
 		t.Fatalf("half-unpacked trees = %v, want one", left)
 	}
-	final := filepath.Join(home, "rootfs", digest(t, img).Hex)
+	final := filepath.Join(home, "rootfs", treeName(t, img))
 	if _, err := os.Lstat(final); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Lstat(%s) after kill = %v, want not exist", final, err)
 	}
@@ -223,7 +229,7 @@ func TestRootfsAfterKill(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(root, "f/file")); err != nil || len(b) != 600 {
 		t.Errorf("ReadFile(f/file) = %d bytes, %v, want 600", len(b), err)
 	}
-	checkOnlyFinal(t, home, digest(t, img).Hex)
+	checkOnlyFinal(t, home, treeName(t, img))
 }
 
 // TestRootfsUnprivileged unpacks the test stack as an ordinary user, the way

@@ -61,7 +61,10 @@ func (s *Supervisor) start(ctx context.Context) (*instance, error) {
 	name := fmt.Sprintf("%s.%d", s.o.Process, s.seq)
 	tail := console.NewTail(20)
 	out := io.MultiWriter(console.NewPrefixer(s.o.Output, name+" | "), tail)
-	env := append([]string{"PORT=" + strconv.Itoa(port), "PAAS_PROCESS_TYPE=" + s.o.Process}, s.o.Env...)
+	// HOST tells apps that honour it (paas-static, many Node.js servers)
+	// to listen on loopback only: processes share the host's network, and
+	// clients must come through the proxy.
+	env := append([]string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "PAAS_PROCESS_TYPE=" + s.o.Process}, s.o.Env...)
 	proc, err := s.o.Runtime.Start(ctx, runner.Spec{
 		ID:        containerID(s.o.AppName, s.o.Process, s.seq),
 		Image:     img,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,8 +32,11 @@ const DefaultStack = "trixie"
 
 type buildOptions struct {
 	tag, stack, envFile, push, network, sandboxMode, compression string
+	memory                                                       string
+	pids                                                         int
 	buildpacks, env, outputs, caCerts                            []string
 	noCache, pull, json, quiet                                   bool
+	timeout                                                      time.Duration
 }
 
 func buildCommand() command {
@@ -53,6 +57,9 @@ func buildCommand() command {
 		fs.StringVar(&o.push, "push", "", "push the image to a registry reference")
 		fs.StringArrayVar(&o.caCerts, "ca-cert", nil, "PEM file of certificate authorities the buildpacks trust besides the host's; repeatable")
 		fs.BoolVar(&o.noCache, "no-cache", false, "start with an empty build cache")
+		fs.IntVar(&o.pids, "pids-limit", DefaultPidsLimit, "most processes a buildpack may run at once (0: no limit)")
+		fs.StringVar(&o.memory, "memory", "", "most memory a buildpack may use, e.g. 4g (default: no limit)")
+		fs.DurationVar(&o.timeout, "timeout", lifecycle.DefaultTimeout, "stop the build when detect, compile and release take longer (0: no limit)")
 		fs.BoolVar(&o.pull, "pull", false, "re-fetch remote buildpacks that are not pinned to a commit")
 		fs.StringVar(&o.network, "network", "host", "network of the buildpacks: host or none")
 		fs.StringVar(&o.sandboxMode, "sandbox", "auto", "auto (namespaces) or none (run buildpacks on the current root filesystem)")
@@ -79,6 +86,15 @@ func buildCommand() command {
 }
 
 func (o *buildOptions) validate() error {
+	if o.pids < 0 {
+		return usageError{fmt.Sprintf("--pids-limit %d: want a positive number, or 0 for no limit", o.pids)}
+	}
+	if _, err := parseSize(o.memory); err != nil {
+		return usageError{fmt.Sprintf("--memory %q: %v", o.memory, err)}
+	}
+	if o.timeout < 0 {
+		return usageError{fmt.Sprintf("--timeout %s: want a positive duration, or 0 for no limit", o.timeout)}
+	}
 	if o.network != "host" && o.network != "none" {
 		return usageError{fmt.Sprintf("--network %q: want host or none", o.network)}
 	}
@@ -146,15 +162,16 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 		return err
 	}
 	defer unlock()
-	defaults, err := defaultBuildpacks(store)
+	builtins, err := builtin.Extract(filepath.Join(store.Home(), "builtin"))
 	if err != nil {
-		return err
+		return fmt.Errorf("extracting the builtin buildpacks: %w", err)
 	}
 	res, err := lifecycle.Build(ctx, lifecycle.Options{
 		AppDir:            abs,
 		Stack:             lifecycle.Stack{Name: stack.name, Rootfs: stack.rootfs, Env: stack.env},
 		Buildpacks:        o.buildpacks,
-		DefaultBuildpacks: defaults,
+		DefaultBuildpacks: defaultBuildpacks(),
+		Builtins:          builtins,
 		Env:               vars,
 		CacheDir:          cache,
 		BuildpackCache:    filepath.Join(store.Home(), "buildpacks"),
@@ -162,7 +179,10 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 		WorkDir:           work,
 		NoSandbox:         o.sandboxMode == "none",
 		Network:           sandbox.Network(o.network),
+		Exclude:           insideApp(abs, o.envFile),
 		CAs:               cas,
+		Timeout:           buildTimeout(o.timeout),
+		Limits:            buildLimits(con, o),
 		Proxy:             lifecycle.ProxyEnv(os.Environ()),
 		Console:           con,
 	})
@@ -238,14 +258,18 @@ func shortDigest(d string) string {
 	return d
 }
 
-var invalidNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+var (
+	invalidNameChars = regexp.MustCompile(`[^a-z0-9._-]+`)
+	separatorRuns    = regexp.MustCompile(`[._-]{2,}`)
+)
 
 // imageTag returns the normalised image name: the --tag, else the app
 // directory's base name made a valid repository name.
 func imageTag(flag, appDir string) (string, error) {
 	name := flag
 	if name == "" {
-		name = strings.Trim(invalidNameChars.ReplaceAllString(strings.ToLower(filepath.Base(appDir)), "-"), "-._")
+		name = invalidNameChars.ReplaceAllString(strings.ToLower(filepath.Base(appDir)), "-")
+		name = strings.Trim(separatorRuns.ReplaceAllString(name, "-"), "-._")
 		if name == "" {
 			name = "app"
 		}
@@ -260,13 +284,12 @@ func imageTag(flag, appDir string) (string, error) {
 // configVars merges, later winning: the app's .env, --env-file, --env.
 func configVars(appDir string, o buildOptions) (map[string]string, error) {
 	vars := map[string]string{}
-	dotenv := filepath.Join(appDir, ".env")
-	if _, err := os.Stat(dotenv); err == nil {
-		m, err := detect.ReadEnvFile(dotenv)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", lifecycle.ErrApp, err)
-		}
+	m, err := detect.ReadAppEnv(appDir)
+	switch {
+	case err == nil:
 		merge(vars, m)
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w: %v", lifecycle.ErrApp, err)
 	}
 	if o.envFile != "" {
 		m, err := detect.ReadEnvFile(o.envFile)
@@ -283,6 +306,70 @@ func configVars(appDir string, o buildOptions) (map[string]string, error) {
 		vars[k] = v
 	}
 	return vars, nil
+}
+
+// DefaultPidsLimit is --pids-limit's default: far more than any build
+// runs, far fewer than a fork bomb makes.
+const DefaultPidsLimit = 4096
+
+// buildLimits returns the scripts' limits, saying once when the host
+// cannot enforce them fully.
+func buildLimits(con *console.Console, o buildOptions) sandbox.Limits {
+	mem, _ := parseSize(o.memory)
+	l := sandbox.Limits{Pids: o.pids, Memory: mem}
+	if o.sandboxMode == "none" || (l.Pids == 0 && l.Memory == 0) {
+		return l
+	}
+	if err := sandbox.CgroupsAvailable(); err != nil {
+		con.Info("Note: %v here (run as root, or with a delegated cgroup v2); processes are limited per user, memory is not", err)
+	}
+	return l
+}
+
+// parseSize reads a byte count such as 512m or 4g (binary units); "" is 0.
+func parseSize(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	units := map[byte]int64{'k': 1 << 10, 'm': 1 << 20, 'g': 1 << 30, 't': 1 << 40}
+	mult := int64(1)
+	if u, ok := units[strings.ToLower(s)[len(s)-1]]; ok {
+		mult, s = u, s[:len(s)-1]
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("want a positive size such as 512m or 4g")
+	}
+	return n * mult, nil
+}
+
+// buildTimeout maps --timeout to lifecycle's: 0 means no limit there.
+func buildTimeout(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// insideApp returns file's path relative to appDir when the file is inside
+// the app, so that it can be left out of the image.
+func insideApp(appDir, file string) []string {
+	if file == "" {
+		return nil
+	}
+	abs, err1 := filepath.Abs(file)
+	real, err2 := filepath.EvalSymlinks(appDir)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	if f, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = f
+	}
+	rel, err := filepath.Rel(real, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil
+	}
+	return []string{filepath.ToSlash(rel)}
 }
 
 // buildCAs returns the certificate authorities builds trust: the host's,
@@ -307,19 +394,12 @@ func merge(dst, src map[string]string) {
 }
 
 // defaultBuildpacks are tried in order when nothing names a buildpack:
-// $PAAS_BUILDPACKS (separated by commas or white space), else the builtin
-// buildpacks, extracted into the store.
-func defaultBuildpacks(store *oci.Store) ([]string, error) {
-	if list := os.Getenv("PAAS_BUILDPACKS"); list != "" {
-		return strings.FieldsFunc(list, func(r rune) bool {
-			return r == ',' || r == ' ' || r == '\n' || r == '\t'
-		}), nil
-	}
-	dirs, err := builtin.Extract(filepath.Join(store.Home(), "builtin"))
-	if err != nil {
-		return nil, fmt.Errorf("extracting the builtin buildpacks: %w", err)
-	}
-	return dirs, nil
+// $PAAS_BUILDPACKS (separated by commas or white space); when it is unset,
+// lifecycle detects with the builtin buildpacks.
+func defaultBuildpacks() []string {
+	return strings.FieldsFunc(os.Getenv("PAAS_BUILDPACKS"), func(r rune) bool {
+		return r == ',' || r == ' ' || r == '\n' || r == '\t'
+	})
 }
 
 // epoch is the time of every layer entry and of the image: SOURCE_DATE_EPOCH
@@ -349,8 +429,7 @@ func removeWorkDir(dir string) {
 // two builds of one app at once take turns rather than corrupt it.
 func buildCache(store *oci.Store, tag string, empty bool, con *console.Console) (string, func(), error) {
 	repo := tag[:strings.LastIndex(tag, ":")]
-	name := invalidNameChars.ReplaceAllString(repo, "_")
-	dir := filepath.Join(store.Home(), "cache", name)
+	dir := filepath.Join(store.Home(), "cache", storeKey(repo))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", nil, fmt.Errorf("creating build cache: %w", err)
 	}

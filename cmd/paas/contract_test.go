@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,7 +107,8 @@ func parseLines(s string) map[string]string {
 	return out
 }
 
-// SOURCE_VERSION is the commit of a git checkout, and .git stays out.
+// SOURCE_VERSION is the commit of a git checkout, .git stays out, and the
+// origin is recorded without its credentials.
 func TestBuildGitCheckout(t *testing.T) {
 	h := sharedHome(t, root)
 	app := appCopy(t, root, "hello")
@@ -121,7 +123,7 @@ func TestBuildGitCheckout(t *testing.T) {
 	git("init", "-q")
 	git("add", ".")
 	git("commit", "-qm", "app")
-	git("remote", "add", "origin", "https://example.com/acme/hello.git")
+	git("remote", "add", "origin", "https://ci:s3cr3t-token@example.com/acme/hello.git")
 	commit := git("rev-parse", "HEAD")
 	r := h.mustBuild(t, "-t", "gitapp", "-b", buildpackDir("cache-env"), app)
 	env := parseLines(appFile(t, h, r.Image, "build-env.txt"))
@@ -138,4 +140,80 @@ func TestBuildGitCheckout(t *testing.T) {
 			t.Fatalf("app layer has %s", name)
 		}
 	}
+}
+
+// Buildpacks written the way real ones are, in bash with an export file of
+// `declare -x` lines, hand their variables on; the image's .profile.d
+// scripts and process commands run in bash, as on Heroku.
+func TestBuildBashBuildpacks(t *testing.T) {
+	h := sharedHome(t, root)
+	app := userTempDir(t, h.user)
+	// The image's user must be able to enter /app.
+	if err := os.Chmod(app, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lines := buildpackDir("bash-exporter") + "\n" + buildpackDir("bash-consumer") + "\n"
+	if err := os.WriteFile(filepath.Join(app, ".buildpacks"), []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := h.mustBuild(t, "-t", "bash-buildpacks", app)
+	got := appFile(t, h, r.Image, "bash-consumer.txt")
+	contains(t, "bash-consumer.txt", got, `BASH_EXPORTED_GREETING=hello from bash: "quoted" $literal \backslash`+"\n")
+	contains(t, "bash-consumer.txt", got, "tool=greet: hi\n")
+	// SHLVL in the export file is bash-exporter's own, not an export.
+	if strings.Contains(got, "SHLVL=2") || strings.Contains(got, "SHLVL=3") {
+		t.Errorf("bash-consumer.txt: SHLVL was exported:\n%s", got)
+	}
+
+	img := storedImage(t, h, r.Image)
+	rootfs := unpackImage(t, img)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"greeting"}, "shout: from profile.d in /app/.profile.d\n"},
+		{[]string{"bashism"}, "bash ran the command\n"},
+		{[]string{"sh", "-c", "echo $PROFILE_GREETING"}, "from profile.d in /app/.profile.d\n"},
+	} {
+		var out strings.Builder
+		if err := launchImage(context.Background(), t, img, rootfs, nil, &out, tc.args...); err != nil {
+			t.Errorf("launcher %q: %v", tc.args, err)
+		}
+		if out.String() != tc.want {
+			t.Errorf("launcher %q printed %q, want %q", tc.args, out.String(), tc.want)
+		}
+	}
+}
+
+// app.json's buildpacks may name a builtin buildpack; the image records it
+// by name and content hash, never by the store path it was extracted to.
+// An entry without a url stops the build naming the file.
+func TestBuildBuiltinByNameFromAppJSON(t *testing.T) {
+	h := sharedHome(t, root)
+	app := appCopy(t, root, "procfile")
+	manifest := `{"buildpacks": [{"url": "procfile"}], "healthchecks": {"web": [{"path": "/"}]}}`
+	if err := os.WriteFile(filepath.Join(app, "app.json"), []byte(manifest), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := h.mustBuild(t, "-t", "appjson-procfile", app)
+	if bps := r.Buildpacks; len(bps) != 1 || bps[0].Name != "procfile" || bps[0].Ref != "procfile" || !strings.HasPrefix(bps[0].Resolved, "builtin@sha256:") {
+		t.Errorf("buildpacks = %+v, want procfile by name, builtin@sha256-pinned", bps)
+	}
+	cf, err := storedImage(t, h, r.Image).ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if label := cf.Config.Labels["io.paas.buildpacks"]; strings.Contains(label, h.dir) {
+		t.Errorf("io.paas.buildpacks = %s, names the store %s", label, h.dir)
+	}
+
+	bad := `{"buildpacks": [{"url": "procfile"}, {"name": "x"}]}`
+	if err := os.WriteFile(filepath.Join(app, "app.json"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := h.paas(t, "build", "-t", "appjson-bad", app)
+	if code != exitDetect {
+		t.Fatalf("app.json entry without url: exit %d, want %d\n%s", code, exitDetect, out.stderr)
+	}
+	contains(t, "stderr", out.stderr, filepath.Join(app, "app.json")+`: buildpacks[1] has no "url"`)
 }

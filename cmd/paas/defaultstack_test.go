@@ -63,12 +63,12 @@ func noToolchain(t *testing.T, h *home, image string) {
 }
 
 // testBuiltinApps builds each builtin fixture app with no buildpack named,
-// on the default stack, and gets its answer over HTTP through paas run.
+// on the default stack, with dependencies from the real registries, and
+// gets its answer over HTTP through paas run on both runtimes.
 func testBuiltinApps(t *testing.T, h *home, env []string) {
-	for _, app := range []string{"go", "nodejs", "python", "static", "procfile"} {
+	for _, app := range []string{"go", "nodejs", "express", "python", "static", "procfile"} {
 		t.Run(app, func(t *testing.T) {
-			args := []string{"build", "--json", "-t", "zero-" + app}
-			out, code := h.paasEnv(t, env, append(args, testFixtureApp(app))...)
+			out, code := h.paasEnv(t, env, "build", "--json", "-t", "zero-"+app, testFixtureApp(app))
 			if code != 0 {
 				t.Fatalf("build: exit %d\n%s", code, out.stderr)
 			}
@@ -81,10 +81,13 @@ func testBuiltinApps(t *testing.T, h *home, env []string) {
 				size += l.Size
 			}
 			t.Logf("%s: %s, %d layers, %.1f MB compressed, buildpack %s", app, r.Digest, len(r.Layers), float64(size)/1e6, r.Buildpacks[0].Name)
-			s := startRun(t, h, append(runtimeArgs(t, "containerd"), "--check", "/", "zero-"+app)...)
-			code, _, body := get(t, s.url+"/", nil)
-			if code != 200 || !strings.Contains(body, "hello from "+app) {
-				t.Errorf("GET / = %d %q, want hello from %s", code, body, app)
+			for _, rt := range []string{"containerd", "sandbox"} {
+				s := startRun(t, h, append(runtimeArgs(t, rt), "--check", "/", "zero-"+app)...)
+				code, _, body := get(t, s.url+"/", nil)
+				if code != 200 || !strings.Contains(body, "hello from "+app) {
+					t.Errorf("%s: GET / = %d %q, want hello from %s", rt, code, body, app)
+				}
+				s.stop()
 			}
 		})
 	}

@@ -24,6 +24,7 @@ const (
 	exitCompile     = 12 // bin/compile failed
 	exitRelease     = 13 // bin/release failed or printed invalid YAML
 	exitProcfile    = 14 // malformed Procfile
+	exitTimeout     = 15 // the build or a detect/release script ran past its limit
 	exitExport      = 20 // image could not be assembled or stored
 	exitDiskFull    = 21 // no space left while writing
 	exitOutput      = 22 // --output or --push failed
@@ -59,6 +60,7 @@ var exitClasses = []struct {
 	{lifecycle.ErrCompile, exitCompile},
 	{lifecycle.ErrRelease, exitRelease},
 	{lifecycle.ErrProcfile, exitProcfile},
+	{lifecycle.ErrTimeout, exitTimeout},
 	{lifecycle.ErrExport, exitExport},
 	{errOutput, exitOutput},
 	{supervisor.ErrNotReady, exitNotReady},

@@ -1,53 +1,18 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
-	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
-)
 
-// tgzOf packs a buildpack directory as a .tgz with one top-level folder,
-// as buildpack releases are.
-func tgzOf(t *testing.T, dir string) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		hdr, _ := tar.FileInfoHeader(info, "")
-		hdr.Name = filepath.ToSlash(filepath.Join("hello-buildpack", rel))
-		if info.IsDir() {
-			hdr.Name += "/"
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if info.Mode().IsRegular() {
-			data, _ := os.ReadFile(p)
-			tw.Write(data)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw.Close()
-	gz.Close()
-	return buf.Bytes()
-}
+	"github.com/paas-dev/paas/internal/testenv"
+)
 
 func buildpacksLabel(t *testing.T, h *home, image string) []map[string]string {
 	t.Helper()
@@ -64,7 +29,7 @@ func buildpacksLabel(t *testing.T, h *home, image string) []map[string]string {
 func TestBuildRemoteBuildpacks(t *testing.T) {
 	h := sharedHome(t, root)
 	var requests atomic.Int32
-	archive := tgzOf(t, buildpackDir("hello"))
+	archive := testenv.Tgz(t, buildpackDir("hello"), "hello-buildpack")
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
 		w.Write(archive)
@@ -109,4 +74,42 @@ func TestBuildRemoteBuildpacks(t *testing.T) {
 		t.Fatalf("unknown ref: exit %d, want %d\n%s", code, exitBuildpack, out.stderr)
 	}
 	contains(t, "stderr", out.stderr, "no-such-branch")
+}
+
+// A buildpack URL's credentials are used to fetch it but never printed or
+// recorded: not in the label, --json, progress lines or errors.
+func TestBuildRedactsCredentials(t *testing.T) {
+	h := sharedHome(t, root)
+	archive := testenv.Tgz(t, buildpackDir("hello"), "hello-buildpack")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "ci" || pass != "s3cr3t-token" {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path != "/bp.tgz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(archive)
+	}))
+	defer srv.Close()
+	withCreds := strings.Replace(srv.URL, "http://", "http://ci:s3cr3t-token@", 1)
+	out, code := h.paas(t, "build", "--json", "-t", "creds", "-b", withCreds+"/bp.tgz", appCopy(t, root, "hello"))
+	if code != 0 {
+		t.Fatalf("build: exit %d\n%s", code, out.stderr)
+	}
+	label := buildpacksLabel(t, h, "creds:latest")
+	if label[0]["source"] != srv.URL+"/bp.tgz" {
+		t.Errorf("label source = %q, want the URL without credentials", label[0]["source"])
+	}
+	failed, code := h.paas(t, "build", "-t", "creds", "-b", withCreds+"/missing.tgz", appCopy(t, root, "hello"))
+	if code != exitBuildpack {
+		t.Errorf("missing archive: exit %d, want %d", code, exitBuildpack)
+	}
+	for what, text := range map[string]string{"stdout": out.stdout, "stderr": out.stderr, "error": failed.stderr, "label": fmt.Sprint(label)} {
+		if strings.Contains(text, "s3cr3t-token") {
+			t.Errorf("%s shows the credentials:\n%s", what, text)
+		}
+	}
+	contains(t, "error", failed.stderr, srv.URL+"/missing.tgz")
 }

@@ -25,7 +25,7 @@ import (
 )
 
 type runOptions struct {
-	port                                          int
+	port, maxConns                                int
 	process, envFile, runtime, address, namespace string
 	check, restart, listen                        string
 	env                                           []string
@@ -44,6 +44,7 @@ func runCommand() command {
 		fs := newFlags(c, env.stderr)
 		fs.IntVarP(&o.port, "port", "p", 8080, "public port the proxy listens on")
 		fs.StringVar(&o.listen, "listen", "", "address the proxy listens on (default 0.0.0.0:PORT)")
+		fs.IntVar(&o.maxConns, "max-connections", 0, "most client connections the proxy keeps open at once; more wait (default: what the open-file limit allows, at most 4096)")
 		fs.StringVar(&o.process, "process", "web", "process type to run")
 		fs.StringArrayVarP(&o.env, "env", "e", nil, "environment variable K=V for the process; repeatable")
 		fs.StringVar(&o.envFile, "env-file", "", "file of KEY=value variables for the process")
@@ -62,9 +63,12 @@ func runCommand() command {
 		if fs.NArg() == 0 {
 			return usageError{"paas run needs an IMAGE"}
 		}
+		if o.maxConns < 0 {
+			return usageError{fmt.Sprintf("--max-connections %d: want a positive number, or 0 for the default", o.maxConns)}
+		}
 		ref := fs.Arg(0)
 		if o.replace {
-			return signalReplace(env, ref, o)
+			return signalReplace(env, ref)
 		}
 		if dash := fs.ArgsLenAtDash(); dash >= 0 {
 			if dash != 1 || fs.NArg() < 2 {
@@ -222,13 +226,15 @@ func runServe(ctx context.Context, env *cliEnv, ref string, o runOptions) error 
 		return err
 	}
 	defer rt.Close()
-	pidFile, err := writePidFile(in.name)
+	release, err := claimServing(in.name)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	defer os.Remove(pidFile)
-	px := proxy.New(proxy.Options{AccessLog: con.Writer(), Name: in.name, ShutdownGrace: o.stopTimeout})
+	defer release()
+	px := proxy.New(proxy.Options{
+		AccessLog: con.Writer(), Name: in.name, ShutdownGrace: o.stopTimeout, MaxConnections: o.maxConns,
+	})
 	sup := supervisor.New(supervisor.Options{
 		Runtime: rt, Proxy: px, AppName: appName(in.name), ImageName: in.name, Resolve: in.resolve,
 		Process: o.process, Env: in.vars, Checks: checks, ListenTimeout: o.listenTimeout,

@@ -6,17 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/console"
-	"github.com/paas-dev/paas/oci"
 	"github.com/paas-dev/paas/runner"
 )
 
@@ -75,43 +70,6 @@ func idSafe(s string) string {
 }
 
 var idReplacer = strings.NewReplacer("/", "-", ":", "-", "@", "-")
-
-// pidPath is where a serving paas run records its pid, by image name, so
-// `paas run --replace` can find it.
-func pidPath(name string) string {
-	return filepath.Join(oci.DefaultHome(), "run", "serving", idSafe(name)+".pid")
-}
-
-func writePidFile(name string) (string, error) {
-	p := pidPath(name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return "", err
-	}
-	return p, os.WriteFile(p, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
-}
-
-// signalReplace asks the paas run serving the image to replace its
-// process with the image as the store has it now (SIGHUP).
-func signalReplace(env *cliEnv, ref string, o runOptions) error {
-	name := ref
-	if !isTransport(ref) {
-		n, err := oci.NormalizeName(ref)
-		if err != nil {
-			return usageError{fmt.Sprintf("image %q: %v", ref, err)}
-		}
-		name = n
-	}
-	data, err := os.ReadFile(pidPath(name))
-	if err != nil {
-		return fmt.Errorf("%w: no paas run is serving %s (%v)", errRuntime, name, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || syscall.Kill(pid, syscall.SIGHUP) != nil {
-		return fmt.Errorf("%w: the paas run serving %s (pid %q) is gone", errRuntime, name, strings.TrimSpace(string(data)))
-	}
-	fmt.Fprintf(env.stderr, "-----> Asked paas run (pid %d) to replace %s; it logs the outcome\n", pid, name)
-	return nil
-}
 
 // appFileFromImage returns the content of /app/NAME from the image's
 // layers (the last layer holding it wins), or nil when there is none.

@@ -44,9 +44,15 @@ func (s *serving) log() string {
 // startRun starts `paas run` and waits until it says it serves traffic.
 func startRun(t *testing.T, h *home, args ...string) *serving {
 	t.Helper()
+	return startRunEnv(t, h, nil, args...)
+}
+
+// startRunEnv is startRun with env added to paas's environment.
+func startRunEnv(t *testing.T, h *home, env []string, args ...string) *serving {
+	t.Helper()
 	port := freePort(t)
 	s := &serving{t: t, url: "http://127.0.0.1:" + port, exited: make(chan struct{})}
-	s.cmd = h.command(nil, append([]string{"run", "-p", port}, args...)...)
+	s.cmd = h.command(env, append([]string{"run", "-p", port}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s, s
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

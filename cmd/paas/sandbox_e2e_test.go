@@ -63,7 +63,7 @@ func TestBuildStreamsOutput(t *testing.T) {
 		seen = append(seen, line)
 		if strings.Contains(line, "streaming-first-line") {
 			// The buildpack waits for this file: the line arrived while it ran.
-			cont := filepath.Join(h.dir, "cache", "streaming", "continue")
+			cont := filepath.Join(h.dir, "cache", storeKey("streaming"), "continue")
 			if err := os.WriteFile(cont, nil, 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -51,6 +51,17 @@ var (
 	DefaultRunPackages   = []string{"ca-certificates", "nodejs", "python3"}
 )
 
+// checkStackName refuses a name the store cannot hold before any work is
+// done (creating a stack takes minutes).
+func checkStackName(name string) error {
+	for _, n := range []string{name, runImageName(name)} {
+		if _, err := oci.NormalizeName(n); err != nil {
+			return usageError{fmt.Sprintf("stack name %q: %v", name, err)}
+		}
+	}
+	return nil
+}
+
 // runImageName is where a stack's run image is stored, beside its build
 // image NAME.
 func runImageName(stack string) string { return appName(stack) + "/run" }
@@ -67,6 +78,9 @@ func stackCreate(ctx context.Context, env *cliEnv, c command, args []string) err
 	}
 	name, err := oneArg(fs, "stack name")
 	if err != nil {
+		return err
+	}
+	if err := checkStackName(name); err != nil {
 		return err
 	}
 	store, err := oci.Open(oci.DefaultHome())
@@ -151,6 +165,9 @@ func stackPull(ctx context.Context, env *cliEnv, c command, args []string) error
 	con := console.New(env.stderr, false)
 	start := time.Now()
 	name := fs.Arg(0)
+	if err := checkStackName(name); err != nil {
+		return err
+	}
 	refs := map[string]string{name: fs.Arg(1)}
 	if fs.NArg() == 3 {
 		refs[runImageName(name)] = fs.Arg(2)
@@ -188,6 +205,9 @@ func stackImport(ctx context.Context, env *cliEnv, c command, args []string) err
 		return usageError{"paas stack import takes NAME and SOURCE (a rootfs tarball, oci:DIR, oci-archive:FILE or docker-archive:FILE)"}
 	}
 	name, source := fs.Arg(0), fs.Arg(1)
+	if err := checkStackName(name); err != nil {
+		return err
+	}
 	store, err := oci.Open(oci.DefaultHome())
 	if err != nil {
 		return err

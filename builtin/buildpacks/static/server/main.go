@@ -2,12 +2,18 @@
 // compiles it at build time with the stack's Go (it must build with Go 1.19,
 // bookworm's, so it uses nothing newer) into /app/bin/paas-static.
 //
-// It listens on $PORT (default 5000) and serves the document root: the
-// "root" of static.json when given, else public/ when it exists, else the
-// app directory. Directories serve their index.html; content types come
-// from the file extension; paths never leave the root, not even through
-// symbolic links; dot files are not served. One line per request goes to
-// stdout. static.json settings:
+// It listens on $PORT (default 5000) on $HOST (default every interface, as
+// a container on a cluster needs). paas run sets HOST=127.0.0.1: it runs
+// apps in the host's network and reaches them through its proxy on
+// loopback, so listening on every interface there would let clients around
+// the proxy and its limits. It serves the document root:
+// the "root" of static.json when given, else public/ when it exists, else
+// the app directory. Directories serve their index.html and are never
+// listed; content types come from the file extension; paths never leave
+// the root, not even through symbolic links; dot files (any path element
+// starting with '.', in the request or in the path symbolic links resolve
+// to) are not served. One line per request goes to stdout. static.json
+// settings:
 //
 //	{
 //	  "root": "dist",                 // document root, relative to the app
@@ -26,6 +32,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -106,15 +113,24 @@ func documentRoot(configured string) (string, error) {
 	return real, nil
 }
 
-func serve(cfg config, root string) error {
-	port := os.Getenv("PORT")
+// listenAddr returns the address to listen on, from the environment.
+func listenAddr(getenv func(string) string) string {
+	host, port := getenv("HOST"), getenv("PORT")
 	if port == "" {
 		port = "5000"
 	}
+	return net.JoinHostPort(host, port)
+}
+
+func serve(cfg config, root string) error {
+	ln, err := net.Listen("tcp", listenAddr(os.Getenv))
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Addr:              ":" + port,
 		Handler:           logRequests(handler(cfg, root)),
 		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
 	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
@@ -125,8 +141,8 @@ func serve(cfg config, root string) error {
 		srv.Shutdown(ctx)
 	}()
 	log.SetFlags(0)
-	log.Printf("paas-static: serving %s on port %s", root, port)
-	if err := srv.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
+	log.Printf("paas-static: serving %s on %s", root, ln.Addr())
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
@@ -152,9 +168,11 @@ func handler(cfg config, root string) http.Handler {
 	})
 }
 
-// rootFS is an http.FileSystem confined to root: like http.Dir, and in
-// addition symbolic links that lead out of root and dot files are not
-// found, and with clean URLs /name falls back to /name.html.
+// rootFS is an http.FileSystem confined to root (absolute, free of
+// symbolic links): like http.Dir, and in addition symbolic links that lead
+// out of root or to a dot file, dot files and directories without an
+// index.html are not found, and with clean URLs /name falls back to
+// /name.html.
 type rootFS struct {
 	root      string
 	cleanURLs bool
@@ -169,20 +187,63 @@ func (f rootFS) Open(name string) (http.File, error) {
 	return file, err
 }
 
+// open opens the file at clean, a cleaned slash path, once the path the
+// request names and the path its symbolic links resolve to are both
+// inside root and free of dot files. Resolving, then opening is sound
+// here, though another process could swap a link in between: the only
+// process running in the app's filesystem is this server (os.Root would
+// close the gap, but paas-static must build with Go 1.19).
 func (f rootFS) open(clean string) (http.File, error) {
-	for _, elem := range strings.Split(clean, "/") {
-		if strings.HasPrefix(elem, ".") {
-			return nil, fs.ErrNotExist
-		}
+	if hasDotFile(clean) {
+		return nil, fs.ErrNotExist
 	}
 	real, err := filepath.EvalSymlinks(filepath.Join(f.root, filepath.FromSlash(clean)))
 	if err != nil {
 		return nil, fs.ErrNotExist
 	}
-	if real != f.root && !strings.HasPrefix(real, f.root+string(filepath.Separator)) {
+	rel, err := filepath.Rel(f.root, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || hasDotFile(filepath.ToSlash(rel)) {
 		return nil, fs.ErrNotExist
 	}
-	return os.Open(real)
+	file, err := os.Open(real)
+	if err != nil {
+		return nil, err
+	}
+	if !f.servable(file, clean) {
+		file.Close()
+		return nil, fs.ErrNotExist
+	}
+	return file, nil
+}
+
+// servable reports whether file, opened for clean, may be served: a
+// directory only when it has an index.html, so none is ever listed (a
+// listing would name the dot files and other files no page links to).
+func (f rootFS) servable(file *os.File, clean string) bool {
+	fi, err := file.Stat()
+	if err != nil {
+		return false
+	}
+	if !fi.IsDir() {
+		return true
+	}
+	index, err := f.open(path.Join(clean, "index.html"))
+	if err != nil {
+		return false
+	}
+	index.Close()
+	return true
+}
+
+// hasDotFile reports whether a slash path has an element starting with
+// '.', other than "." itself (the root, as filepath.Rel names it).
+func hasDotFile(p string) bool {
+	for _, elem := range strings.Split(p, "/") {
+		if elem != "." && strings.HasPrefix(elem, ".") {
+			return true
+		}
+	}
+	return false
 }
 
 // logRequests logs one line per request: method, path, status, bytes and

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// misbehavingApp is an app telling the hang buildpack how to misbehave.
+func misbehavingApp(t *testing.T, u user, how string) string {
+	t.Helper()
+	app := userTempDir(t, u)
+	if err := os.WriteFile(filepath.Join(app, "misbehave"), []byte(how), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	chown(t, app, u)
+	return app
+}
+
+// A build that never ends is stopped by --timeout, and so is everything it
+// started; scripts that print without end fill no memory: compile's tail
+// keeps a bounded line, release's stdout is refused past its cap.
+func TestBuildLimits(t *testing.T) {
+	forEachUser(t, func(t *testing.T, h *home) {
+		tests := []struct {
+			how     string
+			args    []string
+			code    int
+			message string
+		}{
+			{"compile-hangs", []string{"--timeout", "3s"}, exitTimeout, "the build ran longer than 3s, in compile"},
+			{"compile-floods", []string{"--timeout", "5s"}, exitTimeout, "the build ran longer than 5s, in compile"},
+			{"release-floods", nil, exitRelease, "bin/release printed more than paas reads (1048576 bytes)"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.how, func(t *testing.T) {
+				args := append([]string{"build", "-q", "-t", "limits", "-b", buildpackDir("hang")}, tt.args...)
+				out, code := h.paas(t, append(args, misbehavingApp(t, h.user, tt.how))...)
+				if code != tt.code {
+					t.Fatalf("exit %d, want %d\n%.2000s", code, tt.code, out.stderr)
+				}
+				contains(t, "stderr", out.stderr, tt.message)
+			})
+		}
+		t.Run("compile-forks", func(t *testing.T) {
+			r := h.mustBuild(t, "-t", "forks", "--pids-limit", "64", "-b", buildpackDir("hang"), misbehavingApp(t, h.user, "compile-forks"))
+			n, err := strconv.Atoi(strings.TrimSpace(appFile(t, h, r.Image, "procs.txt")))
+			if err != nil || n > 64 || n < 8 {
+				t.Errorf("the sandbox held %d processes (%v), want at most --pids-limit 64", n, err)
+			}
+		})
+		t.Run("compile-eats-memory", func(t *testing.T) {
+			out, code := h.paas(t, "build", "-t", "memory", "--memory", "128m", "-b", buildpackDir("hang"), misbehavingApp(t, h.user, "compile-eats-memory"))
+			if h.user.uid != 0 {
+				// No cgroups for an ordinary user on this host: said, not enforced.
+				contains(t, "stderr", out.stderr, "cgroups with limits are not available")
+				return
+			}
+			if code != exitCompile {
+				t.Fatalf("exit %d, want %d (killed past --memory)\n%s", code, exitCompile, out.stderr)
+			}
+			contains(t, "stderr", out.stderr, "bin/compile was killed (signal 9: out of memory past --memory")
+		})
+	})
+}
