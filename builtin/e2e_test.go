@@ -360,3 +360,14 @@ func appWith(t *testing.T, fixture string, files map[string]string) string {
 	}
 	return app
 }
+
+// cacheDir returns the build cache (CACHE_DIR) of the image repository
+// repo: the store names it after repo plus a hash of 16 hex digits.
+func cacheDir(t *testing.T, repo string) string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(storeDir, "cache", repo+"-"+strings.Repeat("[0-9a-f]", 16)))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("build caches of %s: %v (%v), want one", repo, dirs, err)
+	}
+	return dirs[0]
+}

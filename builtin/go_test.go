@@ -38,7 +38,7 @@ func TestGoApp(t *testing.T) {
 		t.Errorf("GET / = %q, want %q", body, "hello from go\n")
 	}
 
-	gocache := filepath.Join(storeDir, "cache", "builtin-go", "go", "build")
+	gocache := filepath.Join(cacheDir(t, "builtin-go"), "go", "build")
 	before := countFiles(t, gocache)
 	_, out = build(t, "builtin-go", app)
 	if after := countFiles(t, gocache); after != before || before == 0 {
