@@ -339,3 +339,35 @@ func detected(t *testing.T, r report, want string) {
 		t.Errorf("buildpacks = %+v, want only one that detected %s", r.Buildpacks, want)
 	}
 }
+
+// appWith copies the fixture app (none when fixture is "") into a temporary
+// directory, writes files (name → content) over it and returns the copy:
+// fixtures stay unchanged.
+func appWith(t *testing.T, fixture string, files map[string]string) string {
+	t.Helper()
+	app := filepath.Join(t.TempDir(), "app")
+	if fixture == "" {
+		if err := os.Mkdir(app, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.CopyFS(app, os.DirFS(testenv.Fixture("apps", fixture))); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(app, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return app
+}
+
+// cacheDir returns the build cache (CACHE_DIR) of the image repository
+// repo: the store names it after repo plus a hash of 16 hex digits.
+func cacheDir(t *testing.T, repo string) string {
+	t.Helper()
+	dirs, err := filepath.Glob(filepath.Join(storeDir, "cache", repo+"-"+strings.Repeat("[0-9a-f]", 16)))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("build caches of %s: %v (%v), want one", repo, dirs, err)
+	}
+	return dirs[0]
+}
