@@ -47,13 +47,18 @@ func TestPythonUnreachableIndex(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(app, "requirements.txt"), []byte("requests==2.31.0\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The index URL carries a credential, which is never printed.
 	index := "http://127.0.0.1:1/simple"
+	withToken := "http://ci:s3cr3t-token@127.0.0.1:1/simple"
 	_, out, code := paas(t, nil, "build", "--stack", "toolchains", "-t", "builtin-python-offline",
-		"-e", "PIP_INDEX_URL="+index, "-e", "PIP_RETRIES=0", app)
+		"-e", "PIP_INDEX_URL="+withToken, "-e", "PIP_RETRIES=0", app)
 	if code != 12 {
 		t.Fatalf("paas build = exit %d, want 12 (compile failed)\n%s", code, out)
 	}
 	if !strings.Contains(out, "pip could not install the app's dependencies from the package index "+index) {
 		t.Errorf("the error does not name the index %s:\n%s", index, out)
+	}
+	if strings.Contains(out, "s3cr3t-token") {
+		t.Errorf("the build printed the index's credential:\n%s", out)
 	}
 }

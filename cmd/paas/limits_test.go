@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -63,5 +64,44 @@ func TestBuildLimits(t *testing.T) {
 			}
 			contains(t, "stderr", out.stderr, "bin/compile was killed (signal 9: out of memory past --memory")
 		})
+	})
+}
+
+// A buildpack that fills the disk fails its build and nothing else: the
+// store keeps every earlier tag, and the build's scratch space is gone.
+func TestBuildDiskFiller(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	forEachUser(t, func(t *testing.T, h *home) {
+		if os.Getuid() != 0 {
+			t.Fatal("mounting a small tmpfs needs root")
+		}
+		mnt := t.TempDir()
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=400m", "tmpfs", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("mount tmpfs: %v %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+		chown(t, mnt, h.user)
+		small := newHome(t, h.user, mnt)
+		before := small.mustBuild(t, "-t", "filler", "-b", buildpackDir("hello"), appCopy(t, h.user, "hello"))
+		index, err := os.ReadFile(filepath.Join(small.dir, "oci", "index.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, code := small.paas(t, "build", "-t", "filler", "-b", buildpackDir("hang"), misbehavingApp(t, h.user, "compile-fills-disk"))
+		if code != exitCompile {
+			t.Fatalf("exit %d, want %d\n%s", code, exitCompile, out.stderr)
+		}
+		contains(t, "stderr", out.stderr, "No space left on device")
+		if after, _ := os.ReadFile(filepath.Join(small.dir, "oci", "index.json")); string(after) != string(index) {
+			t.Error("index.json changed by a failed build")
+		}
+		if r := small.mustBuild(t, "-t", "filler", "-b", buildpackDir("hello"), appCopy(t, h.user, "hello")); r.Digest != before.Digest {
+			t.Errorf("rebuild after the filler = %s, want %s (the disk is usable again)", r.Digest, before.Digest)
+		}
+		if left, _ := os.ReadDir(filepath.Join(small.dir, "tmp")); len(left) != 0 {
+			t.Errorf("scratch space left behind: %v", left)
+		}
 	})
 }

@@ -1,18 +1,26 @@
 # Shared helpers of paas's builtin buildpacks. Extract copies this file into
 # every buildpack as lib/common.sh; bin/compile sources it.
 
+# Every line printed through these helpers has the userinfo (user:token@)
+# of its URLs removed: GOPROXY, PIP_INDEX_URL or a registry URL may carry
+# a credential, and build logs are kept and shared.
+_redact='s|([A-Za-z][A-Za-z0-9+.-]*://)[^/[:space:]?#]*@|\1|g'
+
+# redact prints its arguments with the userinfo of URLs removed.
+redact() { printf '%s\n' "$*" | sed -E "$_redact"; }
+
 # topic prints a Heroku-style step line.
-topic() { echo "-----> $*"; }
+topic() { redact "-----> $*"; }
 
 # info prints a detail line, indented under the current step.
-info() { echo "       $*"; }
+info() { redact "       $*"; }
 
 # indent indents every line of its input as a detail line.
-indent() { sed 's/^/       /'; }
+indent() { sed -E -e "$_redact" -e 's/^/       /'; }
 
 # fail prints an error the way Heroku buildpacks do and stops the build.
 fail() {
-	echo " !     $*" >&2
+	redact " !     $*" >&2
 	exit 1
 }
 
