@@ -12,11 +12,14 @@ import (
 // the host or the stack, and host paths not mounted in are invisible.
 func TestBuildSandboxIsolation(t *testing.T) {
 	forEachUser(t, func(t *testing.T, h *home) {
-		secretDir := userTempDir(t, h.user)
-		secret := filepath.Join(secretDir, "host-only")
+		// A canary in the caller's home (HOME is the store's directory in
+		// these tests), as a token file would be.
+		secret := filepath.Join(h.dir, "home-canary")
 		if err := os.WriteFile(secret, []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		chown(t, secret, h.user)
+		t.Cleanup(func() { os.Remove(secret) })
 		app := appCopy(t, h.user, "hello")
 		r := h.mustBuild(t, "-t", "escape", "-b", buildpackDir("escape"), "-e", "HOST_SECRET="+secret, app)
 		if got := strings.TrimSpace(appFile(t, h, r.Image, "escape.txt")); got != "host-invisible" {
