@@ -129,7 +129,7 @@ type build struct {
 // Build runs detect, compile and release over a working copy of the app.
 // The source directory is only read.
 func Build(ctx context.Context, opts Options) (*Result, error) {
-	if err := checkAppDir(opts.AppDir); err != nil {
+	if err := CheckAppDir(opts.AppDir); err != nil {
 		return nil, err
 	}
 	// The working copy is made from the directory a link names, never the

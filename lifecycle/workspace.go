@@ -216,8 +216,9 @@ func writeEnvDir(dir string, env map[string]string) error {
 	return nil
 }
 
-// checkAppDir gives a precise error for an unusable app directory.
-func checkAppDir(dir string) error {
+// CheckAppDir fails with ErrApp, saying why, unless dir is a readable
+// directory.
+func CheckAppDir(dir string) error {
 	info, err := os.Stat(dir)
 	switch {
 	case os.IsNotExist(err):

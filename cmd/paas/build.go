@@ -144,6 +144,9 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 	if err != nil {
 		return err
 	}
+	if err := lifecycle.CheckAppDir(abs); err != nil {
+		return err
+	}
 	vars, err := configVars(abs, o)
 	if err != nil {
 		return err

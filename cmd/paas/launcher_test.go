@@ -15,18 +15,15 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/sandbox"
 )
 
-// unpackImage unpacks an image's layers into a root filesystem.
+// unpackImage unpacks an image's layers into a root filesystem the way the
+// sandbox runtime does: owned through the sandbox's id mapping.
 func unpackImage(t *testing.T, img v1.Image) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "rootfs")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { layers.RemoveAll(dir) })
+	t.Cleanup(func() { sandbox.RemoveAll(dir) })
 	ls, err := img.Layers()
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +33,7 @@ func unpackImage(t *testing.T, img v1.Image) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = layers.Unpack(rc, dir)
+		err = sandbox.Unpack(context.Background(), rc, dir)
 		rc.Close()
 		if err != nil {
 			t.Fatalf("unpacking layer: %v", err)

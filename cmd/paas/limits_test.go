@@ -77,7 +77,7 @@ func TestBuildDiskFiller(t *testing.T) {
 		if os.Getuid() != 0 {
 			t.Fatal("mounting a small tmpfs needs root")
 		}
-		mnt := t.TempDir()
+		mnt := userTempDir(t, h.user)
 		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=400m", "tmpfs", mnt).CombinedOutput(); err != nil {
 			t.Fatalf("mount tmpfs: %v %s", err, out)
 		}
