@@ -25,7 +25,9 @@ lint: ## gofmt and go vet
 test: lint ## run every test tier (needs root for the containerd and rootless-user tiers; see .ci/run)
 	$(GO) test $(TESTFLAGS) ./...
 
-test-short: ## unit tests only, no stack, sandbox or daemon
+# testenv.Require skips, with the reason, every test that needs the Debian
+# stack, root, a containerd daemon or the network; `test` runs them all.
+test-short: ## the tests an ordinary user can run offline: no root, network, stack or daemon needed
 	$(GO) test -short -count=1 ./...
 
 bench: ## benchmarks (layers, proxy)

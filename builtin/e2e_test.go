@@ -80,9 +80,7 @@ func run(m *testing.M, dir string) int {
 // store returns PAAS_HOME with the toolchains stack imported, once per run.
 func store(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test")
-	}
+	testenv.Require(t, testenv.Stack)
 	setupOnce.Do(func() {
 		tar := testenv.NamedStackTar(t, "toolchains")
 		_, out, code := paas(t, nil, "stack", "import", "toolchains", tar)

@@ -78,6 +78,13 @@ func makeTree(t testing.TB, dir string, files []treeFile, reverse bool, mtime ti
 		}
 	}
 	touchTree(t, dir, mtime)
+	// The tree has read-only directories, which the testing package's
+	// cleanup of t.TempDir cannot remove unless the caller is root.
+	t.Cleanup(func() {
+		if err := RemoveAll(dir); err != nil {
+			t.Errorf("RemoveAll(%s) = %v", dir, err)
+		}
+	})
 }
 
 func createFile(p, dir string, f treeFile) error {

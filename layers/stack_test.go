@@ -14,6 +14,7 @@ import (
 )
 
 func TestUnpackStack(t *testing.T) {
+	testenv.Require(t, testenv.Stack)
 	stack := testenv.StackTar(t)
 	asCallerAndUnprivileged(t, func(t *testing.T) {
 		f, err := os.Open(stack)

@@ -16,6 +16,7 @@ import (
 // containerd with its Go client, checks the name it lists and unpacks the
 // layers into a snapshot.
 func TestArchivesImportIntoContainerd(t *testing.T) {
+	testenv.Require(t, testenv.Daemon)
 	c, err := client.New(testenv.Containerd(t))
 	if err != nil {
 		t.Fatalf("client.New() = %v", err)

@@ -23,6 +23,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/stream"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/internal/testenv"
 )
 
 func TestPutImageRoundTrip(t *testing.T) {
@@ -408,6 +410,8 @@ func TestKilledPutLeavesStoreReadable(t *testing.T) {
 // TestPutDiskFull fills a 1 MiB tmpfs: the error must say ENOSPC and the
 // index must not change.
 func TestPutDiskFull(t *testing.T) {
+	// Mounting a small tmpfs is the way to fill a disk on purpose.
+	testenv.Require(t, testenv.Root)
 	home := t.TempDir()
 	if err := unix.Mount("tmpfs", home, "tmpfs", 0, "size=1m"); err != nil {
 		t.Fatalf("mounting tmpfs (needs root) = %v", err)

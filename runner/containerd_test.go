@@ -24,6 +24,7 @@ import (
 const addressEnv = "PAAS_RUNNER_TEST_CONTAINERD"
 
 func TestContainerd(t *testing.T) {
+	testenv.Require(t, testenv.Daemon|testenv.Stack)
 	address := testenv.Containerd(t)
 	const namespace = "runner-test"
 	rt := newContainerd(t, address, namespace)
@@ -98,6 +99,7 @@ func containerdLeftovers(c *client.Client) func(t *testing.T, id string) {
 // twice: the first start writes that layer, the second finds everything
 // there and opens no layer; the image record stays after Stop.
 func TestContainerdImportOnce(t *testing.T) {
+	testenv.Require(t, testenv.Daemon|testenv.Stack)
 	address := testenv.Containerd(t)
 	const namespace = "runner-test-import"
 	rt := newContainerd(t, address, namespace)
@@ -200,6 +202,7 @@ func silentSocket(t *testing.T, path string) string {
 // TestContainerdPermissionDenied runs NewContainerd as an ordinary user
 // against the test daemon, whose socket only root may use.
 func TestContainerdPermissionDenied(t *testing.T) {
+	testenv.Require(t, testenv.Daemon|testenv.Root)
 	address := testenv.Containerd(t)
 	uid, gid := testenv.Unprivileged(t)
 	out, err := runAs(t, uid, gid, []string{addressEnv + "=" + address},

@@ -21,6 +21,7 @@ const (
 )
 
 func TestSandbox(t *testing.T) {
+	testenv.Require(t, testenv.Stack)
 	dir := t.TempDir()
 	rt, err := NewSandbox(dir)
 	if err != nil {
@@ -132,6 +133,8 @@ func testUnmappedNotice(t *testing.T, rt Runtime) {
 // TestRootless runs TestSandbox as an ordinary user, with the user's
 // subordinate ids and without them.
 func TestRootless(t *testing.T) {
+	// Root runs the copy of the test binary as the unprivileged user.
+	testenv.Require(t, testenv.Stack|testenv.Root)
 	uid, gid := testenv.Unprivileged(t)
 	buildFixtures(t)
 	layerPath := filepath.Join(fixtures.dir, "stack.tar.gz")

@@ -21,6 +21,7 @@ const helperEnv = "PAAS_SANDBOX_TEST_HELPER"
 // test binary that user can execute, and checks that every mapping that
 // user has was exercised.
 func TestRootless(t *testing.T) {
+	testenv.Require(t, testenv.Stack)
 	uid, gid := testenv.Unprivileged(t)
 	dir := userDir(t, uid, gid)
 	bin := filepath.Join(dir, "sandbox.test")
@@ -95,6 +96,9 @@ func TestUnavailable(t *testing.T) {
 		checkUnavailable(t)
 		return
 	}
+	// Only a user namespace owned by the host's root may lower its limit on
+	// nested user namespaces.
+	testenv.Require(t, testenv.Root)
 	// By /proc/self/exe: as root the helper is an unprivileged host user
 	// that may not search the directory holding the test binary.
 	cmd := exec.Command("/proc/self/exe", "-test.run=^TestUnavailable$", "-test.count=1")

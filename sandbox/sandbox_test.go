@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/paas-dev/paas/internal/testenv"
 )
 
 // fixture is one sandbox over the test stack with a fresh Upper and a
@@ -87,6 +89,7 @@ func (f *fixture) mustSh(t *testing.T, script string) string {
 // TestSandbox runs every behaviour under every id mapping this user has;
 // TestRootless runs it again as an ordinary user.
 func TestSandbox(t *testing.T) {
+	testenv.Require(t, testenv.Stack)
 	tests := []struct {
 		name string
 		fn   func(*testing.T, mode)

@@ -14,10 +14,13 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/paas-dev/paas/internal/testenv"
 )
 
 // TestCreate runs mmdebstrap for real against Debian's mirror, once.
 func TestCreate(t *testing.T) {
+	testenv.Require(t, testenv.Network)
 	var progress bytes.Buffer
 	tmp := t.TempDir()
 	img, err := Create(context.Background(), CreateOptions{

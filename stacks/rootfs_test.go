@@ -24,6 +24,7 @@ import (
 )
 
 func TestRootfsOfStack(t *testing.T) {
+	testenv.Require(t, testenv.Stack)
 	img := testStackImage(t)
 	home := t.TempDir()
 	var opens atomic.Int32
@@ -90,6 +91,7 @@ func checkOnlyFinal(t *testing.T, home, hex string) {
 }
 
 func TestRootfsConcurrent(t *testing.T) {
+	testenv.Require(t, testenv.Stack)
 	img := testStackImage(t)
 	home := t.TempDir()
 	var opens atomic.Int32
@@ -167,7 +169,7 @@ func TestRootfsCancelled(t *testing.T) {
 func TestRemoveRootfsReadOnlyTree(t *testing.T) {
 	img := imageOf(t, layerOf(t,
 		dir("ro", 0o555), dir("ro/deeper", 0o500), file("ro/deeper/f", "x"), dir("locked", 0o000), file("locked/g", "y")))
-	home := t.TempDir()
+	home := tempHome(t)
 	root, err := Rootfs(context.Background(), home, img)
 	if err != nil {
 		t.Fatalf("Rootfs() error: %v", err)
@@ -195,7 +197,7 @@ func TestRootfsAfterKill(t *testing.T) {
 	}
 	img := imageOf(t, layerOf(t, entries...))
 	src := writeLayout(t, img)
-	home := t.TempDir()
+	home := tempHome(t)
 
 	cmd := helperCommand(t, "stall", home, src)
 	out, err := cmd.StdoutPipe()
@@ -235,6 +237,8 @@ func TestRootfsAfterKill(t *testing.T) {
 // TestRootfsUnprivileged unpacks the test stack as an ordinary user, the way
 // rootless builds do, then removes it as that user.
 func TestRootfsUnprivileged(t *testing.T) {
+	// Root runs the helpers as the unprivileged user.
+	testenv.Require(t, testenv.Stack|testenv.Root)
 	uid, gid := testenv.Unprivileged(t)
 	// An OCI layout the user can read, so the helpers need not recompress
 	// the stack.

@@ -20,6 +20,7 @@ import (
 )
 
 func TestFromTarballStackIsReproducible(t *testing.T) {
+	testenv.Require(t, testenv.Stack)
 	first := testStackImage(t)
 	second, err := FromTarball(testenv.StackTar(t), t.TempDir())
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paas-dev/paas/internal/testenv"
 	"github.com/paas-dev/paas/layers"
 )
 
@@ -13,9 +14,8 @@ import (
 // pair once, with progress, and the next build reuses it; the app layers
 // go onto the small run image, without the build toolchain.
 func TestBuildCreatesDefaultStack(t *testing.T) {
-	if testing.Short() {
-		t.Skip("creates a Debian stack pair")
-	}
+	// mmdebstrap fetches the stack pair's packages.
+	testenv.Require(t, testenv.Stack|testenv.Network)
 	dir, err := os.MkdirTemp("", "paas-home-default-")
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/paas-dev/paas/internal/testenv"
 )
 
 // misbehavingApp is an app telling the hang buildpack how to misbehave.
@@ -70,9 +72,7 @@ func TestBuildLimits(t *testing.T) {
 // A buildpack that fills the disk fails its build and nothing else: the
 // store keeps every earlier tag, and the build's scratch space is gone.
 func TestBuildDiskFiller(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test")
-	}
+	testenv.Require(t, testenv.Stack)
 	forEachUser(t, func(t *testing.T, h *home) {
 		if os.Getuid() != 0 {
 			t.Fatal("mounting a small tmpfs needs root")

@@ -86,9 +86,7 @@ var (
 // once per test run per user: importing and unpacking a stack takes seconds.
 func sharedHome(t testing.TB, u user) *home {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test")
-	}
+	testenv.Require(t, testenv.Stack)
 	homesMu.Lock()
 	defer homesMu.Unlock()
 	if h, ok := homes[u.uid]; ok {

@@ -121,9 +121,7 @@ func TestBuildBadCACert(t *testing.T) {
 // The caller's proxy settings, in either case, reach the buildpacks' HTTP
 // clients.
 func TestBuildUsesCallersProxy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test")
-	}
+	testenv.Require(t, testenv.Stack)
 	var proxied atomic.Int32
 	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Host != "paas-proxy-test.invalid" {

@@ -12,18 +12,15 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	"github.com/paas-dev/paas/internal/testenv"
 	"github.com/paas-dev/paas/oci"
 )
 
 // The disk filling up during export fails the build with its own exit
 // code and leaves the store and earlier tags as they were.
 func TestBuildDiskFull(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test")
-	}
-	if os.Getuid() != 0 {
-		t.Fatal("mounting a small tmpfs needs root")
-	}
+	// Mounting a small tmpfs is the way to fill a disk on purpose.
+	testenv.Require(t, testenv.Stack|testenv.Root)
 	mnt := t.TempDir()
 	// Room for the stack (61 MB blob + 178 MB unpacked) and the working
 	// copy of the app with 64 MB of random data, not for its layer too.

@@ -51,6 +51,7 @@ type containerdDaemon struct {
 // daemon tests are a tier that CI runs, never something to skip.
 func Containerd(t testing.TB) (address string) {
 	t.Helper()
+	forbidInShort(t, "Daemon")
 	if os.Geteuid() != 0 {
 		t.Fatalf("containerd tests need root: run them as root (CI does)")
 	}

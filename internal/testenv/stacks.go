@@ -9,6 +9,7 @@ import "testing"
 // StackTar(t) and NamedStackTar(t, "test") return the same file.
 func NamedStackTar(t testing.TB, name string) string {
 	t.Helper()
+	forbidInShort(t, "Stack")
 	path, err := stackTar(name)
 	if err != nil {
 		t.Fatalf("%s stack: %v", name, err)

@@ -1,5 +1,7 @@
 // Package testenv gives tests the real things they need: a Debian stack
-// tarball built with mmdebstrap, shared by every test on the machine.
+// tarball built with mmdebstrap, shared by every test on the machine, and a
+// private containerd. Require declares those needs, so that the -short tier
+// runs as an ordinary user offline and the full tier runs everything.
 package testenv
 
 import (
@@ -38,6 +40,7 @@ func Fixture(parts ...string) string {
 // Concurrent test processes wait for one build under a file lock.
 func StackTar(t testing.TB) string {
 	t.Helper()
+	forbidInShort(t, "Stack")
 	path, err := stackTar("test")
 	if err != nil {
 		t.Fatalf("test stack: %v", err)
