@@ -18,11 +18,11 @@ func stackCommand() command {
 	c := command{
 		name:    "stack",
 		summary: "Create, import, list and remove stacks (the base images buildpacks run on)",
-		usage:   "stack create NAME [--suite SUITE] [--build-packages p1,p2] [--run-packages p1,p2] | stack import NAME SOURCE | stack pull NAME BUILD_REF [RUN_REF] | stack ls | stack rm NAME",
+		usage:   "stack create NAME [--suite SUITE] [--build-packages p1,p2] [--run-packages p1,p2] [--packages p1,p2] [--mirror URL] | stack import NAME SOURCE | stack pull NAME BUILD_REF [RUN_REF] | stack ls | stack rm NAME",
 	}
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		if len(args) == 0 {
-			return usageError{"paas stack needs a subcommand: create, import, ls or rm"}
+			return usageError{"paas stack needs a subcommand: create, import, pull, ls or rm"}
 		}
 		switch args[0] {
 		case "create":
