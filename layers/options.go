@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -22,6 +23,19 @@ const (
 // 1980-01-01T00:00:01Z, the time reproducible-build tools agree on because
 // zip-based consumers cannot represent earlier dates.
 var DefaultEpoch = time.Date(1980, 1, 1, 0, 0, 1, 0, time.UTC)
+
+// SourceDateEpoch is the time of every entry and image paas makes:
+// SOURCE_DATE_EPOCH when it is a valid, non-negative number of seconds,
+// else DefaultEpoch, so the same inputs give the same digest. Stacks and
+// app images read it this one way.
+func SourceDateEpoch() time.Time {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+			return time.Unix(n, 0).UTC()
+		}
+	}
+	return DefaultEpoch
+}
 
 // ErrInvalidOption is returned (wrapped) when an Option's value is unusable.
 var ErrInvalidOption = errors.New("invalid layer option")

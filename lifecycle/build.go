@@ -258,7 +258,7 @@ func (b *build) newSandbox(mounts []sandbox.Mount) (sandbox.Sandbox, error) {
 func (b *build) baseEnv() environ {
 	env := parseEnviron(b.opts.Stack.Env)
 	if env["PATH"] == "" {
-		env["PATH"] = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+		env["PATH"] = sandbox.DefaultPath
 	}
 	app := b.sb.Path(BuildDir)
 	env["STACK"] = b.opts.Stack.Name

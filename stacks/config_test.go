@@ -7,6 +7,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/paas-dev/paas/layers"
+	"github.com/paas-dev/paas/sandbox"
 )
 
 func TestEnv(t *testing.T) {
@@ -15,9 +18,9 @@ func TestEnv(t *testing.T) {
 		env  []string
 		want []string
 	}{
-		{"none", nil, []string{"PATH=" + DefaultPath}},
+		{"none", nil, []string{"PATH=" + sandbox.DefaultPath}},
 		{"own path", []string{"PATH=/opt/bin", "LANG=C.UTF-8"}, []string{"PATH=/opt/bin", "LANG=C.UTF-8"}},
-		{"no path", []string{"LANG=C.UTF-8"}, []string{"LANG=C.UTF-8", "PATH=" + DefaultPath}},
+		{"no path", []string{"LANG=C.UTF-8"}, []string{"LANG=C.UTF-8", "PATH=" + sandbox.DefaultPath}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,10 +41,10 @@ func TestSourceDateEpoch(t *testing.T) {
 		env  string
 		want int64
 	}{
-		{"", defaultEpoch},
+		{"", layers.DefaultEpoch.Unix()},
 		{"1700000000", 1700000000},
-		{"yesterday", defaultEpoch},
-		{"-5", defaultEpoch},
+		{"yesterday", layers.DefaultEpoch.Unix()},
+		{"-5", layers.DefaultEpoch.Unix()},
 	}
 	for _, tt := range tests {
 		t.Run(tt.env, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/paas-dev/paas/internal/testenv"
+	"github.com/paas-dev/paas/layers"
 )
 
 // helperEnv makes the test binary act as a helper process (see runHelper)
@@ -100,7 +101,7 @@ func buildTar(entries ...entry) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	for _, e := range entries {
-		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, ModTime: time.Unix(defaultEpoch, 0)}
+		hdr := &tar.Header{Name: e.name, Typeflag: e.typ, Mode: e.mode, ModTime: layers.DefaultEpoch}
 		switch e.typ {
 		case tar.TypeReg:
 			hdr.Size = int64(len(e.body))

@@ -17,6 +17,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/paas-dev/paas/internal/testenv"
+
+	"github.com/paas-dev/paas/layers"
+	"github.com/paas-dev/paas/sandbox"
 )
 
 func TestFromTarballStackIsReproducible(t *testing.T) {
@@ -47,8 +50,8 @@ func TestFromTarballConfig(t *testing.T) {
 	}{
 		{"os", cfg.OS, "linux"},
 		{"architecture", cfg.Architecture, runtime.GOARCH},
-		{"env", fmt.Sprint(cfg.Config.Env), "[PATH=" + DefaultPath + "]"},
-		{"created", cfg.Created.Unix(), int64(defaultEpoch)},
+		{"env", fmt.Sprint(cfg.Config.Env), "[PATH=" + sandbox.DefaultPath + "]"},
+		{"created", cfg.Created.Unix(), layers.DefaultEpoch.Unix()},
 		{"diff ids", len(cfg.RootFS.DiffIDs), 1},
 		{"manifest media type", mediaType(t, img.MediaType), types.OCIManifestSchema1},
 	}

@@ -202,7 +202,7 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 		Base:        stack.run,
 		Stack:       lifecycle.StackLabel{Name: stack.name, Digest: stack.digest.String()},
 		RunName:     stack.runName,
-		Epoch:       epoch(),
+		Epoch:       layers.SourceDateEpoch(),
 		Compression: layers.Compression(o.compression),
 		TempDir:     work,
 		Warn:        con.Warner(),
@@ -403,17 +403,6 @@ func defaultBuildpacks() []string {
 	return strings.FieldsFunc(os.Getenv("PAAS_BUILDPACKS"), func(r rune) bool {
 		return r == ',' || r == ' ' || r == '\n' || r == '\t'
 	})
-}
-
-// epoch is the time of every layer entry and of the image: SOURCE_DATE_EPOCH
-// when set, else a fixed date, so builds are reproducible.
-func epoch() time.Time {
-	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return time.Unix(n, 0).UTC()
-		}
-	}
-	return layers.DefaultEpoch
 }
 
 func tmpDir(store *oci.Store) string {
