@@ -133,6 +133,15 @@ func Duration(d time.Duration) string {
 	}
 }
 
+// ShortDigest is the start of a digest ("sha256:" and 12 hex digits), as
+// listings show it.
+func ShortDigest(d string) string {
+	if len(d) > 19 {
+		return d[:19]
+	}
+	return d
+}
+
 // Size formats a byte count for people: 512 B, 3.4 MB.
 func Size(n int64) string {
 	const unit = 1000

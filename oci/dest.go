@@ -57,3 +57,10 @@ func parseSource(source string) (transport, path, ref string, err error) {
 	}
 	return transport, path, ref, nil
 }
+
+// IsTransport reports whether ref names an image by transport (oci:DIR,
+// oci-archive:FILE, docker-archive:FILE) rather than by a store name.
+func IsTransport(ref string) bool {
+	transport, _, ok := strings.Cut(ref, ":")
+	return ok && (transport == TransportOCI || transport == TransportOCIArchive || transport == TransportDockerArchive)
+}

@@ -3,8 +3,6 @@ package oci
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -31,23 +29,14 @@ func (k Kind) valid() error {
 // ErrInvalidName reports a name or kind that cannot tag an image.
 var ErrInvalidName = errors.New("invalid image name")
 
-// DefaultHome returns where paas keeps its data: $PAAS_HOME, else
-// $XDG_DATA_HOME/paas, else ~/.local/share/paas, following the XDG base
-// directory convention so the store lives with other per-user data.
-func DefaultHome() string {
-	if h := os.Getenv("PAAS_HOME"); h != "" {
-		return h
+// Repository returns name without its tag: the part that names the app
+// across its builds ("hello" of "hello:v2", "host:5000/a/b" of
+// "host:5000/a/b:latest").
+func Repository(name string) string {
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		return name[:i]
 	}
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "paas")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		// Without $HOME there is no per-user place; a per-uid directory
-		// under the temp dir at least keeps users apart.
-		return filepath.Join(os.TempDir(), fmt.Sprintf("paas-%d", os.Getuid()))
-	}
-	return filepath.Join(home, ".local", "share", "paas")
+	return name
 }
 
 // NormalizeName validates an image name and adds the tag "latest" when it

@@ -379,26 +379,6 @@ func TestNormalizeName(t *testing.T) {
 	}
 }
 
-func TestDefaultHome(t *testing.T) {
-	tests := []struct {
-		name, paasHome, xdg, home, want string
-	}{
-		{"PAAS_HOME wins", "/p", "/x", "/h", "/p"},
-		{"XDG_DATA_HOME", "", "/x", "/h", "/x/paas"},
-		{"HOME", "", "", "/h", "/h/.local/share/paas"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("PAAS_HOME", tt.paasHome)
-			t.Setenv("XDG_DATA_HOME", tt.xdg)
-			t.Setenv("HOME", tt.home)
-			if got := DefaultHome(); got != tt.want {
-				t.Errorf("DefaultHome() = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 func ExampleNormalizeName() {
 	n, _ := NormalizeName("localhost:5000/shop")
 	fmt.Println(n)

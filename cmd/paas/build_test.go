@@ -15,7 +15,7 @@ import (
 	"github.com/paas-dev/paas/oci"
 )
 
-func forEachUser(t *testing.T, test func(t *testing.T, h *home)) {
+func forEachUser(t *testing.T, test func(t *testing.T, h *testHome)) {
 	for _, u := range []func(*testing.T) user{func(*testing.T) user { return root }, unprivileged} {
 		usr := u(t)
 		t.Run(usr.name, func(t *testing.T) { test(t, sharedHome(t, usr)) })
@@ -23,7 +23,7 @@ func forEachUser(t *testing.T, test func(t *testing.T, h *home)) {
 }
 
 // storedImage reads a built image back from a store.
-func storedImage(t *testing.T, h *home, name string) v1.Image {
+func storedImage(t *testing.T, h *testHome, name string) v1.Image {
 	t.Helper()
 	store, err := oci.Open(h.dir)
 	if err != nil {
@@ -77,7 +77,7 @@ func lastLayers(t *testing.T, img v1.Image, n int) []v1.Layer {
 }
 
 func TestBuildHello(t *testing.T) {
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		app := appCopy(t, h.user, "hello")
 		r := h.mustBuild(t, "-t", "hello-"+h.user.name, "-b", buildpackDir("hello"), app)
 		if r.Image != "hello-"+h.user.name+":latest" || !strings.HasPrefix(r.Digest, "sha256:") {

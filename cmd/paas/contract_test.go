@@ -10,7 +10,7 @@ import (
 )
 
 // appFile returns the body of a file of the built app layer.
-func appFile(t *testing.T, h *home, image, name string) string {
+func appFile(t *testing.T, h *testHome, image, name string) string {
 	t.Helper()
 	img := storedImage(t, h, image)
 	e, ok := layerEntries(t, lastLayers(t, img, 1)[0])["app/"+name]
@@ -23,7 +23,7 @@ func appFile(t *testing.T, h *home, image, name string) string {
 // A buildpack's export file reaches later buildpacks' compile; .buildpacks
 // chooses and orders them.
 func TestBuildExportBetweenBuildpacks(t *testing.T) {
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		app := userTempDir(t, h.user)
 		lines := buildpackDir("exporter") + "\n" + buildpackDir("consumer") + "\n"
 		if err := os.WriteFile(filepath.Join(app, ".buildpacks"), []byte("# order matters\n"+lines), 0o644); err != nil {
@@ -57,7 +57,7 @@ func testFixtureApp(name string) string {
 // CACHE_DIR persists between builds of one image name and --no-cache
 // empties it; ENV_DIR holds config vars, which stay out of the environment.
 func TestBuildCacheAndEnvDir(t *testing.T) {
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		app := userTempDir(t, h.user)
 		envFile := filepath.Join(userTempDir(t, h.user), "vars.env")
 		if err := os.WriteFile(envFile, []byte("# config\nexport FROM_FILE=\"file value\"\nOVERRIDDEN=file\n"), 0o644); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"github.com/paas-dev/paas/builder"
 	"os"
 	"strings"
 	"testing"
@@ -21,7 +22,7 @@ func TestBuildCreatesDefaultStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { layers.RemoveAll(dir) })
-	h := &home{dir: dir, user: root}
+	h := &testHome{dir: dir, user: root}
 	noStack := []string{"PAAS_STACK="}
 	out, code := h.paasEnv(t, noStack, "build", "--json", "-t", "fresh", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
 	if code != 0 {
@@ -47,7 +48,7 @@ func TestBuildCreatesDefaultStack(t *testing.T) {
 
 // noToolchain fails if any layer of the image holds the Go toolchain: it
 // belongs to the build image, never to what ships.
-func noToolchain(t *testing.T, h *home, image string) {
+func noToolchain(t *testing.T, h *testHome, image string) {
 	t.Helper()
 	ls, err := storedImage(t, h, image).Layers()
 	if err != nil {
@@ -65,7 +66,7 @@ func noToolchain(t *testing.T, h *home, image string) {
 // testBuiltinApps builds each builtin fixture app with no buildpack named,
 // on the default stack, with dependencies from the real registries, and
 // gets its answer over HTTP through paas run on both runtimes.
-func testBuiltinApps(t *testing.T, h *home, env []string) {
+func testBuiltinApps(t *testing.T, h *testHome, env []string) {
 	// go-toolchain asks for a newer Go than the stack's and has a
 	// dependency from the Go module proxy; express has no lock file.
 	for _, app := range []string{"go-toolchain", "nodejs", "express", "python", "static", "procfile"} {
@@ -75,7 +76,7 @@ func testBuiltinApps(t *testing.T, h *home, env []string) {
 			if code != 0 {
 				t.Fatalf("build: exit %d\n%s", code, out.stderr)
 			}
-			var r buildReport
+			var r builder.Report
 			if err := json.Unmarshal([]byte(out.stdout), &r); err != nil {
 				t.Fatal(err)
 			}

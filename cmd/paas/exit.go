@@ -4,9 +4,12 @@ import (
 	"errors"
 	"syscall"
 
+	"github.com/paas-dev/paas/builder"
+	"github.com/paas-dev/paas/deploy"
 	"github.com/paas-dev/paas/lifecycle"
 	"github.com/paas-dev/paas/oci"
 	"github.com/paas-dev/paas/sandbox"
+	"github.com/paas-dev/paas/stacks"
 	"github.com/paas-dev/paas/supervisor"
 )
 
@@ -39,12 +42,6 @@ type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
-// Sentinels for failures classified by the CLI itself.
-var (
-	errStack  = errors.New("stack problem")
-	errOutput = errors.New("output failed")
-)
-
 var exitClasses = []struct {
 	err  error
 	code int
@@ -53,7 +50,7 @@ var exitClasses = []struct {
 	{sandbox.ErrUnavailable, exitSandbox},
 	{syscall.ENOSPC, exitDiskFull},
 	{lifecycle.ErrApp, exitApp},
-	{errStack, exitStack},
+	{stacks.ErrUnusable, exitStack},
 	{oci.ErrNotFound, exitNotFound},
 	{lifecycle.ErrDetect, exitDetect},
 	{lifecycle.ErrBuildpack, exitBuildpack},
@@ -62,10 +59,10 @@ var exitClasses = []struct {
 	{lifecycle.ErrProcfile, exitProcfile},
 	{lifecycle.ErrTimeout, exitTimeout},
 	{lifecycle.ErrExport, exitExport},
-	{errOutput, exitOutput},
+	{builder.ErrOutput, exitOutput},
 	{supervisor.ErrNotReady, exitNotReady},
 	{supervisor.ErrCrashLoop, exitCrashLoop},
-	{errRuntime, exitRuntime},
+	{deploy.ErrRuntime, exitRuntime},
 }
 
 func exitCode(err error) int {
@@ -76,9 +73,9 @@ func exitCode(err error) int {
 	if errors.As(err, &u) {
 		return exitUsage
 	}
-	var oneOff exitCodeError
+	var oneOff deploy.ExitError
 	if errors.As(err, &oneOff) {
-		return oneOff.code
+		return oneOff.Code
 	}
 	for _, c := range exitClasses {
 		if errors.Is(err, c.err) {

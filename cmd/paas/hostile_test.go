@@ -39,7 +39,7 @@ func openPty(t *testing.T) (master, slave *os.File) {
 // buildpack's or the sandbox init's), not a descriptor it inherited without
 // close-on-exec, not its controlling terminal.
 func TestBuildLeaksNothingOfTheCaller(t *testing.T) {
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		canary := userTempDir(t, h.user)
 		if err := os.WriteFile(filepath.Join(canary, "canary.txt"), []byte("canary-file-7f3a"), 0o644); err != nil {
 			t.Fatal(err)
@@ -80,7 +80,7 @@ func TestBuildLeaksNothingOfTheCaller(t *testing.T) {
 // app came that way or a buildpack made it so; nothing of the link's
 // target is shown.
 func TestBuildAppFilesStayInTheApp(t *testing.T) {
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		canary := filepath.Join(userTempDir(t, h.user), "canary")
 		if err := os.WriteFile(canary, []byte("web: echo CANARY-7f3a\nBUILDPACK_URL=CANARY-7f3a\n"), 0o644); err != nil {
 			t.Fatal(err)
@@ -125,7 +125,7 @@ func TestBuildAppFilesStayInTheApp(t *testing.T) {
 // into /app never reaches the source. Config vars files never reach the
 // image.
 func TestBuildKeepsSourceAndConfigOut(t *testing.T) {
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		app := appCopy(t, h.user, "hello")
 		for name, body := range map[string]string{".env": "FROM_DOTENV=1\n", "vars.env": "FROM_FILE=1\n"} {
 			if err := os.WriteFile(filepath.Join(app, name), []byte(body), 0o644); err != nil {
@@ -163,7 +163,7 @@ func TestBuildKeepsSourceAndConfigOut(t *testing.T) {
 // inside is no host user with privileges (not host 0 for root callers), and
 // the host's sysctls it aimed at are unchanged.
 func TestBuildEscapeRootRefused(t *testing.T) {
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		sysctls := []string{"/proc/sys/kernel/core_pattern", "/proc/sys/kernel/hostname"}
 		before := readFiles(t, sysctls)
 		if out, code := h.paas(t, "build", "-t", "escape-root", "-b", buildpackDir("escape-root"), userTempDir(t, h.user)); code != 0 {
@@ -190,7 +190,7 @@ func TestBuildEscapeRootRefused(t *testing.T) {
 
 // checkUIDMap checks that root inside is the caller, or for root callers
 // an id of the unprivileged range, never host root.
-func checkUIDMap(t *testing.T, h *home, report string) {
+func checkUIDMap(t *testing.T, h *testHome, report string) {
 	t.Helper()
 	_, line, _ := strings.Cut(report, "uid_map: ")
 	fields := strings.Fields(line)
@@ -207,7 +207,7 @@ func checkUIDMap(t *testing.T, h *home, report string) {
 
 // checkCacheOwner checks the host owner of the file the buildpack wrote
 // into CACHE_DIR: root inside's host id, the caller's only when rootless.
-func checkCacheOwner(t *testing.T, h *home) {
+func checkCacheOwner(t *testing.T, h *testHome) {
 	t.Helper()
 	var found []string
 	filepath.WalkDir(h.dir, func(p string, d os.DirEntry, err error) error {

@@ -7,15 +7,11 @@ import (
 	"sort"
 	"text/tabwriter"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-
+	"github.com/paas-dev/paas/appimage"
 	"github.com/paas-dev/paas/console"
-	"github.com/paas-dev/paas/launch"
-	"github.com/paas-dev/paas/lifecycle"
+	"github.com/paas-dev/paas/home"
 	"github.com/paas-dev/paas/oci"
 )
-
-type v1Image = v1.Image
 
 func imagesCommand() command {
 	c := command{name: "images", summary: "List the images in the store", usage: "images [--json]"}
@@ -25,11 +21,11 @@ func imagesCommand() command {
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
-		store, err := oci.Open(oci.DefaultHome())
+		h, err := home.Open("")
 		if err != nil {
 			return err
 		}
-		entries, err := store.List(oci.KindImage)
+		entries, err := h.Store().List(oci.KindImage)
 		if err != nil {
 			return err
 		}
@@ -48,34 +44,11 @@ func imagesCommand() command {
 		tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tDIGEST\tSIZE")
 		for _, e := range entries {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, shortDigest(e.Digest.String()), console.Size(e.Size))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, console.ShortDigest(e.Digest.String()), console.Size(e.Size))
 		}
 		return tw.Flush()
 	}
 	return c
-}
-
-// inspection is what `paas inspect` shows.
-type inspection struct {
-	Name       string            `json:"name"`
-	Digest     string            `json:"digest"`
-	Created    string            `json:"created"`
-	Stack      json.RawMessage   `json:"stack,omitempty"`
-	Buildpacks json.RawMessage   `json:"buildpacks,omitempty"`
-	Processes  map[string]string `json:"processes"`
-	Default    string            `json:"default_process,omitempty"`
-	Env        []string          `json:"env"`
-	User       string            `json:"user"`
-	Entrypoint []string          `json:"entrypoint"`
-	Cmd        []string          `json:"cmd"`
-	Labels     map[string]string `json:"labels"`
-	Layers     []layerRow        `json:"layers"`
-}
-
-type layerRow struct {
-	Digest string `json:"digest"`
-	Size   int64  `json:"size"`
-	By     string `json:"created_by,omitempty"`
 }
 
 func inspectCommand() command {
@@ -90,11 +63,15 @@ func inspectCommand() command {
 		if err != nil {
 			return err
 		}
-		img, name, err := openImage(ref)
+		h, err := home.Open("")
 		if err != nil {
 			return err
 		}
-		in, err := inspect(img, name)
+		img, name, err := h.Image(ref)
+		if err != nil {
+			return err
+		}
+		in, err := appimage.Inspect(img, name)
 		if err != nil {
 			return err
 		}
@@ -109,69 +86,7 @@ func inspectCommand() command {
 	return c
 }
 
-// openImage finds an image by store name or transport path.
-func openImage(ref string) (v1.Image, string, error) {
-	if isTransport(ref) {
-		img, err := oci.Load(ref)
-		return img, ref, err
-	}
-	name, err := oci.NormalizeName(ref)
-	if err != nil {
-		return nil, "", usageError{fmt.Sprintf("image %q: %v", ref, err)}
-	}
-	store, err := oci.Open(oci.DefaultHome())
-	if err != nil {
-		return nil, "", err
-	}
-	img, _, err := store.Image(oci.KindImage, name)
-	if err != nil {
-		return nil, "", fmt.Errorf("image %s: %w (see `paas images`)", name, err)
-	}
-	return img, name, nil
-}
-
-func inspect(img v1.Image, name string) (*inspection, error) {
-	digest, err := img.Digest()
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	c := cf.Config
-	in := &inspection{
-		Name: name, Digest: digest.String(), Created: cf.Created.UTC().Format("2006-01-02T15:04:05Z"),
-		Env: c.Env, User: c.User, Entrypoint: c.Entrypoint, Cmd: c.Cmd, Labels: c.Labels,
-		Processes: map[string]string{},
-	}
-	if s := c.Labels[lifecycle.LabelStack]; s != "" {
-		in.Stack = json.RawMessage(s)
-	}
-	if s := c.Labels[lifecycle.LabelBuildpacks]; s != "" {
-		in.Buildpacks = json.RawMessage(s)
-	}
-	if s := c.Labels[lifecycle.LabelProcesses]; s != "" {
-		_ = json.Unmarshal([]byte(s), &in.Processes)
-	}
-	in.Default = launch.DefaultType(in.Processes)
-	ls, err := img.Layers()
-	if err != nil {
-		return nil, err
-	}
-	for i, l := range ls {
-		d, _ := l.Digest()
-		size, _ := l.Size()
-		row := layerRow{Digest: d.String(), Size: size}
-		if i < len(cf.History) {
-			row.By = cf.History[i].CreatedBy
-		}
-		in.Layers = append(in.Layers, row)
-	}
-	return in, nil
-}
-
-func printInspection(env *cliEnv, in *inspection) {
+func printInspection(env *cliEnv, in *appimage.Inspection) {
 	w := env.stdout
 	fmt.Fprintf(w, "Image:   %s\nDigest:  %s\nUser:    %s\n", in.Name, in.Digest, in.User)
 	if in.Stack != nil {
@@ -196,7 +111,7 @@ func printInspection(env *cliEnv, in *inspection) {
 	fmt.Fprintln(w, "Layers:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, l := range in.Layers {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", shortDigest(l.Digest), console.Size(l.Size), l.By)
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", console.ShortDigest(l.Digest), console.Size(l.Size), l.By)
 	}
 	tw.Flush()
 }
@@ -211,7 +126,7 @@ func rmCommand() command {
 		if fs.NArg() == 0 {
 			return usageError{"paas rm takes one or more image names"}
 		}
-		store, err := oci.Open(oci.DefaultHome())
+		h, err := home.Open("")
 		if err != nil {
 			return err
 		}
@@ -220,7 +135,7 @@ func rmCommand() command {
 			if err != nil {
 				return usageError{fmt.Sprintf("image %q: %v", ref, err)}
 			}
-			if err := store.Remove(oci.KindImage, name); err != nil {
+			if err := h.Store().Remove(oci.KindImage, name); err != nil {
 				return fmt.Errorf("removing %s: %w", name, err)
 			}
 			fmt.Fprintf(env.stdout, "Removed %s\n", name)

@@ -26,7 +26,7 @@ func misbehavingApp(t *testing.T, u user, how string) string {
 // started; scripts that print without end fill no memory: compile's tail
 // keeps a bounded line, release's stdout is refused past its cap.
 func TestBuildLimits(t *testing.T) {
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		tests := []struct {
 			how     string
 			args    []string
@@ -73,7 +73,7 @@ func TestBuildLimits(t *testing.T) {
 // store keeps every earlier tag, and the build's scratch space is gone.
 func TestBuildDiskFiller(t *testing.T) {
 	testenv.Require(t, testenv.Stack)
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		if os.Getuid() != 0 {
 			t.Fatal("mounting a small tmpfs needs root")
 		}

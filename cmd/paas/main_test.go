@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/paas-dev/paas/builder"
 	"io"
 	"os"
 	"os/exec"
@@ -72,19 +73,19 @@ func unprivileged(t *testing.T) user {
 }
 
 // home is a paas store for tests, with the test stack imported as "test".
-type home struct {
+type testHome struct {
 	dir  string
 	user user
 }
 
 var (
 	homesMu sync.Mutex
-	homes   = map[int]*home{}
+	homes   = map[int]*testHome{}
 )
 
 // sharedHome returns a store owned by u with the test stack in it, made
 // once per test run per user: importing and unpacking a stack takes seconds.
-func sharedHome(t testing.TB, u user) *home {
+func sharedHome(t testing.TB, u user) *testHome {
 	t.Helper()
 	testenv.Require(t, testenv.Stack)
 	homesMu.Lock()
@@ -97,14 +98,14 @@ func sharedHome(t testing.TB, u user) *home {
 	return h
 }
 
-func newHome(t testing.TB, u user, parent string) *home {
+func newHome(t testing.TB, u user, parent string) *testHome {
 	t.Helper()
 	dir, err := os.MkdirTemp(parent, "paas-home-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	chown(t, dir, u)
-	h := &home{dir: dir, user: u}
+	h := &testHome{dir: dir, user: u}
 	stack := testenv.StackTar(t)
 	if out, code := h.paas(t, "stack", "import", "test", stack); code != 0 {
 		t.Fatalf("paas stack import: exit %d\n%s", code, out.stderr)
@@ -136,12 +137,12 @@ func chown(t testing.TB, path string, u user) {
 type output struct{ stdout, stderr string }
 
 // paas runs the binary as the home's user with PAAS_HOME set.
-func (h *home) paas(t testing.TB, args ...string) (output, int) {
+func (h *testHome) paas(t testing.TB, args ...string) (output, int) {
 	t.Helper()
 	return h.paasEnv(t, nil, args...)
 }
 
-func (h *home) paasEnv(t testing.TB, env []string, args ...string) (output, int) {
+func (h *testHome) paasEnv(t testing.TB, env []string, args ...string) (output, int) {
 	t.Helper()
 	cmd := h.command(env, args...)
 	var stdout, stderr bytes.Buffer
@@ -157,7 +158,7 @@ func (h *home) paasEnv(t testing.TB, env []string, args ...string) (output, int)
 	return output{stdout.String(), stderr.String()}, code
 }
 
-func (h *home) command(env []string, args ...string) *exec.Cmd {
+func (h *testHome) command(env []string, args ...string) *exec.Cmd {
 	cmd := exec.Command(paasBin, args...)
 	cmd.Env = append([]string{
 		"PAAS_HOME=" + h.dir,
@@ -173,13 +174,13 @@ func (h *home) command(env []string, args ...string) *exec.Cmd {
 }
 
 // mustBuild builds and returns the --json report.
-func (h *home) mustBuild(t testing.TB, args ...string) buildReport {
+func (h *testHome) mustBuild(t testing.TB, args ...string) builder.Report {
 	t.Helper()
 	out, code := h.paas(t, append([]string{"build", "--json"}, args...)...)
 	if code != 0 {
 		t.Fatalf("paas build %v: exit %d\n%s", args, code, out.stderr)
 	}
-	var r buildReport
+	var r builder.Report
 	if err := json.Unmarshal([]byte(out.stdout), &r); err != nil {
 		t.Fatalf("paas build --json printed %q: %v", out.stdout, err)
 	}

@@ -20,7 +20,7 @@ import (
 // home: the network tests need real HTTP clients in the sandbox.
 var toolchainsOnce sync.Map
 
-func withToolchains(t *testing.T, h *home) {
+func withToolchains(t *testing.T, h *testHome) {
 	t.Helper()
 	once, _ := toolchainsOnce.LoadOrStore(h.dir, &sync.Once{})
 	once.(*sync.Once).Do(func() {
@@ -32,7 +32,7 @@ func withToolchains(t *testing.T, h *home) {
 
 // fetchBuild builds an empty app with the fetch buildpack pointed at url
 // and returns what each HTTP client in the sandbox got.
-func fetchBuild(t *testing.T, h *home, env []string, url string, args ...string) map[string]string {
+func fetchBuild(t *testing.T, h *testHome, env []string, url string, args ...string) map[string]string {
 	t.Helper()
 	app := userTempDir(t, h.user)
 	args = append([]string{"build", "--stack", "toolchains", "-t", "fetch", "-b", buildpackDir("fetch"), "-e", "FETCH_URL=" + url}, args...)
@@ -60,7 +60,7 @@ func TestBuildTrustsCACerts(t *testing.T) {
 	url := ca.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "trusted-ok")
 	}))
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		withToolchains(t, h)
 		for client, body := range fetchBuild(t, h, nil, url) {
 			if !strings.HasPrefix(body, "failed:") {
@@ -81,7 +81,7 @@ func TestBuildTrustsCACerts(t *testing.T) {
 }
 
 // notStored fails if any file of the store (images, caches) holds data.
-func notStored(t *testing.T, h *home, data []byte) {
+func notStored(t *testing.T, h *testHome, data []byte) {
 	t.Helper()
 	ls, err := storedImage(t, h, "fetch").Layers()
 	if err != nil {
@@ -132,7 +132,7 @@ func TestBuildUsesCallersProxy(t *testing.T) {
 		fmt.Fprint(w, "via-proxy")
 	}))
 	t.Cleanup(proxy.Close)
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		withToolchains(t, h)
 		for _, name := range []string{"http_proxy", "HTTP_PROXY"} {
 			t.Run(name, func(t *testing.T) {

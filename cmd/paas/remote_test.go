@@ -14,7 +14,7 @@ import (
 	"github.com/paas-dev/paas/internal/testenv"
 )
 
-func buildpacksLabel(t *testing.T, h *home, image string) []map[string]string {
+func buildpacksLabel(t *testing.T, h *testHome, image string) []map[string]string {
 	t.Helper()
 	cf, _ := storedImage(t, h, image).ConfigFile()
 	var bps []map[string]string

@@ -42,13 +42,13 @@ func (s *serving) log() string {
 }
 
 // startRun starts `paas run` and waits until it says it serves traffic.
-func startRun(t *testing.T, h *home, args ...string) *serving {
+func startRun(t *testing.T, h *testHome, args ...string) *serving {
 	t.Helper()
 	return startRunEnv(t, h, nil, args...)
 }
 
 // startRunEnv is startRun with env added to paas's environment.
-func startRunEnv(t *testing.T, h *home, env []string, args ...string) *serving {
+func startRunEnv(t *testing.T, h *testHome, env []string, args ...string) *serving {
 	t.Helper()
 	port := freePort(t)
 	s := &serving{t: t, url: "http://127.0.0.1:" + port, exited: make(chan struct{})}
@@ -245,7 +245,7 @@ func TestRunOneOffAndWorker(t *testing.T) {
 }
 
 // startRunAny is startRun waiting for another readiness line.
-func startRunAny(t *testing.T, h *home, ready string, args ...string) *serving {
+func startRunAny(t *testing.T, h *testHome, ready string, args ...string) *serving {
 	t.Helper()
 	s := &serving{t: t, exited: make(chan struct{})}
 	s.cmd = h.command(nil, append([]string{"run", "-p", freePort(t)}, args...)...)

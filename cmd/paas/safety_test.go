@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	paashome "github.com/paas-dev/paas/home"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,7 +54,7 @@ func TestReplaceAfterKill(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	stale := filepath.Join(dir, fmt.Sprintf("%s.%d.lock", storeKey("ghost:latest"), reused.Process.Pid))
+	stale := filepath.Join(dir, fmt.Sprintf("%s.%d.lock", paashome.Key("ghost:latest"), reused.Process.Pid))
 	if err := os.WriteFile(stale, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

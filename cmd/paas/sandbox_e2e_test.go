@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	paashome "github.com/paas-dev/paas/home"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +12,7 @@ import (
 // What a buildpack writes outside /app, CACHE_DIR and /tmp never reaches
 // the host or the stack, and host paths not mounted in are invisible.
 func TestBuildSandboxIsolation(t *testing.T) {
-	forEachUser(t, func(t *testing.T, h *home) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
 		// A canary in the caller's home (HOME is the store's directory in
 		// these tests), as a token file would be.
 		secret := filepath.Join(h.dir, "home-canary")
@@ -66,7 +67,7 @@ func TestBuildStreamsOutput(t *testing.T) {
 		seen = append(seen, line)
 		if strings.Contains(line, "streaming-first-line") {
 			// The buildpack waits for this file: the line arrived while it ran.
-			cont := filepath.Join(h.dir, "cache", storeKey("streaming"), "continue")
+			cont := filepath.Join(h.dir, "cache", paashome.Key("streaming"), "continue")
 			if err := os.WriteFile(cont, nil, 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -1,0 +1,138 @@
+// Package deploy is `paas run` as a library: it serves an image's process
+// behind paas's proxy under a supervisor (Serve), runs one-off commands in
+// a fresh process of an image (OneOff), and asks a serving deploy to
+// replace its process (Replace).
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/paas-dev/paas/appimage"
+	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/health"
+	"github.com/paas-dev/paas/home"
+	"github.com/paas-dev/paas/oci"
+	"github.com/paas-dev/paas/runner"
+	"github.com/paas-dev/paas/supervisor"
+)
+
+// ErrRuntime reports a runtime (containerd, the sandbox) that cannot be
+// used, or a serving deploy that cannot be reached.
+var ErrRuntime = errors.New("runtime unavailable")
+
+// Runtimes Options.Runtime names.
+const (
+	RuntimeAuto       = "auto"
+	RuntimeContainerd = "containerd"
+	RuntimeSandbox    = "sandbox"
+)
+
+// Options describe what to run and how.
+type Options struct {
+	// Image is a store name or a transport (oci:DIR, …).
+	Image string
+	// Process is the process type ("web").
+	Process string
+	// Env is added to the image's environment.
+	Env []string
+	// Runtime is RuntimeAuto (containerd when reachable, else the
+	// sandbox), RuntimeContainerd or RuntimeSandbox.
+	Runtime                      string
+	ContainerdAddress, Namespace string
+	// Check is an HTTP path that must answer 2xx before a process gets
+	// traffic; "" uses the image's app.json checks, else health's default.
+	Check                                    string
+	CheckTimeout, ListenTimeout, StopTimeout time.Duration
+	Restart                                  supervisor.Restart
+	MaxConnections                           int
+	// Console gets paas's own lines; Stdout and Stderr the processes'.
+	Console        *console.Console
+	Stdout, Stderr io.Writer
+}
+
+// target is the image a deploy runs and how to read it again.
+type target struct {
+	// name is the image's name for the runtime; key the name Replace
+	// finds a serving deploy by (the store name, or the transport given).
+	name, key string
+	img  v1.Image
+	// resolve re-reads the image, so a replacement runs what the store
+	// holds under the name then.
+	resolve func() (v1.Image, error)
+}
+
+func openTarget(h *home.Home, ref string) (*target, error) {
+	img, name, err := h.Image(ref)
+	if err != nil {
+		return nil, err
+	}
+	if oci.IsTransport(ref) {
+		t := &target{name: importName(img, ref), key: ref, img: img}
+		t.resolve = func() (v1.Image, error) { return img, nil }
+		return t, nil
+	}
+	t := &target{name: name, key: name, img: img}
+	t.resolve = func() (v1.Image, error) {
+		img, _, err := h.Image(ref)
+		return img, err
+	}
+	return t, nil
+}
+
+// importName names an image run from a transport, for containerd.
+func importName(img v1.Image, ref string) string {
+	d, err := img.Digest()
+	if err != nil {
+		return ref
+	}
+	return "paas-import/" + d.Hex[:12] + ":latest"
+}
+
+// openRuntime connects to containerd, or falls back to the sandbox.
+func openRuntime(ctx context.Context, h *home.Home, o Options) (runner.Runtime, error) {
+	addr := runner.Address(o.ContainerdAddress)
+	switch o.Runtime {
+	case RuntimeSandbox:
+		return runner.NewSandbox(h.Run())
+	case RuntimeContainerd:
+		rt, err := runner.NewContainerd(ctx, addr, o.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrRuntime, err)
+		}
+		return rt, nil
+	case RuntimeAuto, "":
+		rt, err := runner.NewContainerd(ctx, addr, o.Namespace)
+		if err == nil {
+			o.Console.Info("Using containerd at %s", addr)
+			return rt, nil
+		}
+		o.Console.Info("containerd is not usable (%v); using the sandbox runtime", err)
+		return runner.NewSandbox(h.Run())
+	}
+	return nil, fmt.Errorf("%w: unknown runtime %q: want auto, containerd or sandbox", ErrRuntime, o.Runtime)
+}
+
+// readinessChecks: o.Check, else the image's app.json healthchecks for the
+// process type, else health's default (the process stays up).
+func readinessChecks(img v1.Image, o Options) ([]health.Check, error) {
+	if o.Check != "" {
+		c := health.PathCheck(o.Check)
+		c.Timeout = o.CheckTimeout
+		return []health.Check{c}, nil
+	}
+	data, err := appimage.File(img, "app.json")
+	if err != nil || data == nil {
+		return nil, err
+	}
+	checks, err := health.ParseAppJSON(data, o.Process)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the image's app.json: %w", ErrRuntime, err)
+	}
+	return checks, nil
+}

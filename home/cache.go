@@ -1,0 +1,53 @@
+package home
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/layers"
+)
+
+// BuildCache returns repo's persistent CACHE_DIR, locked until unlock is
+// called: two builds of one app at once take turns rather than corrupt it.
+// waiting is called once when another build holds the lock. empty starts
+// the cache afresh (--no-cache).
+func (h *Home) BuildCache(repo string, empty bool, waiting func()) (dir string, unlock func(), err error) {
+	dir = filepath.Join(h.dir, "cache", Key(repo))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", nil, fmt.Errorf("creating build cache: %w", err)
+	}
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return "", nil, fmt.Errorf("locking build cache: %w", err)
+	}
+	if err := flockWaiting(lock, waiting); err != nil {
+		lock.Close()
+		return "", nil, fmt.Errorf("locking build cache: %w", err)
+	}
+	if empty {
+		if err := layers.RemoveAll(dir); err != nil {
+			lock.Close()
+			return "", nil, fmt.Errorf("emptying build cache: %w", err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			lock.Close()
+			return "", nil, fmt.Errorf("creating build cache: %w", err)
+		}
+	}
+	return dir, func() { lock.Close() }, nil
+}
+
+// flockWaiting takes an exclusive lock on f, calling waiting first when
+// someone else holds it.
+func flockWaiting(f *os.File, waiting func()) error {
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		return nil
+	}
+	if waiting != nil {
+		waiting()
+	}
+	return unix.Flock(int(f.Fd()), unix.LOCK_EX)
+}
