@@ -61,7 +61,7 @@ type target struct {
 	// name is the image's name for the runtime; key the name Replace
 	// finds a serving deploy by (the store name, or the transport given).
 	name, key string
-	img  v1.Image
+	img       v1.Image
 	// resolve re-reads the image, so a replacement runs what the store
 	// holds under the name then.
 	resolve func() (v1.Image, error)
