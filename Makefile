@@ -9,7 +9,7 @@ TESTFLAGS ?= -count=1 -timeout 45m
 # (go.dev/issue/75804); a count has no deadline to race.
 FUZZTIME  ?= 20000x
 
-.PHONY: help build test test-short bench fuzz lint demo clean
+.PHONY: help build test test-short bench fuzz lint lint-tools demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -21,9 +21,33 @@ build: ## build bin/paas
 # `go mod vendor` wrote it.
 GOFILES = $$(git ls-files '*.go' ':(exclude)**/vendor/**')
 
-lint: ## gofmt and go vet
+# golangci-lint, pinned: findings differ between releases, so `make lint`
+# runs this exact version (configured by .golangci.yml) and nothing else.
+# The newest release that builds and runs with the Go in go.mod.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT_PKG     := github.com/golangci/golangci-lint/v2/cmd/golangci-lint
+# Where `go install` puts it; override to use another copy of the same version.
+GOLANGCI_LINT ?= $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)/golangci-lint
+
+lint: ## gofmt, go vet and golangci-lint (install it with `make lint-tools`)
 	@test -z "$$(gofmt -l $(GOFILES))" || { gofmt -l $(GOFILES); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	@v=$$($(GOLANGCI_LINT) version --short 2>/dev/null); \
+	test "v$$v" = "$(GOLANGCI_LINT_VERSION)" || { \
+	  echo "lint: golangci-lint $(GOLANGCI_LINT_VERSION) is needed at $(GOLANGCI_LINT) (found: $${v:-none})."; \
+	  echo "lint: install it with: make lint-tools"; \
+	  echo "lint:   (that is: $(GO) install $(GOLANGCI_LINT_PKG)@$(GOLANGCI_LINT_VERSION))"; \
+	  exit 1; }
+	$(GOLANGCI_LINT) run ./...
+
+lint-tools: ## install the pinned golangci-lint (a no-op when it is already there)
+	@v=$$($(GOLANGCI_LINT) version --short 2>/dev/null); \
+	if [ "v$$v" = "$(GOLANGCI_LINT_VERSION)" ]; then \
+	  echo "golangci-lint $(GOLANGCI_LINT_VERSION) already installed at $(GOLANGCI_LINT)"; \
+	else \
+	  echo "installing golangci-lint $(GOLANGCI_LINT_VERSION)"; \
+	  $(GO) install $(GOLANGCI_LINT_PKG)@$(GOLANGCI_LINT_VERSION); \
+	fi
 
 test: lint ## run every test tier (needs root for the containerd and rootless-user tiers; see .ci/run)
 	$(GO) test $(TESTFLAGS) ./...

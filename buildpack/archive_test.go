@@ -178,8 +178,8 @@ func TestUnpackSymlinkTricks(t *testing.T) {
 				if err != nil || d.Type()&fs.ModeSymlink == 0 {
 					return err
 				}
-				if real, err := filepath.EvalSymlinks(p); err == nil && !within(dir, real) {
-					t.Errorf("symlink %s resolves to %s, outside %s", p, real, dir)
+				if resolved, err := filepath.EvalSymlinks(p); err == nil && !within(dir, resolved) {
+					t.Errorf("symlink %s resolves to %s, outside %s", p, resolved, dir)
 				}
 				return nil
 			})

@@ -132,14 +132,14 @@ func checkScript(root string, s script) error {
 		}
 		return fmt.Errorf("%s is missing; a buildpack needs executable bin/detect and bin/compile", s.name)
 	}
-	real, err := filepath.EvalSymlinks(p)
+	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {
 		return fmt.Errorf("%s is a broken symlink", s.name)
 	}
-	if !within(root, real) {
+	if !within(root, resolved) {
 		return fmt.Errorf("%s links outside the buildpack", s.name)
 	}
-	fi, err := os.Stat(real)
+	fi, err := os.Stat(resolved)
 	if err != nil {
 		return fmt.Errorf("checking %s: %w", s.name, err)
 	}

@@ -143,7 +143,7 @@ func replace(entry, dir string) error {
 		return fmt.Errorf("replacing buildpack cache entry: %w", err)
 	}
 	if err := os.Rename(dir, entry); err != nil {
-		os.Rename(aside, entry) // keep the previous entry usable
+		_ = os.Rename(aside, entry) // keep the previous entry usable
 		return fmt.Errorf("replacing buildpack cache entry: %w", err)
 	}
 	// The new entry is in place; a failed removal is retried by removeStale.

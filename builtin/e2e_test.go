@@ -77,13 +77,13 @@ func run(m *testing.M, dir string) int {
 	return m.Run()
 }
 
-// store returns PAAS_HOME with the toolchains stack imported, once per run.
-func store(t *testing.T) string {
+// store imports the toolchains stack into PAAS_HOME (storeDir), once per run.
+func store(t *testing.T) {
 	t.Helper()
 	testenv.Require(t, testenv.Stack)
 	setupOnce.Do(func() {
 		tar := testenv.NamedStackTar(t, "toolchains")
-		_, out, code := paas(t, nil, "stack", "import", "toolchains", tar)
+		_, out, code := paas(t, "stack", "import", "toolchains", tar)
 		if code != 0 {
 			setupErr = fmt.Errorf("paas stack import: exit %d\n%s", code, out)
 		}
@@ -91,14 +91,13 @@ func store(t *testing.T) string {
 	if setupErr != nil {
 		t.Fatal(setupErr)
 	}
-	return storeDir
 }
 
 // paas runs the binary with the store and the builtin buildpacks as the
 // detection list, returning its stdout, stderr and exit status.
-func paas(t *testing.T, env []string, args ...string) (stdout, stderr string, code int) {
+func paas(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := command(env, args...)
+	cmd := command(args...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
@@ -111,15 +110,15 @@ func paas(t *testing.T, env []string, args ...string) (stdout, stderr string, co
 	return out.String(), errOut.String(), code
 }
 
-func command(env []string, args ...string) *exec.Cmd {
+func command(args ...string) *exec.Cmd {
 	cmd := exec.Command(paasBin, args...)
-	cmd.Env = append([]string{
+	cmd.Env = []string{
 		"PAAS_HOME=" + storeDir,
 		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"NO_COLOR=1",
 		"HOME=" + storeDir,
 		"PAAS_BUILDPACKS=" + builtins,
-	}, env...)
+	}
 	return cmd
 }
 
@@ -147,11 +146,11 @@ type layer struct {
 func build(t *testing.T, tag, app string, args ...string) (report, string) {
 	t.Helper()
 	store(t)
-	_, out, code := paas(t, nil, append([]string{"build", "--stack", "toolchains", "-t", tag}, append(args, app)...)...)
+	_, out, code := paas(t, append([]string{"build", "--stack", "toolchains", "-t", tag}, append(args, app)...)...)
 	if code != 0 {
 		t.Fatalf("paas build %s: exit %d\n%s", app, code, out)
 	}
-	js, errOut, code := paas(t, nil, "inspect", "--json", tag)
+	js, errOut, code := paas(t, "inspect", "--json", tag)
 	if code != 0 {
 		t.Fatalf("paas inspect %s: exit %d\n%s", tag, code, errOut)
 	}
@@ -223,7 +222,7 @@ func running(t *testing.T, image string) (string, *syncBuffer) {
 	t.Helper()
 	port := freePort(t)
 	out := &syncBuffer{}
-	cmd := command(nil, "run", image, "--runtime", "sandbox", "--check", "/", "-p", port)
+	cmd := command("run", image, "--runtime", "sandbox", "--check", "/", "-p", port)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

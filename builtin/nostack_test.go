@@ -15,7 +15,7 @@ var importBare sync.Once
 func TestMissingToolchain(t *testing.T) {
 	store(t)
 	importBare.Do(func() {
-		if _, out, code := paas(t, nil, "stack", "import", "test", testenv.StackTar(t)); code != 0 {
+		if _, out, code := paas(t, "stack", "import", "test", testenv.StackTar(t)); code != 0 {
 			t.Fatalf("paas stack import test: exit %d\n%s", code, out)
 		}
 	})
@@ -29,7 +29,7 @@ func TestMissingToolchain(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, out, code := paas(t, nil, "build", "--stack", "test", "-t", "builtin-bare-"+tt.name, testenv.Fixture("apps", tt.app))
+			_, out, code := paas(t, "build", "--stack", "test", "-t", "builtin-bare-"+tt.name, testenv.Fixture("apps", tt.app))
 			if code != 12 {
 				t.Fatalf("paas build = exit %d, want 12\n%s", code, out)
 			}

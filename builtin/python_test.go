@@ -50,7 +50,7 @@ func TestPythonUnreachableIndex(t *testing.T) {
 	// The index URL carries a credential, which is never printed.
 	index := "http://127.0.0.1:1/simple"
 	withToken := "http://ci:s3cr3t-token@127.0.0.1:1/simple"
-	_, out, code := paas(t, nil, "build", "--stack", "toolchains", "-t", "builtin-python-offline",
+	_, out, code := paas(t, "build", "--stack", "toolchains", "-t", "builtin-python-offline",
 		"-e", "PIP_INDEX_URL="+withToken, "-e", "PIP_RETRIES=0", app)
 	if code != 12 {
 		t.Fatalf("paas build = exit %d, want 12 (compile failed)\n%s", code, out)

@@ -58,7 +58,7 @@ func TestVersionChecks(t *testing.T) {
 			store(t)
 			app := appWith(t, tt.fixture, tt.files)
 			args := []string{"build", "--stack", "toolchains", "--network", "none", "-t", "builtin-versions-" + strings.ToLower(tt.name)}
-			_, out, code := paas(t, nil, append(args, app)...)
+			_, out, code := paas(t, append(args, app)...)
 			if code != 0 {
 				t.Fatalf("paas build = exit %d, want 0\n%s", code, out)
 			}
@@ -74,7 +74,7 @@ func TestVersionChecks(t *testing.T) {
 				}
 			}
 
-			_, out, code = paas(t, nil, append(args, "-e", "PAAS_STRICT_VERSIONS=1", app)...)
+			_, out, code = paas(t, append(args, "-e", "PAAS_STRICT_VERSIONS=1", app)...)
 			if code != 12 {
 				t.Fatalf("paas build with PAAS_STRICT_VERSIONS=1 = exit %d, want 12 (compile failed)\n%s", code, out)
 			}

@@ -3,6 +3,7 @@ package console
 import (
 	"bytes"
 	"io"
+	"slices"
 	"sync"
 )
 
@@ -25,7 +26,7 @@ func NewPrefixer(w io.Writer, prefix string) *Prefixer {
 func (p *Prefixer) Write(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	data := append(p.partial, b...)
+	data := slices.Concat(p.partial, b)
 	for {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {

@@ -17,7 +17,7 @@ type Processes map[string]string
 
 // ErrSyntax is matched by every *SyntaxError, for callers that only need to
 // know the Procfile is malformed (errors.Is(err, procfile.ErrSyntax)).
-var ErrSyntax = errors.New("Procfile syntax error")
+var ErrSyntax = errors.New("Procfile syntax error") //nolint:staticcheck // ST1005: "Procfile" is a file name
 
 // SyntaxError is a malformed or duplicate line; Line counts from 1.
 type SyntaxError struct {

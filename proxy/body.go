@@ -16,7 +16,7 @@ import (
 // exposes through http.ResponseController.
 type body struct {
 	io.ReadCloser
-	ctl     *http.ResponseController
+	ctl     *http.ResponseController // deadlines are best effort: a failure shows in the read itself
 	timeout time.Duration
 	rate    float64 // bytes per second; zero or less: no minimum
 
@@ -55,7 +55,7 @@ func (b *body) Read(p []byte) (int, error) {
 	b.n += int64(n)
 	b.waited += time.Since(start)
 	if err != nil && !b.done {
-		b.ctl.SetReadDeadline(time.Time{})
+		_ = b.ctl.SetReadDeadline(time.Time{})
 		b.eof = err == io.EOF
 		if !b.eof && b.err == nil {
 			b.err = err
@@ -72,7 +72,7 @@ func (b *body) arm(now time.Time) bool {
 	if b.done {
 		return false
 	}
-	b.ctl.SetReadDeadline(now.Add(b.budget()))
+	_ = b.ctl.SetReadDeadline(now.Add(b.budget()))
 	return true
 }
 
@@ -102,6 +102,6 @@ func (b *body) finish() {
 	defer b.mu.Unlock()
 	b.done = true
 	if !b.eof {
-		b.ctl.SetReadDeadline(time.Now().Add(b.timeout))
+		_ = b.ctl.SetReadDeadline(time.Now().Add(b.timeout))
 	}
 }

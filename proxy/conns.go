@@ -67,10 +67,10 @@ type limitListener struct {
 }
 
 // newLimitListener wraps l; see limitListener.
-func newLimitListener(l net.Listener, max int, writeTimeout time.Duration, full func()) *limitListener {
+func newLimitListener(l net.Listener, maxConns int, writeTimeout time.Duration, full func()) *limitListener {
 	return &limitListener{
 		Listener:     l,
-		slots:        make(chan struct{}, max),
+		slots:        make(chan struct{}, maxConns),
 		closed:       make(chan struct{}),
 		full:         full,
 		writeTimeout: writeTimeout,
@@ -141,7 +141,7 @@ type conn struct {
 // writes is not. It also covers upgraded (WebSocket) connections, which
 // net/http hands over without deadlines.
 func (c *conn) Write(b []byte) (int, error) {
-	c.Conn.SetWriteDeadline(time.Now().Add(c.writeTimeout))
+	_ = c.SetWriteDeadline(time.Now().Add(c.writeTimeout)) // a closed conn fails the Write below
 	return c.Conn.Write(b)
 }
 

@@ -88,5 +88,5 @@ func (p *Proxy) logExchange(x *exchange, r *http.Request) {
 	}
 	p.logMu.Lock()
 	defer p.logMu.Unlock()
-	p.opts.AccessLog.Write([]byte(line + "\n")) // a broken log must not fail requests
+	_, _ = p.opts.AccessLog.Write([]byte(line + "\n")) // a broken log must not fail requests
 }

@@ -46,7 +46,7 @@ func (p *Proxy) shutdown(srv *http.Server, served <-chan error, abort context.Ca
 	grace, cancel := context.WithTimeout(context.Background(), p.opts.ShutdownGrace)
 	defer cancel()
 	err := srv.Shutdown(grace)
-	<-served
+	<-served //nolint:errcheck // Serve returns http.ErrServerClosed once Shutdown has begun
 	if err == nil {
 		err = p.inflight.wait(grace)
 	}

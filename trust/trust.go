@@ -140,13 +140,12 @@ func Host() (*Pool, error) {
 // non-certificate files are skipped, as update-ca-certificates does.
 func (p *Pool) addDir(dir string) error {
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return nil
+		if err == nil && d.Type().IsRegular() {
+			if data, err := os.ReadFile(path); err == nil {
+				p.AddPEM(data)
+			}
 		}
-		if data, err := os.ReadFile(path); err == nil {
-			p.AddPEM(data)
-		}
-		return nil
+		return nil // an unreadable entry is skipped, not an error
 	})
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("reading local CA certificates in %s: %w", dir, err)

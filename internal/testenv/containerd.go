@@ -110,7 +110,7 @@ func startContainerd() (_ *containerdDaemon, retErr error) {
 		return nil, err
 	}
 	go func() {
-		d.cmd.Wait()
+		_ = d.cmd.Wait() // only the exit matters: stop waits for it
 		close(d.exited)
 	}()
 	if err := d.waitReady(); err != nil {
@@ -187,11 +187,11 @@ func (d *containerdDaemon) ping() error {
 // removes it.
 func (d *containerdDaemon) stop() {
 	if d.cmd != nil && d.cmd.Process != nil {
-		d.cmd.Process.Signal(syscall.SIGTERM)
+		_ = d.cmd.Process.Signal(syscall.SIGTERM) // fails only if it has exited already
 		select {
 		case <-d.exited:
 		case <-time.After(containerdStop):
-			d.cmd.Process.Kill()
+			_ = d.cmd.Process.Kill()
 			<-d.exited
 		}
 	}
@@ -212,7 +212,7 @@ func killShims(address string) {
 		}
 		var pid int
 		if _, err := fmt.Sscanf(p, "/proc/%d/cmdline", &pid); err == nil {
-			syscall.Kill(pid, syscall.SIGKILL)
+			_ = syscall.Kill(pid, syscall.SIGKILL) // it may be gone already
 		}
 	}
 }

@@ -84,7 +84,7 @@ func stackTar(name string) (string, error) {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("mmdebstrap: %v\n%s", err, stderr.String())
+		return "", fmt.Errorf("mmdebstrap: %w\n%s", err, stderr.String())
 	}
 	_ = os.Chmod(tmp, 0o644)
 	return out, os.Rename(tmp, out)
@@ -132,7 +132,11 @@ func Unprivileged(t testing.TB) (uid, gid int) {
 	if err != nil {
 		t.Fatalf("id -g %s: %v", name, err)
 	}
-	fmt.Sscan(string(out), &uid)
-	fmt.Sscan(string(gout), &gid)
+	if _, err := fmt.Sscan(string(out), &uid); err != nil {
+		t.Fatalf("id -u %s printed %q: %v", name, out, err)
+	}
+	if _, err := fmt.Sscan(string(gout), &gid); err != nil {
+		t.Fatalf("id -g %s printed %q: %v", name, gout, err)
+	}
 	return uid, gid
 }

@@ -78,12 +78,12 @@ func load(file string) (config, string, error) {
 		return cfg, "", err
 	default:
 		if err := json.Unmarshal(data, &cfg); err != nil {
-			return cfg, "", fmt.Errorf("parsing %s: %v", file, err)
+			return cfg, "", fmt.Errorf("parsing %s: %w", file, err)
 		}
 	}
 	for pattern := range cfg.Headers {
 		if _, err := path.Match(pattern, "/"); err != nil {
-			return cfg, "", fmt.Errorf("%s: header pattern %q: %v", file, pattern, err)
+			return cfg, "", fmt.Errorf("%s: header pattern %q: %w", file, pattern, err)
 		}
 	}
 	root, err := documentRoot(cfg.Root)
@@ -103,14 +103,14 @@ func documentRoot(configured string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	real, err := filepath.EvalSymlinks(abs)
+	resolved, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		return "", fmt.Errorf("document root: %v", err)
+		return "", fmt.Errorf("document root: %w", err)
 	}
-	if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+	if fi, err := os.Stat(resolved); err != nil || !fi.IsDir() {
 		return "", fmt.Errorf("document root %s is not a directory", root)
 	}
-	return real, nil
+	return resolved, nil
 }
 
 // listenAddr returns the address to listen on, from the environment.
@@ -138,7 +138,7 @@ func serve(cfg config, root string) error {
 		<-stop
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		srv.Shutdown(ctx)
+		_ = srv.Shutdown(ctx) // best effort: the process is exiting
 	}()
 	log.SetFlags(0)
 	log.Printf("paas-static: serving %s on %s", root, ln.Addr())
@@ -197,15 +197,15 @@ func (f rootFS) open(clean string) (http.File, error) {
 	if hasDotFile(clean) {
 		return nil, fs.ErrNotExist
 	}
-	real, err := filepath.EvalSymlinks(filepath.Join(f.root, filepath.FromSlash(clean)))
+	resolved, err := filepath.EvalSymlinks(filepath.Join(f.root, filepath.FromSlash(clean)))
 	if err != nil {
 		return nil, fs.ErrNotExist
 	}
-	rel, err := filepath.Rel(f.root, real)
+	rel, err := filepath.Rel(f.root, resolved)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || hasDotFile(filepath.ToSlash(rel)) {
 		return nil, fs.ErrNotExist
 	}
-	file, err := os.Open(real)
+	file, err := os.Open(resolved)
 	if err != nil {
 		return nil, err
 	}
