@@ -234,14 +234,14 @@ func insideApp(appDir, file string) []string {
 		return nil
 	}
 	abs, err1 := filepath.Abs(file)
-	real, err2 := filepath.EvalSymlinks(appDir)
+	resolved, err2 := filepath.EvalSymlinks(appDir)
 	if err1 != nil || err2 != nil {
 		return nil
 	}
 	if f, err := filepath.EvalSymlinks(abs); err == nil {
 		abs = f
 	}
-	rel, err := filepath.Rel(real, abs)
+	rel, err := filepath.Rel(resolved, abs)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 		return nil
 	}

@@ -70,7 +70,7 @@ func serveWithProxy(ctx context.Context, o Options, px *proxy.Proxy, ln net.List
 	select {
 	case err = <-supErr:
 		stopProxy()
-		<-proxied
+		err = errors.Join(err, <-proxied)
 	case <-ctx.Done():
 		o.Console.Step("Stopping: draining requests, then the process")
 		stopProxy()
