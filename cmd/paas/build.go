@@ -500,7 +500,7 @@ func resolveStack(ctx context.Context, con *console.Console, store *oci.Store, r
 // runImage returns the stack's run image, stored as NAME/run, or the
 // build image when there is none (and for stacks given as paths).
 func runImage(store *oci.Store, ref, name string, build v1.Image) (v1.Image, string, error) {
-	if !isTransport(ref) {
+	if !oci.IsTransport(ref) {
 		run, _, err := store.Image(oci.KindStack, runImageName(ref))
 		if err == nil {
 			img, err := oci.OCI(run)
@@ -530,7 +530,7 @@ func ensureDefaultStack(ctx context.Context, con *console.Console, store *oci.St
 }
 
 func loadStack(store *oci.Store, ref string) (v1.Image, string, error) {
-	if isTransport(ref) {
+	if oci.IsTransport(ref) {
 		img, err := oci.Load(ref)
 		if err != nil {
 			return nil, "", fmt.Errorf("%w: loading stack %s: %v", errStack, ref, err)
@@ -543,15 +543,6 @@ func loadStack(store *oci.Store, ref string) (v1.Image, string, error) {
 			errStack, ref, store.Home(), ref, ref)
 	}
 	return img, ref, nil
-}
-
-func isTransport(ref string) bool {
-	for _, p := range []string{"oci:", "oci-archive:", "docker-archive:"} {
-		if strings.HasPrefix(ref, p) {
-			return true
-		}
-	}
-	return false
 }
 
 // stackNameOf names a stack given as a path: its io.paas.stack.name label,

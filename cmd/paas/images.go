@@ -111,7 +111,7 @@ func inspectCommand() command {
 
 // openImage finds an image by store name or transport path.
 func openImage(ref string) (v1.Image, string, error) {
-	if isTransport(ref) {
+	if oci.IsTransport(ref) {
 		img, err := oci.Load(ref)
 		return img, ref, err
 	}

@@ -157,7 +157,7 @@ func imageResolver(ref string) (func() (v1.Image, error), string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if isTransport(ref) {
+	if oci.IsTransport(ref) {
 		return func() (v1.Image, error) { return img, nil }, imageNameFor(img, ref), nil
 	}
 	return func() (v1.Image, error) {

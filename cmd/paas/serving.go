@@ -112,7 +112,7 @@ func held(path string) bool {
 // process with the image as the store has it now (SIGHUP).
 func signalReplace(env *cliEnv, ref string) error {
 	name := ref
-	if !isTransport(ref) {
+	if !oci.IsTransport(ref) {
 		n, err := oci.NormalizeName(ref)
 		if err != nil {
 			return usageError{fmt.Sprintf("image %q: %v", ref, err)}
