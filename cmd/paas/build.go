@@ -18,7 +18,7 @@ import (
 
 	"github.com/paas-dev/paas/builtin"
 	"github.com/paas-dev/paas/console"
-	"github.com/paas-dev/paas/detect"
+	"github.com/paas-dev/paas/envfile"
 	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/lifecycle"
 	"github.com/paas-dev/paas/oci"
@@ -287,7 +287,7 @@ func imageTag(flag, appDir string) (string, error) {
 // configVars merges, later winning: the app's .env, --env-file, --env.
 func configVars(appDir string, o buildOptions) (map[string]string, error) {
 	vars := map[string]string{}
-	m, err := detect.ReadAppEnv(appDir)
+	m, err := envfile.ReadApp(appDir)
 	switch {
 	case err == nil:
 		merge(vars, m)
@@ -295,14 +295,14 @@ func configVars(appDir string, o buildOptions) (map[string]string, error) {
 		return nil, fmt.Errorf("%w: %v", lifecycle.ErrApp, err)
 	}
 	if o.envFile != "" {
-		m, err := detect.ReadEnvFile(o.envFile)
+		m, err := envfile.Read(o.envFile)
 		if err != nil {
 			return nil, usageError{fmt.Sprintf("--env-file: %v", err)}
 		}
 		merge(vars, m)
 	}
 	for _, kv := range o.env {
-		k, v, err := detect.ParseEnv(kv)
+		k, v, err := envfile.ParseVar(kv)
 		if err != nil {
 			return nil, usageError{fmt.Sprintf("--env %q: %v", kv, err)}
 		}

@@ -16,7 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/console"
-	"github.com/paas-dev/paas/detect"
+	"github.com/paas-dev/paas/envfile"
 	"github.com/paas-dev/paas/health"
 	"github.com/paas-dev/paas/oci"
 	"github.com/paas-dev/paas/proxy"
@@ -105,7 +105,7 @@ func restartPolicy(s string) (supervisor.Restart, error) {
 func processEnv(o runOptions) ([]string, error) {
 	var out []string
 	if o.envFile != "" {
-		vars, err := detect.ReadEnvFile(o.envFile)
+		vars, err := envfile.Read(o.envFile)
 		if err != nil {
 			return nil, usageError{fmt.Sprintf("--env-file: %v", err)}
 		}
@@ -114,7 +114,7 @@ func processEnv(o runOptions) ([]string, error) {
 		}
 	}
 	for _, kv := range o.env {
-		k, v, err := detect.ParseEnv(kv)
+		k, v, err := envfile.ParseVar(kv)
 		if err != nil {
 			return nil, usageError{fmt.Sprintf("--env %q: %v", kv, err)}
 		}
