@@ -142,7 +142,7 @@ func pickImage(src blobSource, idx *v1.IndexManifest, ref string) (v1.Descriptor
 	var found []v1.Descriptor
 	var refs []string
 	for _, d := range idx.Manifests {
-		name := d.Annotations[specs.AnnotationRefName]
+		name := d.Annotations[AnnotationRefName]
 		if ref == "" || name == ref {
 			found = append(found, d)
 		}

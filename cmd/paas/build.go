@@ -549,7 +549,7 @@ func loadStack(store *oci.Store, ref string) (v1.Image, string, error) {
 // else the file or directory name.
 func stackNameOf(img v1.Image, ref string) string {
 	if cf, err := img.ConfigFile(); err == nil {
-		if n := cf.Config.Labels["io.paas.stack.name"]; n != "" {
+		if n := cf.Config.Labels[oci.LabelStackName]; n != "" {
 			return n
 		}
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/launch"
-	"github.com/paas-dev/paas/lifecycle"
 	"github.com/paas-dev/paas/oci"
 )
 
@@ -145,13 +144,13 @@ func inspect(img v1.Image, name string) (*inspection, error) {
 		Env: c.Env, User: c.User, Entrypoint: c.Entrypoint, Cmd: c.Cmd, Labels: c.Labels,
 		Processes: map[string]string{},
 	}
-	if s := c.Labels[lifecycle.LabelStack]; s != "" {
+	if s := c.Labels[oci.LabelStack]; s != "" {
 		in.Stack = json.RawMessage(s)
 	}
-	if s := c.Labels[lifecycle.LabelBuildpacks]; s != "" {
+	if s := c.Labels[oci.LabelBuildpacks]; s != "" {
 		in.Buildpacks = json.RawMessage(s)
 	}
-	if s := c.Labels[lifecycle.LabelProcesses]; s != "" {
+	if s := c.Labels[oci.LabelProcesses]; s != "" {
 		_ = json.Unmarshal([]byte(s), &in.Processes)
 	}
 	in.Default = launch.DefaultType(in.Processes)

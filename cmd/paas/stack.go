@@ -267,7 +267,7 @@ func stackLabels(store *oci.Store, name string) (suite, packages string) {
 	if err != nil {
 		return "", ""
 	}
-	return cf.Config.Labels["io.paas.stack.suite"], strings.ReplaceAll(cf.Config.Labels["io.paas.stack.packages"], ",", " ")
+	return cf.Config.Labels[oci.LabelStackSuite], strings.ReplaceAll(cf.Config.Labels[oci.LabelStackPackages], ",", " ")
 }
 
 func stackRemove(env *cliEnv, c command, args []string) error {
