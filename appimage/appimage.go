@@ -12,7 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/launch"
-	"github.com/paas-dev/paas/lifecycle"
+	"github.com/paas-dev/paas/oci"
 )
 
 // Inspection is what `paas inspect` shows.
@@ -55,13 +55,13 @@ func Inspect(img v1.Image, name string) (*Inspection, error) {
 		Env: c.Env, User: c.User, Entrypoint: c.Entrypoint, Cmd: c.Cmd, Labels: c.Labels,
 		Processes: map[string]string{},
 	}
-	if s := c.Labels[lifecycle.LabelStack]; s != "" {
+	if s := c.Labels[oci.LabelStack]; s != "" {
 		in.Stack = json.RawMessage(s)
 	}
-	if s := c.Labels[lifecycle.LabelBuildpacks]; s != "" {
+	if s := c.Labels[oci.LabelBuildpacks]; s != "" {
 		in.Buildpacks = json.RawMessage(s)
 	}
-	if s := c.Labels[lifecycle.LabelProcesses]; s != "" {
+	if s := c.Labels[oci.LabelProcesses]; s != "" {
 		_ = json.Unmarshal([]byte(s), &in.Processes)
 	}
 	in.Default = launch.DefaultType(in.Processes)

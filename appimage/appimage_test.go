@@ -10,8 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-
-	"github.com/paas-dev/paas/lifecycle"
+	"github.com/paas-dev/paas/oci"
 )
 
 // AppImage returns an image whose layers hold the given files, one layer
@@ -66,8 +65,8 @@ func TestFileLastLayerWins(t *testing.T) {
 
 func TestInspectReadsLabels(t *testing.T) {
 	img := appImage(t, map[string]string{
-		lifecycle.LabelProcesses: `{"web":"./server","worker":"./work"}`,
-		lifecycle.LabelStack:     `{"name":"trixie"}`,
+		oci.LabelProcesses: `{"web":"./server","worker":"./work"}`,
+		oci.LabelStack:     `{"name":"trixie"}`,
 	}, map[string]string{"app/server": "x"})
 	in, err := Inspect(img, "hello:latest")
 	if err != nil {

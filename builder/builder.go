@@ -17,7 +17,7 @@ import (
 	"github.com/paas-dev/paas/buildpack"
 	"github.com/paas-dev/paas/builtin"
 	"github.com/paas-dev/paas/console"
-	"github.com/paas-dev/paas/detect"
+	"github.com/paas-dev/paas/envfile"
 	"github.com/paas-dev/paas/home"
 	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/lifecycle"
@@ -205,7 +205,7 @@ func limits(o Options) sandbox.Limits {
 
 // configVars merges, later winning: the app's .env, then the caller's.
 func configVars(appDir string, given map[string]string) (map[string]string, error) {
-	vars, err := detect.ReadAppEnv(appDir)
+	vars, err := envfile.ReadApp(appDir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		vars = map[string]string{}

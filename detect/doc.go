@@ -3,7 +3,8 @@
 // then the app's .buildpacks file, then the platform's default buildpacks
 // whose bin/detect the caller runs in turn.
 //
-// It also reads the environment files (.env, --env-file) and --env flags
-// that feed BUILDPACK_URL and the build's config vars. Running bin/detect is
-// not done here: this package only chooses references and reads files.
+// Running bin/detect is not done here: this package only chooses
+// references and reads the app's files that name buildpacks. The
+// environment (.env, --env-file, --env) that feeds BUILDPACK_URL is read by
+// package envfile.
 package detect

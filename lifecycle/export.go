@@ -12,6 +12,7 @@ import (
 
 	"github.com/paas-dev/paas/launch"
 	"github.com/paas-dev/paas/layers"
+	"github.com/paas-dev/paas/oci"
 )
 
 // The run user: Heroku runs apps unprivileged, and so do paas images. A
@@ -20,17 +21,6 @@ const (
 	RunUID  = 1000
 	RunGID  = 1000
 	RunUser = "1000:1000"
-)
-
-// Labels paas sets on every image it builds.
-const (
-	LabelProcesses  = "io.paas.processes"
-	LabelBuildpacks = "io.paas.buildpacks"
-	LabelStack      = "io.paas.stack"
-	LabelRevision   = "org.opencontainers.image.revision"
-	LabelSource     = "org.opencontainers.image.source"
-	AnnotBaseName   = "org.opencontainers.image.base.name"
-	AnnotBaseDigest = "org.opencontainers.image.base.digest"
 )
 
 // ExportOptions say how the image is assembled.
@@ -189,8 +179,8 @@ func configure(img v1.Image, res *Result, o ExportOptions) (v1.Image, error) {
 	img = mutate.MediaType(img, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	annotated := mutate.Annotations(img, map[string]string{
-		AnnotBaseName:   o.RunName,
-		AnnotBaseDigest: baseDigest.String(),
+		oci.AnnotationBaseName:   o.RunName,
+		oci.AnnotationBaseDigest: baseDigest.String(),
 	})
 	return annotated.(v1.Image), nil
 }
@@ -213,15 +203,15 @@ func imageLabels(res *Result, stack StackLabel) (map[string]string, error) {
 		return nil, err
 	}
 	labels := map[string]string{
-		LabelProcesses:  string(procs),
-		LabelBuildpacks: string(used),
-		LabelStack:      string(st),
+		oci.LabelProcesses:  string(procs),
+		oci.LabelBuildpacks: string(used),
+		oci.LabelStack:      string(st),
 	}
 	if res.SourceVersion != "" {
-		labels[LabelRevision] = res.SourceVersion
+		labels[oci.LabelRevision] = res.SourceVersion
 	}
 	if res.SourceURL != "" {
-		labels[LabelSource] = res.SourceURL
+		labels[oci.LabelSource] = res.SourceURL
 	}
 	return labels, nil
 }

@@ -27,9 +27,7 @@ func ParseDest(dest string) (transport, path string, err error) {
 	if !ok {
 		return "", "", fmt.Errorf("%w %q: want %s", ErrInvalidDest, dest, destForms)
 	}
-	switch transport {
-	case TransportOCI, TransportOCIArchive, TransportDockerArchive:
-	default:
+	if !knownTransport(transport) {
 		return "", "", fmt.Errorf("%w %q: unknown transport %q; want %s", ErrInvalidDest, dest, transport, destForms)
 	}
 	if path == "" {
@@ -41,6 +39,18 @@ func ParseDest(dest string) (transport, path string, err error) {
 	return transport, path, nil
 }
 
+// IsTransport reports whether ref names an image by transport, as
+// oci:DIR[:NAME], oci-archive:FILE[:NAME] or docker-archive:FILE[:NAME],
+// rather than by its name in the store. Such a ref is read with Load.
+func IsTransport(ref string) bool {
+	transport, _, ok := strings.Cut(ref, ":")
+	return ok && knownTransport(transport)
+}
+
+func knownTransport(t string) bool {
+	return t == TransportOCI || t == TransportOCIArchive || t == TransportDockerArchive
+}
+
 // parseSource splits a Load source into transport, path and optional
 // image name.
 func parseSource(source string) (transport, path, ref string, err error) {
@@ -50,17 +60,10 @@ func parseSource(source string) (transport, path, ref string, err error) {
 	}
 	path, ref, _ = strings.Cut(rest, ":")
 	switch {
-	case transport != TransportOCI && transport != TransportOCIArchive && transport != TransportDockerArchive:
+	case !knownTransport(transport):
 		return "", "", "", fmt.Errorf("%w %q: unknown transport %q", ErrInvalidDest, source, transport)
 	case path == "":
 		return "", "", "", fmt.Errorf("%w %q: empty path", ErrInvalidDest, source)
 	}
 	return transport, path, ref, nil
-}
-
-// IsTransport reports whether ref names an image by transport (oci:DIR,
-// oci-archive:FILE, docker-archive:FILE) rather than by a store name.
-func IsTransport(ref string) bool {
-	transport, _, ok := strings.Cut(ref, ":")
-	return ok && (transport == TransportOCI || transport == TransportOCIArchive || transport == TransportDockerArchive)
 }

@@ -140,20 +140,23 @@ func readIndexFrom(open func(name string) (io.ReadCloser, error)) (*v1.IndexMani
 // to its manifest for this machine's platform.
 func pickImage(src blobSource, idx *v1.IndexManifest, ref string) (v1.Descriptor, error) {
 	var found []v1.Descriptor
+	var refs []string
 	for _, d := range idx.Manifests {
-		if ref == "" || d.Annotations[specs.AnnotationRefName] == ref {
+		name := d.Annotations[AnnotationRefName]
+		if ref == "" || name == ref {
 			found = append(found, d)
 		}
+		refs = append(refs, name)
 	}
 	switch {
 	case len(found) == 0 && ref != "":
-		return v1.Descriptor{}, fmt.Errorf("no image named %q: %w", ref, ErrNotFound)
+		return v1.Descriptor{}, fmt.Errorf("no image named %q (have %q): %w", ref, refs, ErrNotFound)
 	case len(found) == 0:
 		return v1.Descriptor{}, fmt.Errorf("layout holds no image: %w", ErrNotFound)
 	case len(found) > 1 && ref == "":
-		return v1.Descriptor{}, fmt.Errorf("layout holds %d images; name one with :REF", len(found))
+		return v1.Descriptor{}, fmt.Errorf("%w: layout holds %d images; name one with :NAME (have %q)", ErrAmbiguous, len(found), refs)
 	case len(found) > 1:
-		return v1.Descriptor{}, fmt.Errorf("layout holds %d images named %q", len(found), ref)
+		return v1.Descriptor{}, fmt.Errorf("%w: layout holds %d images named %q", ErrAmbiguous, len(found), ref)
 	}
 	return resolvePlatform(src, found[0])
 }

@@ -14,6 +14,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
+// ErrAmbiguous reports a layout that holds several images where Load needs
+// one: none was named, or several carry the name asked for.
+var ErrAmbiguous = errors.New("ambiguous image")
+
 // Load reads an image from source, one of
 //
 //	oci:DIR[:NAME]               NAME matches org.opencontainers.image.ref.name;

@@ -23,9 +23,6 @@ import (
 var ErrNotFound = errors.New("image not found")
 
 const (
-	// annotationKind on an index entry names the store namespace of its tag.
-	annotationKind = "io.paas.kind"
-
 	// indexLock serialises changes of index.json between processes.
 	indexLock = "index.lock"
 	// gcLock is held shared by every Put from its first blob until its tag
@@ -149,7 +146,7 @@ func checkTag(kind Kind, name string) (string, error) {
 // findEntry returns the position of kind/name in idx, or -1.
 func findEntry(idx *v1.IndexManifest, kind Kind, name string) int {
 	return slices.IndexFunc(idx.Manifests, func(d v1.Descriptor) bool {
-		return d.Annotations[annotationKind] == string(kind) && d.Annotations[specs.AnnotationRefName] == name
+		return d.Annotations[AnnotationKind] == string(kind) && d.Annotations[AnnotationRefName] == name
 	})
 }
 
@@ -171,8 +168,8 @@ func (s *Store) Put(ctx context.Context, kind Kind, name string, img v1.Image) (
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("storing %s %s: %w", kind, name, err)
 	}
-	desc.Annotations[annotationKind] = string(kind)
-	desc.Annotations[specs.AnnotationRefName] = name
+	desc.Annotations[AnnotationKind] = string(kind)
+	desc.Annotations[AnnotationRefName] = name
 	err = s.updateIndex(func(idx *v1.IndexManifest) error {
 		if i := findEntry(idx, kind, name); i >= 0 {
 			idx.Manifests[i] = desc
@@ -221,7 +218,7 @@ func (s *Store) List(kind Kind) ([]Entry, error) {
 	}
 	var out []Entry
 	for _, d := range idx.Manifests {
-		k := Kind(d.Annotations[annotationKind])
+		k := Kind(d.Annotations[AnnotationKind])
 		if k == "" || (kind != "" && k != kind) {
 			continue
 		}
@@ -259,8 +256,8 @@ func (s *Store) entry(d v1.Descriptor) (Entry, error) {
 		size += l.Size
 	}
 	return Entry{
-		Kind:        Kind(d.Annotations[annotationKind]),
-		Name:        d.Annotations[specs.AnnotationRefName],
+		Kind:        Kind(d.Annotations[AnnotationKind]),
+		Name:        d.Annotations[AnnotationRefName],
 		Digest:      d.Digest,
 		Size:        size,
 		Annotations: maps.Clone(d.Annotations),

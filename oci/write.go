@@ -23,11 +23,6 @@ import (
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// annotationContainerdName is the annotation containerd's importer takes an
-// image's name from; without it `ctr import` of an OCI archive names the
-// image after the bare ref.name.
-const annotationContainerdName = "io.containerd.image.name"
-
 // Write writes img under name to dest, one of
 //
 //	oci:DIR               an OCI image layout, created or added to; the entry
@@ -63,9 +58,9 @@ func Write(ctx context.Context, img v1.Image, dest, name string) error {
 // refAnnotations names an entry of an OCI index for skopeo and umoci
 // (ref.name) and for containerd (its fully qualified reference).
 func refAnnotations(n string) map[string]string {
-	a := map[string]string{specs.AnnotationRefName: n}
+	a := map[string]string{AnnotationRefName: n}
 	if named, err := reference.ParseNormalizedNamed(n); err == nil {
-		a[annotationContainerdName] = reference.TagNameOnly(named).String()
+		a[AnnotationContainerdName] = reference.TagNameOnly(named).String()
 	}
 	return a
 }
@@ -80,7 +75,7 @@ func writeLayoutDir(ctx context.Context, img v1.Image, dir, name string) error {
 	if err != nil {
 		return err
 	}
-	return p.ReplaceImage(img, match.Annotation(specs.AnnotationRefName, name), layout.WithAnnotations(refAnnotations(name)))
+	return p.ReplaceImage(img, match.Annotation(AnnotationRefName, name), layout.WithAnnotations(refAnnotations(name)))
 }
 
 func openOrCreateLayout(dir string) (layout.Path, error) {

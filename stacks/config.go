@@ -12,14 +12,6 @@ import (
 	"github.com/paas-dev/paas/sandbox"
 )
 
-// Labels a stack image carries in its config, so that tools (and people
-// running skopeo inspect) can tell what a stack was made from.
-const (
-	LabelName     = "io.paas.stack.name"
-	LabelSuite    = "io.paas.stack.suite"
-	LabelPackages = "io.paas.stack.packages"
-)
-
 // sourceDateEpoch is layers.SourceDateEpoch in seconds: it decides both
 // mmdebstrap's file timestamps and the image's Created time.
 func sourceDateEpoch() int64 { return layers.SourceDateEpoch().Unix() }

@@ -16,6 +16,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/oci"
 )
 
 // DefaultSuite is the Debian release a stack is made from when none is
@@ -138,9 +139,9 @@ func mmdebstrapArgs(opts CreateOptions, tarPath string) []string {
 
 func stackLabels(opts CreateOptions) map[string]string {
 	return map[string]string{
-		LabelName:     opts.Name,
-		LabelSuite:    opts.Suite,
-		LabelPackages: strings.Join(opts.Packages, ","),
+		oci.LabelStackName:     opts.Name,
+		oci.LabelStackSuite:    opts.Suite,
+		oci.LabelStackPackages: strings.Join(opts.Packages, ","),
 	}
 }
 

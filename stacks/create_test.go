@@ -41,7 +41,7 @@ func TestCreate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantLabels := map[string]string{LabelName: "test-hello", LabelSuite: "bookworm", LabelPackages: "hello"}
+	wantLabels := map[string]string{"io.paas.stack.name": "test-hello", "io.paas.stack.suite": "bookworm", "io.paas.stack.packages": "hello"}
 	if !equalMaps(cfg.Config.Labels, wantLabels) {
 		t.Errorf("Create() labels = %v, want %v", cfg.Config.Labels, wantLabels)
 	}

@@ -9,12 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -102,6 +104,57 @@ func TestImportErrors(t *testing.T) {
 	}
 }
 
+// TestImportPlatformIndex imports a multi-platform image: the entry for
+// this machine's platform, from a nested index too.
+func TestImportPlatformIndex(t *testing.T) {
+	native := mutateToOCI(t, randomImage(t))
+	foreign := mutateToOCI(t, randomImage(t))
+	other := "arm64"
+	if runtime.GOARCH == other {
+		other = "amd64"
+	}
+	add := func(img v1.Image, arch string) mutate.IndexAddendum {
+		return mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}}
+	}
+	multi := mutate.AppendManifests(empty.Index, add(foreign, other), add(native, runtime.GOARCH))
+	dir := t.TempDir()
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	indexes := map[string]v1.ImageIndex{
+		"multi":     multi,
+		"nested":    mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: multi}),
+		"elsewhere": mutate.AppendManifests(empty.Index, add(foreign, other), add(foreign, "s390x")),
+	}
+	for ref, idx := range indexes {
+		if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ref := range []string{"multi", "nested"} {
+		got, err := Import(context.Background(), "oci:"+dir+":"+ref, t.TempDir())
+		if err != nil {
+			t.Fatalf("Import(%s) error: %v", ref, err)
+		}
+		if digest(t, got) != digest(t, native) {
+			t.Errorf("Import(%s) = %v, want %v for linux/%s", ref, digest(t, got), digest(t, native), runtime.GOARCH)
+		}
+	}
+	if _, err := Import(context.Background(), "oci:"+dir+":elsewhere", t.TempDir()); !errors.Is(err, ErrNoImage) {
+		t.Errorf("Import(elsewhere) error = %v, want ErrNoImage", err)
+	}
+}
+
+func randomImage(t *testing.T) v1.Image {
+	t.Helper()
+	img, err := random.Image(512, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
 func TestImportTarballIsFromTarball(t *testing.T) {
 	tmp := t.TempDir()
 	p := filepath.Join(tmp, "rootfs.tar.zst")
@@ -157,7 +210,7 @@ func writeLayoutRefs(t *testing.T, imgs map[string]v1.Image) string {
 		t.Fatal(err)
 	}
 	for ref, img := range imgs {
-		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{refAnnotation: ref})); err != nil {
+		if err := p.AppendImage(img, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref})); err != nil {
 			t.Fatal(err)
 		}
 	}

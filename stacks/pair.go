@@ -164,8 +164,8 @@ func List(h *home.Home) ([]Listing, error) {
 		l := Listing{Entry: e}
 		if img, _, err := h.Store().Image(oci.KindStack, e.Name); err == nil {
 			if cf, err := img.ConfigFile(); err == nil {
-				l.Suite = cf.Config.Labels[LabelSuite]
-				l.Packages = strings.FieldsFunc(cf.Config.Labels[LabelPackages], func(r rune) bool { return r == ',' })
+				l.Suite = cf.Config.Labels[oci.LabelStackSuite]
+				l.Packages = strings.FieldsFunc(cf.Config.Labels[oci.LabelStackPackages], func(r rune) bool { return r == ',' })
 			}
 		}
 		out = append(out, l)

@@ -40,7 +40,7 @@ func TestResolveListRemove(t *testing.T) {
 	}
 	ctx := context.Background()
 	con := console.New(io.Discard, true)
-	build := labelled(t, map[string]string{LabelSuite: "trixie", LabelPackages: "git,curl"})
+	build := labelled(t, map[string]string{oci.LabelStackSuite: "trixie", oci.LabelStackPackages: "git,curl"})
 	if _, err := h.Store().Put(ctx, oci.KindStack, "solo", build); err != nil {
 		t.Fatal(err)
 	}

@@ -45,7 +45,7 @@ func Resolve(ctx context.Context, h *home.Home, ref string, rootfs bool, con *co
 			return nil, err
 		}
 	}
-	img, name, err := load(h, ref)
+	img, name, err := loadStack(h, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func ensureDefault(ctx context.Context, h *home.Home, con *console.Console) erro
 	}, con)
 }
 
-func load(h *home.Home, ref string) (v1.Image, string, error) {
+func loadStack(h *home.Home, ref string) (v1.Image, string, error) {
 	if oci.IsTransport(ref) {
 		img, err := oci.Load(ref)
 		if err != nil {
@@ -121,7 +121,7 @@ func load(h *home.Home, ref string) (v1.Image, string, error) {
 // directory name.
 func nameOf(img v1.Image, ref string) string {
 	if cf, err := img.ConfigFile(); err == nil {
-		if n := cf.Config.Labels[LabelName]; n != "" {
+		if n := cf.Config.Labels[oci.LabelStackName]; n != "" {
 			return n
 		}
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/paas-dev/paas/builder"
 	"github.com/paas-dev/paas/console"
-	"github.com/paas-dev/paas/detect"
+	"github.com/paas-dev/paas/envfile"
 	"github.com/paas-dev/paas/home"
 	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/lifecycle"
@@ -166,14 +166,14 @@ func parseSize(s string) (int64, error) {
 func configVars(envFile string, env []string) (map[string]string, error) {
 	vars := map[string]string{}
 	if envFile != "" {
-		m, err := detect.ReadEnvFile(envFile)
+		m, err := envfile.Read(envFile)
 		if err != nil {
 			return nil, usageError{fmt.Sprintf("--env-file: %v", err)}
 		}
 		vars = m
 	}
 	for _, kv := range env {
-		k, v, err := detect.ParseEnv(kv)
+		k, v, err := envfile.ParseVar(kv)
 		if err != nil {
 			return nil, usageError{fmt.Sprintf("--env %q: %v", kv, err)}
 		}

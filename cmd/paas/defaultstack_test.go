@@ -2,10 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"github.com/paas-dev/paas/builder"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/paas-dev/paas/builder"
 
 	"github.com/paas-dev/paas/internal/testenv"
 	"github.com/paas-dev/paas/layers"

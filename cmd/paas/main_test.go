@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/paas-dev/paas/builder"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/paas-dev/paas/builder"
 
 	"github.com/paas-dev/paas/internal/testenv"
 	"github.com/paas-dev/paas/layers"

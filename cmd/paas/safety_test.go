@@ -2,13 +2,14 @@ package main
 
 import (
 	"fmt"
-	paashome "github.com/paas-dev/paas/home"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	paashome "github.com/paas-dev/paas/home"
 )
 
 // Names that would be paths ("..", "a/../b") are refused before any work;

@@ -2,11 +2,12 @@ package main
 
 import (
 	"bufio"
-	paashome "github.com/paas-dev/paas/home"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	paashome "github.com/paas-dev/paas/home"
 )
 
 // What a buildpack writes outside /app, CACHE_DIR and /tmp never reaches

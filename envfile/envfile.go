@@ -1,4 +1,8 @@
-package detect
+// Package envfile reads environment variables as Dokku and Heroku take
+// them: env files (an app's .env, --env-file) of KEY=value lines, and
+// --env KEY=VALUE arguments. It knows nothing of builds or runs: callers
+// decide which files to read and in which order later values win.
+package envfile
 
 import (
 	"bufio"
@@ -15,38 +19,38 @@ import (
 // reader hold an unbounded line.
 const maxEnvLine = 1 << 20
 
-// ErrEnvSyntax is matched by errors for malformed env file lines and --env
+// ErrSyntax is matched by errors for malformed env file lines and --env
 // values, for callers that map usage errors to an exit code.
-var ErrEnvSyntax = errors.New("malformed environment variable")
+var ErrSyntax = errors.New("malformed environment variable")
 
-// ReadEnvFile reads a Dokku/Heroku style env file (.env, --env-file):
+// Read reads a Dokku/Heroku style env file (.env, --env-file):
 // KEY=value lines with an optional "export " prefix; blank lines and '#'
 // lines ignored. A value may be 'single quoted' (literal) or "double quoted"
 // (with \n, \", \\ escapes); an unquoted value ends at a " #" comment.
 // A later line for the same key wins, as in a shell. A malformed line is an
 // error naming the file and line; a missing file matches fs.ErrNotExist.
-func ReadEnvFile(path string) (map[string]string, error) {
+func Read(path string) (map[string]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return parseEnvFile(f, path)
+	return parse(f, path)
 }
 
-// ReadAppEnv reads the app's .env as ReadEnvFile does, without following a
-// link out of the app directory.
-func ReadAppEnv(appDir string) (map[string]string, error) {
+// ReadApp reads the app's .env as Read does, without following a link out
+// of the app directory.
+func ReadApp(appDir string) (map[string]string, error) {
 	f, err := appfile.Open(appDir, ".env")
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return parseEnvFile(f, ".env")
+	return parse(f, ".env")
 }
 
-// parseEnvFile parses env file lines from r; name identifies r in errors.
-func parseEnvFile(r io.Reader, name string) (map[string]string, error) {
+// parse parses env file lines from r; name identifies r in errors.
+func parse(r io.Reader, name string) (map[string]string, error) {
 	env := map[string]string{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxEnvLine)
@@ -168,9 +172,9 @@ func stripComment(raw string) string {
 	return raw
 }
 
-// ParseEnv splits a --env KEY=VALUE argument. The value is taken verbatim
+// ParseVar splits a --env KEY=VALUE argument. The value is taken verbatim
 // (the shell has already done the quoting); "KEY=" gives an empty value.
-func ParseEnv(kv string) (key, value string, err error) {
+func ParseVar(kv string) (key, value string, err error) {
 	key, value, found := strings.Cut(kv, "=")
 	if !found {
 		return "", "", fmt.Errorf("--env %q: %w", kv, syntaxErr("no '='; want KEY=VALUE"))
@@ -194,11 +198,11 @@ func validKey(key string) bool {
 	return true
 }
 
-// envSyntaxError is a malformed line or --env value; it matches ErrEnvSyntax.
+// envSyntaxError is a malformed line or --env value; it matches ErrSyntax.
 type envSyntaxError struct{ msg string }
 
 func (e *envSyntaxError) Error() string        { return e.msg }
-func (e *envSyntaxError) Is(target error) bool { return target == ErrEnvSyntax }
+func (e *envSyntaxError) Is(target error) bool { return target == ErrSyntax }
 
 func syntaxErr(format string, args ...any) error {
 	return &envSyntaxError{msg: fmt.Sprintf(format, args...)}

@@ -1,15 +1,16 @@
-package detect
+package envfile
 
 import (
 	"errors"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-func TestReadEnvFile(t *testing.T) {
+func TestRead(t *testing.T) {
 	tests := []struct {
 		name    string
 		content string
@@ -38,18 +39,18 @@ func TestReadEnvFile(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), ".env")
 			writeFile(t, path, tt.content)
-			got, err := ReadEnvFile(path)
+			got, err := Read(path)
 			if err != nil {
-				t.Fatalf("ReadEnvFile() error = %v", err)
+				t.Fatalf("Read() error = %v", err)
 			}
 			if !maps.Equal(got, tt.want) {
-				t.Errorf("ReadEnvFile() = %q, want %q", got, tt.want)
+				t.Errorf("Read() = %q, want %q", got, tt.want)
 			}
 		})
 	}
 }
 
-func TestReadEnvFileErrors(t *testing.T) {
+func TestReadErrors(t *testing.T) {
 	tests := []struct {
 		name    string
 		content string
@@ -68,28 +69,28 @@ func TestReadEnvFileErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "app.env")
 			writeFile(t, path, tt.content)
-			got, err := ReadEnvFile(path)
+			got, err := Read(path)
 			if err == nil {
-				t.Fatalf("ReadEnvFile() = %v, want error containing %q", got, tt.wantErr)
+				t.Fatalf("Read() = %v, want error containing %q", got, tt.wantErr)
 			}
 			if want := path + " " + tt.wantErr; !strings.Contains(err.Error(), want) {
-				t.Errorf("ReadEnvFile() error = %q, want it to contain %q", err, want)
+				t.Errorf("Read() error = %q, want it to contain %q", err, want)
 			}
-			if !errors.Is(err, ErrEnvSyntax) {
-				t.Errorf("errors.Is(%v, ErrEnvSyntax) = false, want true", err)
+			if !errors.Is(err, ErrSyntax) {
+				t.Errorf("errors.Is(%v, ErrSyntax) = false, want true", err)
 			}
 		})
 	}
 }
 
-func TestReadEnvFileMissing(t *testing.T) {
-	_, err := ReadEnvFile(filepath.Join(t.TempDir(), ".env"))
+func TestReadMissing(t *testing.T) {
+	_, err := Read(filepath.Join(t.TempDir(), ".env"))
 	if !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("ReadEnvFile(missing) error = %v, want fs.ErrNotExist", err)
+		t.Errorf("Read(missing) error = %v, want fs.ErrNotExist", err)
 	}
 }
 
-func TestParseEnv(t *testing.T) {
+func TestParseVar(t *testing.T) {
 	tests := []struct {
 		name      string
 		kv        string
@@ -107,27 +108,27 @@ func TestParseEnv(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			key, value, err := ParseEnv(tt.kv)
+			key, value, err := ParseVar(tt.kv)
 			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrEnvSyntax) {
-					t.Errorf("ParseEnv(%q) = %q, %q, %v, want ErrEnvSyntax containing %q", tt.kv, key, value, err, tt.wantErr)
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrSyntax) {
+					t.Errorf("ParseVar(%q) = %q, %q, %v, want ErrSyntax containing %q", tt.kv, key, value, err, tt.wantErr)
 				}
 				return
 			}
 			if err != nil || key != tt.wantKey || value != tt.wantValue {
-				t.Errorf("ParseEnv(%q) = %q, %q, %v, want %q, %q", tt.kv, key, value, err, tt.wantKey, tt.wantValue)
+				t.Errorf("ParseVar(%q) = %q, %q, %v, want %q, %q", tt.kv, key, value, err, tt.wantKey, tt.wantValue)
 			}
 		})
 	}
 }
 
-// quote writes value in double quotes with the escapes ReadEnvFile decodes.
+// quote writes value in double quotes with the escapes Read decodes.
 func quote(value string) string {
 	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 	return `"` + r.Replace(value) + `"`
 }
 
-func FuzzReadEnvFile(f *testing.F) {
+func FuzzRead(f *testing.F) {
 	for _, seed := range []string{
 		"A=1\nexport B='x'\n# c\nC=\"a\\nb\\\"\" # c\n",
 		"A=\"unterminated",
@@ -137,37 +138,44 @@ func FuzzReadEnvFile(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, content string) {
-		env, err := parseEnvFile(strings.NewReader(content), ".env")
+		env, err := parse(strings.NewReader(content), ".env")
 		if err != nil {
 			return
 		}
 		var b strings.Builder
 		for k, v := range env {
 			if !validKey(k) {
-				t.Fatalf("parseEnvFile() gave invalid key %q", k)
+				t.Fatalf("parse() gave invalid key %q", k)
 			}
 			b.WriteString("export " + k + "=" + quote(v) + "\n")
 		}
-		again, err := parseEnvFile(strings.NewReader(b.String()), ".env")
+		again, err := parse(strings.NewReader(b.String()), ".env")
 		if err != nil {
-			t.Fatalf("parseEnvFile(quoted %q) error = %v", env, err)
+			t.Fatalf("parse(quoted %q) error = %v", env, err)
 		}
 		if !maps.Equal(again, env) {
-			t.Errorf("parseEnvFile(quoted) = %q, want %q", again, env)
+			t.Errorf("parse(quoted) = %q, want %q", again, env)
 		}
 	})
 }
 
-// FuzzParseEnv checks that an accepted --env argument gives a valid name
+// FuzzParseVar checks that an accepted --env argument gives a valid name
 // and the value verbatim.
-func FuzzParseEnv(f *testing.F) {
+func FuzzParseVar(f *testing.F) {
 	f.Fuzz(func(t *testing.T, kv string) {
-		key, value, err := ParseEnv(kv)
+		key, value, err := ParseVar(kv)
 		if err != nil {
 			return
 		}
 		if !validKey(key) || key+"="+value != kv {
-			t.Errorf("ParseEnv(%q) = %q, %q, want a valid key and the value verbatim", kv, key, value)
+			t.Errorf("ParseVar(%q) = %q, %q, want a valid key and the value verbatim", kv, key, value)
 		}
 	})
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
