@@ -41,14 +41,14 @@ func stackCommand() command {
 
 // stackArgs parses a stack subcommand's flags and checks it got between
 // min and max arguments, the first a stack name; it opens the home.
-func stackArgs(env *cliEnv, sub command, fs *pflag.FlagSet, args []string, min, max int) ([]string, *home.Home, error) {
+func stackArgs(env *cliEnv, sub command, fs *pflag.FlagSet, args []string, least, most int) ([]string, *home.Home, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, nil, err
 	}
-	if fs.NArg() < min || fs.NArg() > max {
+	if fs.NArg() < least || fs.NArg() > most {
 		return nil, nil, usageError{fmt.Sprintf("paas %s takes %s", sub.name, strings.TrimPrefix(sub.usage, sub.name+" "))}
 	}
-	if min > 0 {
+	if least > 0 {
 		if err := stacks.CheckName(fs.Arg(0)); err != nil {
 			return nil, nil, usageError{err.Error()}
 		}
