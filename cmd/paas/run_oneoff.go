@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -14,9 +13,6 @@ import (
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/runner"
 )
-
-// errRuntime: the chosen runtime cannot be used.
-var errRuntime = errors.New("runtime unavailable")
 
 // exitCodeError carries a one-off process's exit status to paas's own.
 type exitCodeError struct{ code int }
