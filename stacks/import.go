@@ -153,7 +153,7 @@ func loadDockerArchive(file, ref string) (v1.Image, error) {
 	if ref != "" {
 		t, err := name.NewTag(ref)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrNoImage, err)
+			return nil, fmt.Errorf("%w: %w", ErrNoImage, err)
 		}
 		tag = &t
 	}

@@ -139,7 +139,7 @@ func encodeLayer(br *bufio.Reader, blob io.Writer, diffID io.Writer) error {
 		raw := io.TeeReader(br, blob)
 		zr, err := gzip.NewReader(raw)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNotTarball, err)
+			return fmt.Errorf("%w: %w", ErrNotTarball, err)
 		}
 		if err := checkTar(io.TeeReader(zr, diffID)); err != nil {
 			return err
@@ -149,7 +149,7 @@ func encodeLayer(br *bufio.Reader, blob io.Writer, diffID io.Writer) error {
 	case zstandard:
 		zr, err := zstd.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNotTarball, err)
+			return fmt.Errorf("%w: %w", ErrNotTarball, err)
 		}
 		defer zr.Close()
 		return compressTar(zr, blob, diffID)
@@ -180,7 +180,7 @@ func checkTar(r io.Reader) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNotTarball, err)
+			return fmt.Errorf("%w: %w", ErrNotTarball, err)
 		}
 		entries++
 	}

@@ -130,7 +130,7 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 	con := console.New(env.stderr, o.quiet)
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return fmt.Errorf("%w: %v", lifecycle.ErrApp, err)
+		return fmt.Errorf("%w: %w", lifecycle.ErrApp, err)
 	}
 	tag, err := imageTag(o.tag, abs)
 	if err != nil {
@@ -292,7 +292,7 @@ func configVars(appDir string, o buildOptions) (map[string]string, error) {
 	case err == nil:
 		merge(vars, m)
 	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w: %v", lifecycle.ErrApp, err)
+		return nil, fmt.Errorf("%w: %w", lifecycle.ErrApp, err)
 	}
 	if o.envFile != "" {
 		m, err := detect.ReadEnvFile(o.envFile)
@@ -478,20 +478,20 @@ func resolveStack(ctx context.Context, con *console.Console, store *oci.Store, r
 	}
 	s := &resolvedStack{name: name}
 	if s.image, err = oci.OCI(img); err != nil {
-		return nil, fmt.Errorf("%w: stack %s: %v", errStack, ref, err)
+		return nil, fmt.Errorf("%w: stack %s: %w", errStack, ref, err)
 	}
 	if s.digest, err = s.image.Digest(); err != nil {
-		return nil, fmt.Errorf("%w: stack %s: %v", errStack, ref, err)
+		return nil, fmt.Errorf("%w: stack %s: %w", errStack, ref, err)
 	}
 	if s.run, s.runName, err = runImage(store, ref, name, s.image); err != nil {
 		return nil, err
 	}
 	if s.env, err = stacks.Env(img); err != nil {
-		return nil, fmt.Errorf("%w: stack %s: %v", errStack, ref, err)
+		return nil, fmt.Errorf("%w: stack %s: %w", errStack, ref, err)
 	}
 	if needRootfs {
 		if s.rootfs, err = stacks.Rootfs(ctx, store.Home(), img); err != nil {
-			return nil, fmt.Errorf("%w: unpacking stack %s: %v", errStack, ref, err)
+			return nil, fmt.Errorf("%w: unpacking stack %s: %w", errStack, ref, err)
 		}
 	}
 	return s, nil
@@ -505,7 +505,7 @@ func runImage(store *oci.Store, ref, name string, build v1.Image) (v1.Image, str
 		if err == nil {
 			img, err := oci.OCI(run)
 			if err != nil {
-				return nil, "", fmt.Errorf("%w: run image of %s: %v", errStack, ref, err)
+				return nil, "", fmt.Errorf("%w: run image of %s: %w", errStack, ref, err)
 			}
 			return img, runImageName(name), nil
 		}
@@ -533,7 +533,7 @@ func loadStack(store *oci.Store, ref string) (v1.Image, string, error) {
 	if isTransport(ref) {
 		img, err := oci.Load(ref)
 		if err != nil {
-			return nil, "", fmt.Errorf("%w: loading stack %s: %v", errStack, ref, err)
+			return nil, "", fmt.Errorf("%w: loading stack %s: %w", errStack, ref, err)
 		}
 		return img, stackNameOf(img, ref), nil
 	}

@@ -135,7 +135,7 @@ func chooseRuntime(ctx context.Context, con *console.Console, o runOptions) (run
 	case "containerd":
 		rt, err := runner.NewContainerd(ctx, addr, o.namespace)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errRuntime, err)
+			return nil, fmt.Errorf("%w: %w", errRuntime, err)
 		}
 		return rt, nil
 	case "auto":
@@ -299,7 +299,7 @@ func readinessChecks(img v1.Image, o runOptions) ([]health.Check, error) {
 	}
 	checks, err := health.ParseAppJSON(data, o.process)
 	if err != nil {
-		return nil, fmt.Errorf("%w: the image's app.json: %v", errRuntime, err)
+		return nil, fmt.Errorf("%w: the image's app.json: %w", errRuntime, err)
 	}
 	return checks, nil
 }

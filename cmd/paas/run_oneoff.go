@@ -44,7 +44,7 @@ func runOneOff(ctx context.Context, env *cliEnv, ref string, command []string, o
 		Stderr:    env.stderr,
 	})
 	if err != nil {
-		return fmt.Errorf("%w: starting %s: %v", errRuntime, strings.Join(command, " "), err)
+		return fmt.Errorf("%w: starting %s: %w", errRuntime, strings.Join(command, " "), err)
 	}
 	select {
 	case <-proc.Done():

@@ -121,7 +121,7 @@ func signalReplace(env *cliEnv, ref string) error {
 	}
 	pids, err := signalServing(name)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errRuntime, err)
+		return fmt.Errorf("%w: %w", errRuntime, err)
 	}
 	if len(pids) == 0 {
 		return fmt.Errorf("%w: no paas run is serving %s; start one with `paas run %s`", errRuntime, name, ref)

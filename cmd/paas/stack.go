@@ -126,7 +126,7 @@ func createStack(ctx context.Context, con *console.Console, store *oci.Store, s 
 			Progress: con.Writer(), TempDir: work,
 		})
 		if err != nil {
-			return fmt.Errorf("%w: creating stack %s: %v", errStack, s.name, err)
+			return fmt.Errorf("%w: creating stack %s: %w", errStack, s.name, err)
 		}
 		if err := putStack(ctx, con, store, i.name, img, start); err != nil {
 			return err
@@ -180,7 +180,7 @@ func stackPull(ctx context.Context, env *cliEnv, c command, args []string) error
 		con.Step("Pulling %s", ref)
 		img, err := oci.Pull(ctx, ref)
 		if err != nil {
-			return fmt.Errorf("%w: pulling %s: %v", errStack, ref, err)
+			return fmt.Errorf("%w: pulling %s: %w", errStack, ref, err)
 		}
 		if err := putStack(ctx, con, store, target, img, start); err != nil {
 			return err
@@ -222,7 +222,7 @@ func stackImport(ctx context.Context, env *cliEnv, c command, args []string) err
 	defer os.RemoveAll(work)
 	img, err := stacks.Import(ctx, source, work)
 	if err != nil {
-		return fmt.Errorf("%w: importing %s: %v", errStack, source, err)
+		return fmt.Errorf("%w: importing %s: %w", errStack, source, err)
 	}
 	return putStack(ctx, con, store, name, img, start)
 }
@@ -230,7 +230,7 @@ func stackImport(ctx context.Context, env *cliEnv, c command, args []string) err
 func putStack(ctx context.Context, con *console.Console, store *oci.Store, name string, img v1Image, start time.Time) error {
 	img, err := oci.OCI(img)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errStack, err)
+		return fmt.Errorf("%w: %w", errStack, err)
 	}
 	digest, err := store.Put(ctx, oci.KindStack, name, img)
 	if err != nil {
