@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/lifecycle"
 	"github.com/paas-dev/paas/oci"
 	"github.com/paas-dev/paas/stacks"
 )
@@ -234,7 +235,8 @@ func putStack(ctx context.Context, con *console.Console, store *oci.Store, name 
 	}
 	digest, err := store.Put(ctx, oci.KindStack, name, img)
 	if err != nil {
-		return fmt.Errorf("storing stack %s: %w", name, err)
+		// Classed like storing a built image: what failed is the store.
+		return fmt.Errorf("%w: %w", lifecycle.ErrExport, err)
 	}
 	con.Step("Stack %s (%s) ready in %s", name, digest, console.Duration(time.Since(start)))
 	return nil
