@@ -18,6 +18,7 @@ import (
 	"github.com/paas-dev/paas/builtin"
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/envfile"
+	"github.com/paas-dev/paas/fault"
 	"github.com/paas-dev/paas/home"
 	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/lifecycle"
@@ -29,7 +30,7 @@ import (
 
 // ErrOutput reports an --output or --push that failed after the image was
 // stored.
-var ErrOutput = errors.New("output failed")
+var ErrOutput = fault.New(fault.Output, "output failed")
 
 // Options describe one build. The zero value of each field is its default.
 type Options struct {

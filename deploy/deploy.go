@@ -6,7 +6,6 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/paas-dev/paas/appimage"
 	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/fault"
 	"github.com/paas-dev/paas/health"
 	"github.com/paas-dev/paas/home"
 	"github.com/paas-dev/paas/oci"
@@ -24,7 +24,7 @@ import (
 
 // ErrRuntime reports a runtime (containerd, the sandbox) that cannot be
 // used, or a serving deploy that cannot be reached.
-var ErrRuntime = errors.New("runtime unavailable")
+var ErrRuntime = fault.New(fault.Runtime, "runtime unavailable")
 
 // Runtimes Options.Runtime names.
 const (

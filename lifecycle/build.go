@@ -136,7 +136,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	// link itself, which would make /app the source, writable.
 	dir, err := filepath.EvalSymlinks(opts.AppDir)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrApp, err)
+		return nil, fmt.Errorf("%w: %w", ErrApp, err)
 	}
 	opts.AppDir = dir
 	opts.setDefaults()
@@ -183,7 +183,7 @@ func (b *build) prepare(ctx context.Context) error {
 	o := b.opts
 	ignore, err := readSlugIgnore(o.AppDir)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrApp, err)
+		return fmt.Errorf("%w: %w", ErrApp, err)
 	}
 	app := filepath.Join(o.WorkDir, "app")
 	if err := copyTree(o.AppDir, app, appSkip(ignore, o.Exclude), b.con.Warner()); err != nil {
@@ -306,7 +306,7 @@ func (b *build) detect(ctx context.Context) error {
 		Builtins: builtinNames(b.opts.Builtins),
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrDetect, err)
+		return fmt.Errorf("%w: %w", ErrDetect, err)
 	}
 	if sel.Source == detect.SourceDetect {
 		return b.detectFirst(ctx, sel.Refs)
@@ -385,7 +385,7 @@ func (b *build) runDetect(ctx context.Context, bp *prepared) (string, bool, erro
 	var exit *sandbox.ExitError
 	switch {
 	case overErr != nil:
-		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect %v", ErrDetect, bp.Ref, overErr)
+		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect %w", ErrDetect, bp.Ref, overErr)
 	case timedOut(phase, ctx):
 		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect ran longer than %s", ErrTimeout, bp.Ref, b.opts.DetectTimeout)
 	case errors.As(err, &exit):
@@ -428,7 +428,7 @@ func (b *build) runCompile(ctx context.Context, bp *prepared) error {
 			ErrCompile, bp.Ref, describeExit(exit), indent(tail.Lines()))
 	}
 	if err != nil {
-		return fmt.Errorf("%w: buildpack %s: running bin/compile: %v", ErrCompile, bp.Ref, err)
+		return fmt.Errorf("%w: buildpack %s: running bin/compile: %w", ErrCompile, bp.Ref, err)
 	}
 	return nil
 }
@@ -463,10 +463,10 @@ func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
 	})
 	env, overErr := stdout.bytes()
 	if overErr != nil {
-		return fmt.Errorf("%w: buildpack %s: sourcing its export file %v", ErrCompile, bp.Ref, overErr)
+		return fmt.Errorf("%w: buildpack %s: sourcing its export file %w", ErrCompile, bp.Ref, overErr)
 	}
 	if err != nil {
-		return fmt.Errorf("%w: buildpack %s: sourcing its export file: %v\n%s", ErrCompile, bp.Ref, err, indent(tail.Lines()))
+		return fmt.Errorf("%w: buildpack %s: sourcing its export file: %w\n%s", ErrCompile, bp.Ref, err, indent(tail.Lines()))
 	}
 	for k, v := range exported(before, parseEnvZ(env)) {
 		b.exports[k] = v
@@ -478,7 +478,7 @@ func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
 func (b *build) checkProcfile() error {
 	_, err := readProcfile(b.result.AppDir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %v", ErrProcfile, err)
+		return fmt.Errorf("%w: %w", ErrProcfile, err)
 	}
 	return nil
 }
@@ -504,7 +504,7 @@ func (b *build) release(ctx context.Context) error {
 		merge(processes, procs)
 		b.con.Info("Procfile declares types     -> %s", typeList(procs))
 	case !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%w: %v", ErrProcfile, err)
+		return fmt.Errorf("%w: %w", ErrProcfile, err)
 	}
 	b.result.Processes, b.result.ConfigVars = processes, vars
 	for _, bp := range b.selected {
@@ -526,17 +526,17 @@ func (b *build) runRelease(ctx context.Context, bp *prepared) (Release, error) {
 	err := b.script(phase, bp, "release", stdout, tail)
 	out, overErr := stdout.bytes()
 	if overErr != nil {
-		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release %v", ErrRelease, bp.Ref, overErr)
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release %w", ErrRelease, bp.Ref, overErr)
 	}
 	if timedOut(phase, ctx) {
 		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release ran longer than %s", ErrTimeout, bp.Ref, b.opts.ReleaseTimeout)
 	}
 	if err != nil {
-		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release: %v\n%s", ErrRelease, bp.Ref, err, indent(tail.Lines()))
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release: %w\n%s", ErrRelease, bp.Ref, err, indent(tail.Lines()))
 	}
 	rel, err := ParseRelease(out)
 	if err != nil {
-		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release printed %v", ErrRelease, bp.Ref, err)
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release printed %w", ErrRelease, bp.Ref, err)
 	}
 	return rel, nil
 }

@@ -33,9 +33,9 @@ func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepa
 	})
 	if err != nil {
 		if errors.Is(err, buildpack.ErrInvalid) || errors.Is(err, buildpack.ErrFetch) {
-			return nil, fmt.Errorf("%w: %v", ErrBuildpack, err)
+			return nil, fmt.Errorf("%w: %w", ErrBuildpack, err)
 		}
-		return nil, fmt.Errorf("%w: buildpack %s: %v", ErrBuildpack, ref, err)
+		return nil, fmt.Errorf("%w: buildpack %s: %w", ErrBuildpack, ref, err)
 	}
 	dir := fmt.Sprintf("%d-%s", i, bp.Name)
 	p := &prepared{

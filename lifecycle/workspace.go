@@ -224,17 +224,17 @@ func CheckAppDir(dir string) error {
 	case os.IsNotExist(err):
 		return fmt.Errorf("%w: %s does not exist", ErrApp, dir)
 	case err != nil:
-		return fmt.Errorf("%w: %v", ErrApp, err)
+		return fmt.Errorf("%w: %w", ErrApp, err)
 	case !info.IsDir():
 		return fmt.Errorf("%w: %s is not a directory; give the app's directory", ErrApp, dir)
 	}
 	f, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("%w: cannot read %s: %v", ErrApp, dir, err)
+		return fmt.Errorf("%w: cannot read %s: %w", ErrApp, dir, err)
 	}
 	defer f.Close()
 	if _, err := f.Readdirnames(1); err != nil && err != io.EOF {
-		return fmt.Errorf("%w: cannot read %s: %v", ErrApp, dir, err)
+		return fmt.Errorf("%w: cannot read %s: %w", ErrApp, dir, err)
 	}
 	return nil
 }

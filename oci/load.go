@@ -71,7 +71,7 @@ func loadDockerArchive(path, ref string) (v1.Image, error) {
 	}
 	tag, err := name.NewTag(ref, name.WeakValidation)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrInvalidName, ref, err)
+		return nil, fmt.Errorf("%w %q: %w", ErrInvalidName, ref, err)
 	}
 	return tarball.ImageFromPath(path, &tag)
 }

@@ -45,10 +45,10 @@ func Repository(name string) string {
 // the name is shown back to the user and written into outputs.
 func NormalizeName(s string) (string, error) {
 	if _, err := name.NewTag(s, name.WeakValidation); err != nil {
-		return "", fmt.Errorf("%w %q: %v", ErrInvalidName, s, err)
+		return "", fmt.Errorf("%w %q: %w", ErrInvalidName, s, err)
 	}
 	if err := checkPath(s); err != nil {
-		return "", fmt.Errorf("%w %q: %v", ErrInvalidName, s, err)
+		return "", fmt.Errorf("%w %q: %w", ErrInvalidName, s, err)
 	}
 	last := s[strings.LastIndex(s, "/")+1:]
 	if !strings.Contains(last, ":") {

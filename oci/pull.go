@@ -18,7 +18,7 @@ import (
 func Pull(ctx context.Context, ref string) (v1.Image, error) {
 	r, err := name.ParseReference(ref, name.WeakValidation)
 	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v", ErrInvalidName, ref, err)
+		return nil, fmt.Errorf("%w %q: %w", ErrInvalidName, ref, err)
 	}
 	img, err := remote.Image(r,
 		remote.WithContext(ctx),

@@ -21,7 +21,7 @@ import (
 func Push(ctx context.Context, img v1.Image, ref string, progress io.Writer) error {
 	r, err := name.ParseReference(ref, name.WeakValidation)
 	if err != nil {
-		return fmt.Errorf("%w %q: %v", ErrInvalidName, ref, err)
+		return fmt.Errorf("%w %q: %w", ErrInvalidName, ref, err)
 	}
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
 	done := make(chan struct{})

@@ -17,10 +17,12 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/fault"
 )
 
 // ErrNotFound reports a tag that the store (or a layout) does not hold.
-var ErrNotFound = errors.New("image not found")
+var ErrNotFound = fault.New(fault.NotFound, "image not found")
 
 const (
 	// indexLock serialises changes of index.json between processes.

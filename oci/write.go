@@ -124,7 +124,7 @@ func writeFileAtomically(path string, fill func(io.Writer) error) (retErr error)
 func writeDockerArchive(ctx context.Context, img v1.Image, w io.Writer, n string) error {
 	tag, err := name.NewTag(n, name.WeakValidation)
 	if err != nil {
-		return fmt.Errorf("%w %q: %v", ErrInvalidName, n, err)
+		return fmt.Errorf("%w %q: %w", ErrInvalidName, n, err)
 	}
 	return tarball.Write(tag, img, ctxWriter{ctx, w})
 }

@@ -170,7 +170,7 @@ func (r *containerdRuntime) newContainer(ctx context.Context, spec Spec, img cli
 		cctx, cancel := cleanupContext(ctx)
 		defer cancel()
 		if rmErr := r.client.SnapshotService(snapshotter).Remove(cctx, key); rmErr != nil && !errdefs.IsNotFound(rmErr) {
-			err = fmt.Errorf("%w (and removing snapshot %s: %v)", err, key, rmErr)
+			err = fmt.Errorf("%w (and removing snapshot %s: %w)", err, key, rmErr)
 		}
 	}
 	return nil, fmt.Errorf("creating container: %w", err)

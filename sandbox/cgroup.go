@@ -55,7 +55,7 @@ func joinCgroup(pid int, l Limits) (*cgroup, error) {
 	for _, dir := range cg.dirs {
 		if err := writeFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
 			cg.remove()
-			return nil, fmt.Errorf("%w: %v", ErrNoCgroups, err)
+			return nil, fmt.Errorf("%w: %w", ErrNoCgroups, err)
 		}
 	}
 	return cg, nil
@@ -68,7 +68,7 @@ func newCgroup(name string, l Limits) (_ *cgroup, retErr error) {
 	defer func() {
 		if retErr != nil {
 			cg.remove()
-			retErr = fmt.Errorf("%w: %v", ErrNoCgroups, retErr)
+			retErr = fmt.Errorf("%w: %w", ErrNoCgroups, retErr)
 		}
 	}()
 	if isCgroup2() {

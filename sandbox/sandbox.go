@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"syscall"
+
+	"github.com/paas-dev/paas/fault"
 )
 
 // Network selects the network a sandboxed command sees.
@@ -81,7 +83,7 @@ type Sandbox interface {
 
 // ErrUnavailable reports that this machine cannot run namespaced sandboxes
 // (user namespaces or overlayfs in them are refused); Host is the fallback.
-var ErrUnavailable = errors.New("sandbox unavailable")
+var ErrUnavailable = fault.New(fault.Sandbox, "sandbox unavailable")
 
 // ErrUnmappedID reports a Cmd.UID or Cmd.GID that has no host id in the
 // sandbox's user namespace.

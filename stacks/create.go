@@ -14,6 +14,7 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/oci"
@@ -47,6 +48,29 @@ const stderrTail = 20
 // told to stop, or its children to close its output after it exits.
 const mmdebstrapGrace = 10 * time.Second
 
+// minCreateSpace is the least free space Create starts with. A minbase
+// rootfs tarball and its layer alone take more, and mmdebstrap writes the
+// tarball last: with less, it would download and install packages for
+// minutes, then fail.
+const minCreateSpace = 128 << 20
+
+// checkSpace fails fast, as a full disk (ENOSPC), when dir's file system
+// has less than minCreateSpace free.
+func checkSpace(dir string) error {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return nil // mmdebstrap will say what is wrong with dir
+	}
+	if free := int64(st.Bavail) * st.Bsize; free < minCreateSpace {
+		return fmt.Errorf("%s has %s free, a stack needs more than %s: free some space there, or set PAAS_HOME to a larger disk: %w",
+			dir, console.Size(free), console.Size(minCreateSpace), syscall.ENOSPC)
+	}
+	return nil
+}
+
 // CreateOptions describes a stack to make with Create.
 type CreateOptions struct {
 	Name     string    // the stack's name, recorded in the io.paas.stack.name label
@@ -68,12 +92,26 @@ func (e *MmdebstrapError) Error() string {
 	return fmt.Sprintf("mmdebstrap: %v\n%s", e.Err, strings.Join(e.Output, "\n"))
 }
 
-func (e *MmdebstrapError) Unwrap() error { return e.Err }
+// Unwrap returns the cause, and syscall.ENOSPC too when mmdebstrap said
+// it ran out of space (writing the tarball, or in its own TMPDIR), so that
+// a full disk is told apart from a failed installation. It goes by the
+// English text of the error, which is what mmdebstrap prints unless the
+// locale translates it.
+func (e *MmdebstrapError) Unwrap() []error {
+	for _, line := range e.Output {
+		if strings.Contains(strings.ToLower(line), syscall.ENOSPC.Error()) {
+			return []error{e.Err, syscall.ENOSPC}
+		}
+	}
+	return []error{e.Err}
+}
 
 // Create makes a one-layer OCI stack image: a Debian minbase root filesystem
 // built by mmdebstrap in unshare mode (which needs no root), with
 // opts.Packages installed. File times come from SOURCE_DATE_EPOCH (default
 // 1980-01-01T00:00:01Z), so the same package versions give the same bytes.
+// A full disk fails it with an error that matches syscall.ENOSPC: at once
+// when opts.TempDir has too little space to start.
 func Create(ctx context.Context, opts CreateOptions) (v1.Image, error) {
 	if opts.Suite == "" {
 		opts.Suite = DefaultSuite
@@ -84,6 +122,9 @@ func Create(ctx context.Context, opts CreateOptions) (v1.Image, error) {
 	bin, err := exec.LookPath("mmdebstrap")
 	if err != nil {
 		return nil, ErrNoMmdebstrap
+	}
+	if err := checkSpace(opts.TempDir); err != nil {
+		return nil, err
 	}
 	work, err := os.MkdirTemp(opts.TempDir, "mmdebstrap-*")
 	if err != nil {

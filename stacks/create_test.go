@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -145,6 +146,29 @@ func TestCreateFailures(t *testing.T) {
 				t.Errorf("Create(%s) error = %v", tt.name, err)
 			}
 		})
+	}
+}
+
+// mmdebstrap reports a full disk in its output only: the error says so to
+// errors.Is, so that it is classed as a full disk.
+func TestMmdebstrapErrorDiskFull(t *testing.T) {
+	exit := errors.New("exit status 1")
+	tests := []struct {
+		output []string
+		full   bool
+	}{
+		{[]string{"W: creating tarball failed: E: cannot copy to /x/rootfs.tar: No space left on device", "E: mmdebstrap failed to run"}, true},
+		{[]string{"E: Unable to locate package nope", "E: mmdebstrap failed to run"}, false},
+		{nil, false},
+	}
+	for _, tt := range tests {
+		err := error(&MmdebstrapError{Err: exit, Output: tt.output})
+		if got := errors.Is(err, syscall.ENOSPC); got != tt.full {
+			t.Errorf("errors.Is(%q, ENOSPC) = %v, want %v", err, got, tt.full)
+		}
+		if !errors.Is(err, exit) {
+			t.Errorf("errors.Is(%q, its exit error) = false, want true", err)
+		}
 	}
 }
 

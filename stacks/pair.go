@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/fault"
 	"github.com/paas-dev/paas/home"
 	"github.com/paas-dev/paas/oci"
 )
@@ -30,7 +31,11 @@ var (
 )
 
 // ErrUnusable reports a stack that is missing, malformed or cannot be made.
-var ErrUnusable = errors.New("stack problem")
+var ErrUnusable = fault.New(fault.Stack, "stack problem")
+
+// ErrStore reports a stack that could not be stored: classed like an app
+// image that could not be, since what failed is the store.
+var ErrStore = fault.New(fault.Export, "export failed")
 
 // RunImageName is where a stack's run image is stored, beside its build
 // image NAME.
@@ -140,7 +145,7 @@ func put(ctx context.Context, h *home.Home, con *console.Console, name string, i
 	}
 	digest, err := h.Store().Put(ctx, oci.KindStack, name, img)
 	if err != nil {
-		return fmt.Errorf("storing stack %s: %w", name, err)
+		return fmt.Errorf("%w: %w", ErrStore, err)
 	}
 	con.Step("Stack %s (%s) ready in %s", name, digest, console.Duration(time.Since(start)))
 	return nil

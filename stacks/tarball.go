@@ -111,10 +111,15 @@ func spoolLayer(path, tempDir string) (_ *fileLayer, retErr error) {
 			os.Remove(out.Name())
 		}
 	}()
-	buf := bufio.NewWriterSize(out, 1<<20)
+	file := &stickyWriter{w: out}
+	buf := bufio.NewWriterSize(file, 1<<20)
 	blob := &hashingWriter{w: buf, h: sha256.New()}
 	diffID := sha256.New()
 	if err := encodeLayer(bufio.NewReaderSize(src, 1<<20), blob, diffID); err != nil {
+		if file.err != nil {
+			// The write failed (a full disk), not the tarball.
+			return nil, fmt.Errorf("writing layer file: %w", file.err)
+		}
 		return nil, err
 	}
 	if err := buf.Flush(); err != nil {
@@ -139,7 +144,7 @@ func encodeLayer(br *bufio.Reader, blob io.Writer, diffID io.Writer) error {
 		raw := io.TeeReader(br, blob)
 		zr, err := gzip.NewReader(raw)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNotTarball, err)
+			return fmt.Errorf("%w: %w", ErrNotTarball, err)
 		}
 		if err := checkTar(io.TeeReader(zr, diffID)); err != nil {
 			return err
@@ -149,7 +154,7 @@ func encodeLayer(br *bufio.Reader, blob io.Writer, diffID io.Writer) error {
 	case zstandard:
 		zr, err := zstd.NewReader(br)
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNotTarball, err)
+			return fmt.Errorf("%w: %w", ErrNotTarball, err)
 		}
 		defer zr.Close()
 		return compressTar(zr, blob, diffID)
@@ -180,7 +185,7 @@ func checkTar(r io.Reader) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %v", ErrNotTarball, err)
+			return fmt.Errorf("%w: %w", ErrNotTarball, err)
 		}
 		entries++
 	}
@@ -190,6 +195,22 @@ func checkTar(r io.Reader) error {
 	// The end-of-archive blocks and any padding are part of the layer.
 	_, err := io.Copy(io.Discard, r)
 	return err
+}
+
+// stickyWriter remembers the first error writing to w. A write error comes
+// back through the tar reader that tees into the blob, where it would be
+// taken for a malformed tarball.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (sw *stickyWriter) Write(p []byte) (int, error) {
+	n, err := sw.w.Write(p)
+	if err != nil && sw.err == nil {
+		sw.err = err
+	}
+	return n, err
 }
 
 // hashingWriter counts and hashes what it writes through.

@@ -7,7 +7,6 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/fault"
 	"github.com/paas-dev/paas/health"
 	"github.com/paas-dev/paas/proxy"
 	"github.com/paas-dev/paas/runner"
@@ -24,9 +24,9 @@ import (
 // Failure classes, for exit codes.
 var (
 	// ErrNotReady: a process never passed its checks.
-	ErrNotReady = errors.New("process not ready")
+	ErrNotReady = fault.New(fault.NotReady, "process not ready")
 	// ErrCrashLoop: a process kept crashing past the restart policy.
-	ErrCrashLoop = errors.New("process keeps crashing")
+	ErrCrashLoop = fault.New(fault.CrashLoop, "process keeps crashing")
 )
 
 // Restart says what happens when a process exits by itself.

@@ -14,8 +14,6 @@ import (
 	"github.com/paas-dev/paas/console"
 )
 
-var errInterrupted = errors.New("interrupted")
-
 // command is one verb of the CLI.
 type command struct {
 	name    string
@@ -47,14 +45,13 @@ func run(ctx context.Context, args []string) int {
 	if err == nil {
 		return exitOK
 	}
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%w: %v", errInterrupted, err)
-	}
-	if !errors.Is(err, pflag.ErrHelp) {
-		console.New(env.stderr, false).Error(err.Error())
-	} else {
+	switch {
+	case ctx.Err() != nil:
+		err = fmt.Errorf("%w: %w", errInterrupted, err)
+	case errors.Is(err, pflag.ErrHelp):
 		return exitOK
 	}
+	console.New(env.stderr, false).Error(err.Error())
 	return exitCode(err)
 }
 
