@@ -54,7 +54,8 @@ var _ Router = (*proxy.Proxy)(nil)
 // Options configure a Supervisor.
 type Options struct {
 	Runtime runner.Runtime
-	// Proxy routes traffic to the web process; usually a *proxy.Proxy.
+	// Proxy routes traffic to a web process, usually a *proxy.Proxy;
+	// other process types never use it.
 	Proxy Router
 	// AppName names containers ("hello-web-1-…") and log lines.
 	AppName string
@@ -159,7 +160,9 @@ func (s *Supervisor) route(in *instance) {
 func (s *Supervisor) recover(ctx context.Context, restarts int) (int, error) {
 	dead := s.current
 	exit := dead.proc.Exit()
-	s.o.Proxy.Unavailable(fmt.Sprintf("%s exited with status %d and is restarting", dead.name, exit.Code))
+	if s.web() {
+		s.o.Proxy.Unavailable(fmt.Sprintf("%s exited with status %d and is restarting", dead.name, exit.Code))
+	}
 	_ = dead.proc.Stop(context.WithoutCancel(ctx), s.o.StopTimeout)
 	if time.Since(dead.started) > time.Minute {
 		restarts = 0
