@@ -66,13 +66,16 @@ func skipGit(rel string, isDir bool) bool { return path.Base(rel) == ".git" }
 func sortStrings(s []string) { sort.Strings(s) }
 
 // multiWriter writes to all writers, ignoring a failing one so a closed
-// terminal never fails a build.
-func multiWriter(ws ...io.Writer) io.Writer { return fanout(ws) }
+// terminal never fails a build. It returns a pointer, which == compares:
+// given as both Stdout and Stderr, exec.Cmd then gives the script one pipe
+// for both, so its errors stay in order with its output instead of coming
+// early, or missing from the last lines an error quotes.
+func multiWriter(ws ...io.Writer) io.Writer { return &fanout{ws} }
 
-type fanout []io.Writer
+type fanout struct{ ws []io.Writer }
 
-func (f fanout) Write(p []byte) (int, error) {
-	for _, w := range f {
+func (f *fanout) Write(p []byte) (int, error) {
+	for _, w := range f.ws {
 		_, _ = w.Write(p)
 	}
 	return len(p), nil

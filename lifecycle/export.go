@@ -34,7 +34,9 @@ type ExportOptions struct {
 	Epoch       time.Time
 	Compression layers.Compression
 	TempDir     string
-	Warn        func(string)
+	// Warn gets a message for each file of the app that no layer can hold
+	// (sockets, devices, fifos) and is left out; nil drops them.
+	Warn func(string)
 }
 
 // LayerInfo describes one layer of the exported image.
@@ -81,8 +83,10 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	}
 	appOpts := append(lopts,
 		layers.WithPrefix(path.Base(launch.AppDir)),
-		layers.WithOwner(RunUID, RunGID),
-		layers.WithWarn(o.Warn))
+		layers.WithOwner(RunUID, RunGID))
+	if o.Warn != nil {
+		appOpts = append(appOpts, layers.WithWarn(o.Warn))
+	}
 	app, err := layers.FromDir(res.AppDir, appOpts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("app layer: %w", err)

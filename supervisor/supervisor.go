@@ -38,10 +38,25 @@ type Restart struct {
 	Max int
 }
 
+// Router is what a Supervisor needs of the proxy in front of a web
+// process; *proxy.Proxy is one.
+type Router interface {
+	// Switch sends new requests to addr ("127.0.0.1:PORT") and returns the
+	// backend they went to before, nil if none, to be drained.
+	Switch(addr string) *proxy.Backend
+	// Unavailable answers new requests with a 503 page giving reason, and
+	// returns the backend they went to before, nil if none.
+	Unavailable(reason string) *proxy.Backend
+}
+
+var _ Router = (*proxy.Proxy)(nil)
+
 // Options configure a Supervisor.
 type Options struct {
 	Runtime runner.Runtime
-	Proxy   *proxy.Proxy
+	// Proxy routes traffic to a web process, usually a *proxy.Proxy;
+	// other process types never use it.
+	Proxy Router
 	// AppName names containers ("hello-web-1-…") and log lines.
 	AppName string
 	// ImageName is the name Resolve reads and containerd records.
@@ -59,7 +74,10 @@ type Options struct {
 	Checks        []health.Check
 	ListenTimeout time.Duration
 	Restart       Restart
-	StopTimeout   time.Duration
+	// Backoff returns the pause before the nth restart in a row (n counts
+	// from 1); nil means DefaultBackoff.
+	Backoff     func(n int) time.Duration
+	StopTimeout time.Duration
 	// Console gets paas's own status lines; Output the processes' logs.
 	Console *console.Console
 	Output  io.Writer
@@ -142,7 +160,9 @@ func (s *Supervisor) route(in *instance) {
 func (s *Supervisor) recover(ctx context.Context, restarts int) (int, error) {
 	dead := s.current
 	exit := dead.proc.Exit()
-	s.o.Proxy.Unavailable(fmt.Sprintf("%s exited with status %d and is restarting", dead.name, exit.Code))
+	if s.web() {
+		s.o.Proxy.Unavailable(fmt.Sprintf("%s exited with status %d and is restarting", dead.name, exit.Code))
+	}
 	_ = dead.proc.Stop(context.WithoutCancel(ctx), s.o.StopTimeout)
 	if time.Since(dead.started) > time.Minute {
 		restarts = 0
@@ -154,7 +174,7 @@ func (s *Supervisor) recover(ctx context.Context, restarts int) (int, error) {
 		return restarts, fmt.Errorf("%w: %s exited with status %d after %d restarts%s", ErrCrashLoop, dead.name, exit.Code, restarts, lastLines(dead.tail))
 	}
 	restarts++
-	wait := backoff(restarts)
+	wait := s.backoff(restarts)
 	s.o.Console.Warn("%s exited with status %d; restart %d in %s", dead.name, exit.Code, restarts, wait)
 	select {
 	case <-ctx.Done():
@@ -170,10 +190,18 @@ func (s *Supervisor) recover(ctx context.Context, restarts int) (int, error) {
 	return restarts, nil
 }
 
-// backoff is 1s, 2s, 4s, … up to 30s between restarts.
-func backoff(n int) time.Duration {
+// DefaultBackoff is 1s, 2s, 4s, … up to 30s before the nth restart.
+func DefaultBackoff(n int) time.Duration {
 	d := time.Second << min(n-1, 5)
 	return min(d, 30*time.Second)
+}
+
+// backoff is the pause before the nth restart in a row.
+func (s *Supervisor) backoff(n int) time.Duration {
+	if s.o.Backoff != nil {
+		return s.o.Backoff(n)
+	}
+	return DefaultBackoff(n)
 }
 
 // replace starts a new process from the image as it is now, switches the
