@@ -19,6 +19,7 @@ import (
 
 	"github.com/paas-dev/paas/launch"
 	"github.com/paas-dev/paas/lifecycle"
+	"github.com/paas-dev/paas/oci"
 )
 
 // entry is one file of a layer.
@@ -188,7 +189,7 @@ func TestExport(t *testing.T) {
 	var gotProcs map[string]string
 	var gotBPs []lifecycle.UsedBuildpack
 	var gotStack lifecycle.StackLabel
-	for label, into := range map[string]any{lifecycle.LabelProcesses: &gotProcs, lifecycle.LabelBuildpacks: &gotBPs, lifecycle.LabelStack: &gotStack} {
+	for label, into := range map[string]any{oci.LabelProcesses: &gotProcs, oci.LabelBuildpacks: &gotBPs, oci.LabelStack: &gotStack} {
 		if err := json.Unmarshal([]byte(c.Labels[label]), into); err != nil {
 			t.Errorf("label %s = %q: %v", label, c.Labels[label], err)
 		}
@@ -208,7 +209,7 @@ func TestExport(t *testing.T) {
 	if m.MediaType != types.OCIManifestSchema1 || m.Config.MediaType != types.OCIConfigJSON {
 		t.Errorf("media types %s, %s; want OCI's", m.MediaType, m.Config.MediaType)
 	}
-	if m.Annotations[lifecycle.AnnotBaseName] != "test/run" || m.Annotations[lifecycle.AnnotBaseDigest] != baseDigest.String() {
+	if m.Annotations[oci.AnnotationBaseName] != "test/run" || m.Annotations[oci.AnnotationBaseDigest] != baseDigest.String() {
 		t.Errorf("annotations %v, want the base's name and digest", m.Annotations)
 	}
 
