@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,7 +15,6 @@ import (
 
 	"github.com/paas-dev/paas/buildpack"
 	"github.com/paas-dev/paas/console"
-	"github.com/paas-dev/paas/detect"
 	"github.com/paas-dev/paas/sandbox"
 	"github.com/paas-dev/paas/secret"
 	"github.com/paas-dev/paas/trust"
@@ -295,72 +292,6 @@ func gitInfo(dir string) (commit, url string) {
 	return commit, url
 }
 
-// detect chooses the buildpacks and runs their bin/detect.
-func (b *build) detect(ctx context.Context) error {
-	b.con.Step("Detecting buildpacks")
-	sel, err := detect.Select(detect.Inputs{
-		AppDir:   b.opts.AppDir,
-		Flags:    b.opts.Buildpacks,
-		Env:      b.opts.Env,
-		Defaults: b.opts.DefaultBuildpacks,
-		Builtins: builtinNames(b.opts.Builtins),
-	})
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrDetect, err)
-	}
-	if sel.Source == detect.SourceDetect {
-		return b.detectFirst(ctx, sel.Refs)
-	}
-	b.con.Info("Using buildpacks from %s", sel.Source)
-	for i, ref := range sel.Refs {
-		bp, err := b.prepareBuildpack(ctx, i, ref)
-		if err != nil {
-			return err
-		}
-		name, ok, err := b.runDetect(ctx, bp)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("%w: app not compatible with buildpack %s (its bin/detect rejected the app)", ErrDetect, ref)
-		}
-		b.chose(bp, name)
-	}
-	return nil
-}
-
-// detectFirst runs the default buildpacks' detect in order; the first that
-// passes builds the app alone, as on Heroku.
-func (b *build) detectFirst(ctx context.Context, refs []string) error {
-	for i, ref := range refs {
-		bp, err := b.prepareBuildpack(ctx, i, ref)
-		if err != nil {
-			return err
-		}
-		name, ok, err := b.runDetect(ctx, bp)
-		if err != nil {
-			return err
-		}
-		if ok {
-			b.chose(bp, name)
-			return nil
-		}
-	}
-	if len(refs) == 0 {
-		return fmt.Errorf("%w: no buildpack was given and there are no default buildpacks; name one with --buildpack, BUILDPACK_URL, app.json buildpacks or a .buildpacks file", ErrDetect)
-	}
-	return fmt.Errorf("%w: no buildpack detected the app; tried: %s. Name one with --buildpack", ErrDetect, strings.Join(refs, ", "))
-}
-
-func (b *build) chose(bp *prepared, detected string) {
-	if detected == "" {
-		detected = bp.Name
-	}
-	b.con.Step("%s app detected", detected)
-	bp.detected = detected
-	b.selected = append(b.selected, bp)
-}
-
 // script runs bin/NAME BUILD_DIR [ARGS...] of a buildpack in /app, with the
 // build environment and what earlier buildpacks exported.
 func (b *build) script(ctx context.Context, bp *prepared, name string, stdout, stderr io.Writer, args ...string) error {
@@ -371,174 +302,6 @@ func (b *build) script(ctx context.Context, bp *prepared, name string, stdout, s
 		Stdout: stdout,
 		Stderr: stderr,
 	})
-}
-
-// runDetect runs bin/detect BUILD_DIR. Exit 0 passes; its first stdout line
-// names the framework.
-func (b *build) runDetect(ctx context.Context, bp *prepared) (string, bool, error) {
-	phase, cancel := withLimit(ctx, b.opts.DetectTimeout)
-	defer cancel()
-	stdout := newCappedBuffer(maxDetectOutput, cancel)
-	tail := console.NewTail(20)
-	err := b.script(phase, bp, "detect", stdout, tail)
-	out, overErr := stdout.bytes()
-	var exit *sandbox.ExitError
-	switch {
-	case overErr != nil:
-		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect %w", ErrDetect, bp.Ref, overErr)
-	case timedOut(phase, ctx):
-		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect ran longer than %s", ErrTimeout, bp.Ref, b.opts.DetectTimeout)
-	case errors.As(err, &exit):
-		return "", false, nil
-	case err != nil:
-		return "", false, fmt.Errorf("running %s bin/detect: %w", bp.Ref, err)
-	}
-	name, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
-	return strings.TrimSpace(name), true, nil
-}
-
-// compile runs each chosen buildpack's bin/compile, then sources its export
-// file so later buildpacks see what it set.
-func (b *build) compile(ctx context.Context) error {
-	if err := b.checkProcfile(); err != nil {
-		return err
-	}
-	for _, bp := range b.selected {
-		b.con.Step("Compiling with %s", bp.Name)
-		start := time.Now()
-		if err := b.runCompile(ctx, bp); err != nil {
-			return err
-		}
-		if err := b.sourceExport(ctx, bp); err != nil {
-			return err
-		}
-		b.con.Done("Compiled", time.Since(start))
-	}
-	return nil
-}
-
-func (b *build) runCompile(ctx context.Context, bp *prepared) error {
-	tail := console.NewTail(15)
-	live := b.con.Writer()
-	out := multiWriter(live, tail)
-	err := b.script(ctx, bp, "compile", out, out, b.sb.Path(CacheDir), b.sb.Path(EnvDir))
-	var exit *sandbox.ExitError
-	if errors.As(err, &exit) {
-		return fmt.Errorf("%w: buildpack %s: bin/compile %s; its last output:\n%s",
-			ErrCompile, bp.Ref, describeExit(exit), indent(tail.Lines()))
-	}
-	if err != nil {
-		return fmt.Errorf("%w: buildpack %s: running bin/compile: %w", ErrCompile, bp.Ref, err)
-	}
-	return nil
-}
-
-// sourceExportScript sources the export file named by $1 and prints the
-// resulting environment. Heroku and herokuish source it with bash, and real
-// buildpacks write it with bash's `export -p` (`declare -x NAME="value"`),
-// which dash cannot read; so bash does it when the stack has one on PATH,
-// else /bin/sh.
-const sourceExportScript = `if command -v bash >/dev/null 2>&1; then
-	exec bash -c '. "$1" >&2 && exec env -0' export "$1"
-fi
-. "$1" >&2 && exec env -0`
-
-// sourceExport applies the buildpack's export file, if it wrote one, the
-// way herokuish does: source it in a shell and keep what changed.
-func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
-	if _, err := os.Stat(filepath.Join(bp.hostDir, "export")); err != nil {
-		return nil
-	}
-	before := b.env.with(b.exports)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stdout := newCappedBuffer(maxExportOutput, cancel)
-	tail := console.NewTail(10)
-	err := b.sb.Run(ctx, &sandbox.Cmd{
-		Args:   []string{"/bin/sh", "-c", sourceExportScript, "export", b.sb.Path(bp.path("export"))},
-		Env:    before.list(),
-		Dir:    b.sb.Path(BuildDir),
-		Stdout: stdout,
-		Stderr: tail,
-	})
-	env, overErr := stdout.bytes()
-	if overErr != nil {
-		return fmt.Errorf("%w: buildpack %s: sourcing its export file %w", ErrCompile, bp.Ref, overErr)
-	}
-	if err != nil {
-		return fmt.Errorf("%w: buildpack %s: sourcing its export file: %w\n%s", ErrCompile, bp.Ref, err, indent(tail.Lines()))
-	}
-	for k, v := range exported(before, parseEnvZ(env)) {
-		b.exports[k] = v
-	}
-	return nil
-}
-
-// checkProcfile fails fast on a malformed Procfile, before a long compile.
-func (b *build) checkProcfile() error {
-	_, err := readProcfile(b.result.AppDir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %w", ErrProcfile, err)
-	}
-	return nil
-}
-
-// release collects default process types and config vars from each
-// buildpack's bin/release (later buildpacks win per key), then lets the
-// Procfile override process types.
-func (b *build) release(ctx context.Context) error {
-	b.con.Step("Discovering process types")
-	processes, vars := map[string]string{}, map[string]string{}
-	for _, bp := range b.selected {
-		rel, err := b.runRelease(ctx, bp)
-		if err != nil {
-			return err
-		}
-		merge(processes, rel.DefaultProcessTypes)
-		merge(vars, rel.ConfigVars)
-	}
-	b.con.Info("Default types for buildpacks -> %s", typeList(processes))
-	procs, err := readProcfile(b.result.AppDir)
-	switch {
-	case err == nil:
-		merge(processes, procs)
-		b.con.Info("Procfile declares types     -> %s", typeList(procs))
-	case !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%w: %w", ErrProcfile, err)
-	}
-	b.result.Processes, b.result.ConfigVars = processes, vars
-	for _, bp := range b.selected {
-		b.result.Buildpacks = append(b.result.Buildpacks, UsedBuildpack{
-			Name: bp.Name, Ref: secret.Redact(bp.Ref), Resolved: bp.Resolved, Detected: bp.detected,
-		})
-	}
-	return nil
-}
-
-func (b *build) runRelease(ctx context.Context, bp *prepared) (Release, error) {
-	if _, err := os.Stat(filepath.Join(bp.hostDir, "bin", "release")); err != nil {
-		return Release{}, nil
-	}
-	phase, cancel := withLimit(ctx, b.opts.ReleaseTimeout)
-	defer cancel()
-	stdout := newCappedBuffer(maxReleaseOutput, cancel)
-	tail := console.NewTail(10)
-	err := b.script(phase, bp, "release", stdout, tail)
-	out, overErr := stdout.bytes()
-	if overErr != nil {
-		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release %w", ErrRelease, bp.Ref, overErr)
-	}
-	if timedOut(phase, ctx) {
-		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release ran longer than %s", ErrTimeout, bp.Ref, b.opts.ReleaseTimeout)
-	}
-	if err != nil {
-		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release: %w\n%s", ErrRelease, bp.Ref, err, indent(tail.Lines()))
-	}
-	rel, err := ParseRelease(out)
-	if err != nil {
-		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release printed %w", ErrRelease, bp.Ref, err)
-	}
-	return rel, nil
 }
 
 // describeExit says how a script ended, naming the usual cause of a
@@ -557,24 +320,4 @@ func merge(dst, src map[string]string) {
 	for k, v := range src {
 		dst[k] = v
 	}
-}
-
-func typeList(p map[string]string) string {
-	if len(p) == 0 {
-		return "(none)"
-	}
-	types := make([]string, 0, len(p))
-	for t := range p {
-		types = append(types, t)
-	}
-	sortStrings(types)
-	return strings.Join(types, ", ")
-}
-
-func indent(lines []string) string {
-	var sb strings.Builder
-	for _, l := range lines {
-		sb.WriteString(console.Indent + l + "\n")
-	}
-	return strings.TrimRight(sb.String(), "\n")
 }

@@ -1,10 +1,19 @@
 package lifecycle
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/secret"
 )
 
 // Release is what a buildpack's bin/release prints.
@@ -39,4 +48,82 @@ func ParseRelease(out []byte) (Release, error) {
 		}
 	}
 	return r, nil
+}
+
+// release collects default process types and config vars from each
+// buildpack's bin/release (later buildpacks win per key), then lets the
+// Procfile override process types.
+func (b *build) release(ctx context.Context) error {
+	b.con.Step("Discovering process types")
+	processes, vars := map[string]string{}, map[string]string{}
+	for _, bp := range b.selected {
+		rel, err := b.runRelease(ctx, bp)
+		if err != nil {
+			return err
+		}
+		merge(processes, rel.DefaultProcessTypes)
+		merge(vars, rel.ConfigVars)
+	}
+	b.con.Info("Default types for buildpacks -> %s", typeList(processes))
+	procs, err := readProcfile(b.result.AppDir)
+	switch {
+	case err == nil:
+		merge(processes, procs)
+		b.con.Info("Procfile declares types     -> %s", typeList(procs))
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: %w", ErrProcfile, err)
+	}
+	b.result.Processes, b.result.ConfigVars = processes, vars
+	for _, bp := range b.selected {
+		b.result.Buildpacks = append(b.result.Buildpacks, UsedBuildpack{
+			Name: bp.Name, Ref: secret.Redact(bp.Ref), Resolved: bp.Resolved, Detected: bp.detected,
+		})
+	}
+	return nil
+}
+
+func (b *build) runRelease(ctx context.Context, bp *prepared) (Release, error) {
+	if _, err := os.Stat(filepath.Join(bp.hostDir, "bin", "release")); err != nil {
+		return Release{}, nil
+	}
+	phase, cancel := withLimit(ctx, b.opts.ReleaseTimeout)
+	defer cancel()
+	stdout := newCappedBuffer(maxReleaseOutput, cancel)
+	tail := console.NewTail(10)
+	err := b.script(phase, bp, "release", stdout, tail)
+	out, overErr := stdout.bytes()
+	if overErr != nil {
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release %w", ErrRelease, bp.Ref, overErr)
+	}
+	if timedOut(phase, ctx) {
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release ran longer than %s", ErrTimeout, bp.Ref, b.opts.ReleaseTimeout)
+	}
+	if err != nil {
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release: %w\n%s", ErrRelease, bp.Ref, err, indent(tail.Lines()))
+	}
+	rel, err := ParseRelease(out)
+	if err != nil {
+		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release printed %w", ErrRelease, bp.Ref, err)
+	}
+	return rel, nil
+}
+
+func typeList(p map[string]string) string {
+	if len(p) == 0 {
+		return "(none)"
+	}
+	types := make([]string, 0, len(p))
+	for t := range p {
+		types = append(types, t)
+	}
+	sortStrings(types)
+	return strings.Join(types, ", ")
+}
+
+func indent(lines []string) string {
+	var sb strings.Builder
+	for _, l := range lines {
+		sb.WriteString(console.Indent + l + "\n")
+	}
+	return strings.TrimRight(sb.String(), "\n")
 }

@@ -1,0 +1,102 @@
+package lifecycle
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/detect"
+	"github.com/paas-dev/paas/sandbox"
+)
+
+// detect chooses the buildpacks and runs their bin/detect.
+func (b *build) detect(ctx context.Context) error {
+	b.con.Step("Detecting buildpacks")
+	sel, err := detect.Select(detect.Inputs{
+		AppDir:   b.opts.AppDir,
+		Flags:    b.opts.Buildpacks,
+		Env:      b.opts.Env,
+		Defaults: b.opts.DefaultBuildpacks,
+		Builtins: builtinNames(b.opts.Builtins),
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrDetect, err)
+	}
+	if sel.Source == detect.SourceDetect {
+		return b.detectFirst(ctx, sel.Refs)
+	}
+	b.con.Info("Using buildpacks from %s", sel.Source)
+	for i, ref := range sel.Refs {
+		bp, err := b.prepareBuildpack(ctx, i, ref)
+		if err != nil {
+			return err
+		}
+		name, ok, err := b.runDetect(ctx, bp)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("%w: app not compatible with buildpack %s (its bin/detect rejected the app)", ErrDetect, ref)
+		}
+		b.chose(bp, name)
+	}
+	return nil
+}
+
+// detectFirst runs the default buildpacks' detect in order; the first that
+// passes builds the app alone, as on Heroku.
+func (b *build) detectFirst(ctx context.Context, refs []string) error {
+	for i, ref := range refs {
+		bp, err := b.prepareBuildpack(ctx, i, ref)
+		if err != nil {
+			return err
+		}
+		name, ok, err := b.runDetect(ctx, bp)
+		if err != nil {
+			return err
+		}
+		if ok {
+			b.chose(bp, name)
+			return nil
+		}
+	}
+	if len(refs) == 0 {
+		return fmt.Errorf("%w: no buildpack was given and there are no default buildpacks; name one with --buildpack, BUILDPACK_URL, app.json buildpacks or a .buildpacks file", ErrDetect)
+	}
+	return fmt.Errorf("%w: no buildpack detected the app; tried: %s. Name one with --buildpack", ErrDetect, strings.Join(refs, ", "))
+}
+
+func (b *build) chose(bp *prepared, detected string) {
+	if detected == "" {
+		detected = bp.Name
+	}
+	b.con.Step("%s app detected", detected)
+	bp.detected = detected
+	b.selected = append(b.selected, bp)
+}
+
+// runDetect runs bin/detect BUILD_DIR. Exit 0 passes; its first stdout line
+// names the framework.
+func (b *build) runDetect(ctx context.Context, bp *prepared) (string, bool, error) {
+	phase, cancel := withLimit(ctx, b.opts.DetectTimeout)
+	defer cancel()
+	stdout := newCappedBuffer(maxDetectOutput, cancel)
+	tail := console.NewTail(20)
+	err := b.script(phase, bp, "detect", stdout, tail)
+	out, overErr := stdout.bytes()
+	var exit *sandbox.ExitError
+	switch {
+	case overErr != nil:
+		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect %w", ErrDetect, bp.Ref, overErr)
+	case timedOut(phase, ctx):
+		return "", false, fmt.Errorf("%w: buildpack %s: bin/detect ran longer than %s", ErrTimeout, bp.Ref, b.opts.DetectTimeout)
+	case errors.As(err, &exit):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("running %s bin/detect: %w", bp.Ref, err)
+	}
+	name, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+	return strings.TrimSpace(name), true, nil
+}
