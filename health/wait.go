@@ -20,8 +20,12 @@ const (
 	maxBody = 1 << 20
 )
 
-// Option changes how Wait runs.
-type Option func(*options)
+// Option changes how Wait runs; it returns an error (wrapping
+// ErrInvalidOption) when its value is unusable.
+type Option func(*options) error
+
+// ErrInvalidOption reports an Option given an unusable value.
+var ErrInvalidOption = errors.New("invalid health option")
 
 type options struct {
 	listenTimeout time.Duration
@@ -29,25 +33,39 @@ type options struct {
 }
 
 // newOptions applies opts to the defaults.
-func newOptions(opts []Option) options {
+func newOptions(opts []Option) (options, error) {
 	o := options{listenTimeout: DefaultListenTimeout, log: io.Discard}
 	for _, opt := range opts {
-		opt(&o)
+		if err := opt(&o); err != nil {
+			return o, err
+		}
 	}
-	return o
+	return o, nil
 }
 
 // WithListenTimeout bounds the wait for the port to accept connections;
 // the default is DefaultListenTimeout.
 func WithListenTimeout(d time.Duration) Option {
-	return func(o *options) { o.listenTimeout = d }
+	return func(o *options) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: listen timeout %s: want a positive duration", ErrInvalidOption, d)
+		}
+		o.listenTimeout = d
+		return nil
+	}
 }
 
 // WithLog makes Wait write a line per check and per failed attempt to w,
 // as Dokku shows its checks' progress during a deploy. Failures of checks
 // marked Warn go there too. Nothing is written by default.
 func WithLog(w io.Writer) Option {
-	return func(o *options) { o.log = w }
+	return func(o *options) error {
+		if w == nil {
+			return fmt.Errorf("%w: nil log writer", ErrInvalidOption)
+		}
+		o.log = w
+		return nil
+	}
 }
 
 // Wait returns nil once the process behind addr ("host:port") is ready:
@@ -58,9 +76,12 @@ func WithLog(w io.Writer) Option {
 // failed HTTP check.
 func Wait(ctx context.Context, addr string, checks []Check, exited <-chan struct{}, opts ...Option) error {
 	started := time.Now()
+	o, err := newOptions(opts)
+	if err != nil {
+		return err
+	}
 	ctx, stop := watchExit(ctx, exited)
 	defer stop(nil)
-	o := newOptions(opts)
 	if err := waitListening(ctx, addr, o.listenTimeout); err != nil {
 		return err
 	}

@@ -275,3 +275,12 @@ func TestPathCheck(t *testing.T) {
 		t.Errorf("PathCheck() = %+v, want %+v", got, want)
 	}
 }
+
+func TestWaitRefusesInvalidOptions(t *testing.T) {
+	for _, opt := range []health.Option{health.WithListenTimeout(0), health.WithLog(nil)} {
+		err := health.Wait(context.Background(), "127.0.0.1:1", nil, nil, opt)
+		if !errors.Is(err, health.ErrInvalidOption) {
+			t.Errorf("Wait with an invalid option = %v, want ErrInvalidOption", err)
+		}
+	}
+}
