@@ -2,7 +2,7 @@ package main
 
 import (
 	"archive/tar"
-	"io"
+	"bufio"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,70 +10,17 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 
+	paashome "github.com/paas-dev/paas/home"
 	"github.com/paas-dev/paas/oci"
 )
-
-func forEachUser(t *testing.T, test func(t *testing.T, h *testHome)) {
-	for _, u := range []func(*testing.T) user{func(*testing.T) user { return root }, unprivileged} {
-		usr := u(t)
-		t.Run(usr.name, func(t *testing.T) { test(t, sharedHome(t, usr)) })
-	}
-}
-
-// storedImage reads a built image back from a store.
-func storedImage(t *testing.T, h *testHome, name string) v1.Image {
-	t.Helper()
-	store, err := oci.Open(h.dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, _, err := store.Image(oci.KindImage, name)
-	if err != nil {
-		t.Fatalf("store.Image(%s): %v", name, err)
-	}
-	return img
-}
 
 // entry is a file of a layer, with the body of small regular files.
 type entry struct {
 	hdr  *tar.Header
 	body string
-}
-
-func layerEntries(t *testing.T, l v1.Layer) map[string]entry {
-	t.Helper()
-	rc, err := l.Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	out := map[string]entry{}
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		var body []byte
-		if hdr.Typeflag == tar.TypeReg && hdr.Size < 1<<16 {
-			body, _ = io.ReadAll(tr)
-		}
-		out[strings.TrimSuffix(hdr.Name, "/")] = entry{hdr, string(body)}
-	}
-}
-
-func lastLayers(t *testing.T, img v1.Image, n int) []v1.Layer {
-	t.Helper()
-	ls, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ls[len(ls)-n:]
 }
 
 func TestBuildHello(t *testing.T) {
@@ -203,4 +150,58 @@ func TestBuildSourceDateEpoch(t *testing.T) {
 	if got := app0["app/server.pl"].hdr.ModTime.Unix(); got != 1700000000 {
 		t.Errorf("mtime = %d, want SOURCE_DATE_EPOCH 1700000000", got)
 	}
+}
+
+// --compression zstd writes zstd layers for paas's own layers.
+func TestBuildZstd(t *testing.T) {
+	h := sharedHome(t, root)
+	r := h.mustBuild(t, "-t", "zstd", "--compression", "zstd", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
+	for _, l := range lastLayers(t, storedImage(t, h, r.Image), 3) {
+		mt, err := l.MediaType()
+		if err != nil || mt != types.OCILayerZStd {
+			t.Errorf("media type = %v (%v), want %s", mt, err, types.OCILayerZStd)
+		}
+	}
+	checkHelloImage(t, storedImage(t, h, r.Image))
+}
+
+// Buildpack output reaches the user while the buildpack still runs.
+func TestBuildStreamsOutput(t *testing.T) {
+	h := sharedHome(t, root)
+	app := appCopy(t, root, "hello")
+	cmd := h.command(nil, "build", "-t", "streaming", "-b", buildpackDir("streaming"), app)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	var seen []string
+	for sc.Scan() {
+		line := sc.Text()
+		seen = append(seen, line)
+		if strings.Contains(line, "streaming-first-line") {
+			// The buildpack waits for this file: the line arrived while it ran.
+			cont := filepath.Join(h.dir, "cache", paashome.Key("streaming"), "continue")
+			if err := os.WriteFile(cont, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if strings.Contains(line, "streaming-second-line") {
+			break
+		}
+	}
+	for sc.Scan() {
+		seen = append(seen, sc.Text())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("build: %v\n%s", err, strings.Join(seen, "\n"))
+	}
+	all := strings.Join(seen, "\n")
+	contains(t, "output", all, "streaming-second-line")
+	contains(t, "output", all, "-----> Detecting buildpacks")
+	contains(t, "output", all, "-----> Streaming app detected")
 }

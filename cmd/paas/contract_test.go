@@ -9,17 +9,6 @@ import (
 	"testing"
 )
 
-// appFile returns the body of a file of the built app layer.
-func appFile(t *testing.T, h *testHome, image, name string) string {
-	t.Helper()
-	img := storedImage(t, h, image)
-	e, ok := layerEntries(t, lastLayers(t, img, 1)[0])["app/"+name]
-	if !ok {
-		t.Fatalf("app layer of %s lacks %s", image, name)
-	}
-	return e.body
-}
-
 // A buildpack's export file reaches later buildpacks' compile; .buildpacks
 // chooses and orders them.
 func TestBuildExportBetweenBuildpacks(t *testing.T) {

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"crypto/rand"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/validate"
+	"github.com/paas-dev/paas/internal/testenv"
 	"github.com/paas-dev/paas/oci"
 )
 
@@ -114,5 +119,52 @@ func TestBuildWithoutUserNamespaces(t *testing.T) {
 	env := parseLines(appFile(t, h, "nouserns:latest", "build-env.txt"))
 	if env["BUILD_DIR"] == "/app" || env["BUILD_DIR"] == "" {
 		t.Errorf("with --sandbox none BUILD_DIR = %q, want the host working copy", env["BUILD_DIR"])
+	}
+}
+
+// The disk filling up during export fails the build with its own exit
+// code and leaves the store and earlier tags as they were.
+func TestBuildDiskFull(t *testing.T) {
+	// Mounting a small tmpfs is the way to fill a disk on purpose.
+	testenv.Require(t, testenv.Stack|testenv.Root)
+	mnt := t.TempDir()
+	// Room for the stack (61 MB blob + 178 MB unpacked) and the working
+	// copy of the app with 64 MB of random data, not for its layer too.
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=340m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
+	h := newHome(t, root, mnt)
+	before := h.mustBuild(t, "-t", "full", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
+	index, err := os.ReadFile(filepath.Join(h.dir, "oci", "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	big := appCopy(t, root, "hello")
+	f, err := os.Create(filepath.Join(big, "random.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.CopyN(f, rand.Reader, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	out, code := h.paas(t, "build", "-t", "full", "-b", buildpackDir("hello"), big)
+	if code != exitDiskFull {
+		t.Fatalf("exit = %d, want %d\n%s", code, exitDiskFull, out.stderr)
+	}
+	contains(t, "stderr", out.stderr, "no space left on device")
+	after, _ := os.ReadFile(filepath.Join(h.dir, "oci", "index.json"))
+	if string(after) != string(index) {
+		t.Errorf("index.json changed by a failed build")
+	}
+	store, _ := oci.Open(h.dir)
+	img, e, err := store.Image(oci.KindImage, "full:latest")
+	if err != nil || e.Digest.String() != before.Digest {
+		t.Fatalf("full:latest = %v %v, want %s", e.Digest, err, before.Digest)
+	}
+	if err := validate.Image(img); err != nil {
+		t.Errorf("earlier image no longer valid: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,9 @@ import (
 	"syscall"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/paas-dev/paas/builder"
+	"github.com/paas-dev/paas/oci"
 
 	"github.com/paas-dev/paas/internal/testenv"
 	"github.com/paas-dev/paas/layers"
@@ -248,4 +251,75 @@ func contains(t *testing.T, what, s, want string) {
 	if !strings.Contains(s, want) {
 		t.Errorf("%s does not contain %q:\n%s", what, want, s)
 	}
+}
+
+func execOutput(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
+
+func forEachUser(t *testing.T, test func(t *testing.T, h *testHome)) {
+	for _, u := range []func(*testing.T) user{func(*testing.T) user { return root }, unprivileged} {
+		usr := u(t)
+		t.Run(usr.name, func(t *testing.T) { test(t, sharedHome(t, usr)) })
+	}
+}
+
+// storedImage reads a built image back from a store.
+func storedImage(t *testing.T, h *testHome, name string) v1.Image {
+	t.Helper()
+	store, err := oci.Open(h.dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _, err := store.Image(oci.KindImage, name)
+	if err != nil {
+		t.Fatalf("store.Image(%s): %v", name, err)
+	}
+	return img
+}
+
+func layerEntries(t *testing.T, l v1.Layer) map[string]entry {
+	t.Helper()
+	rc, err := l.Uncompressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	out := map[string]entry{}
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body []byte
+		if hdr.Typeflag == tar.TypeReg && hdr.Size < 1<<16 {
+			body, _ = io.ReadAll(tr)
+		}
+		out[strings.TrimSuffix(hdr.Name, "/")] = entry{hdr, string(body)}
+	}
+}
+
+func lastLayers(t *testing.T, img v1.Image, n int) []v1.Layer {
+	t.Helper()
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ls[len(ls)-n:]
+}
+
+// appFile returns the body of a file of the built app layer.
+func appFile(t *testing.T, h *testHome, image, name string) string {
+	t.Helper()
+	img := storedImage(t, h, image)
+	e, ok := layerEntries(t, lastLayers(t, img, 1)[0])["app/"+name]
+	if !ok {
+		t.Fatalf("app layer of %s lacks %s", image, name)
+	}
+	return e.body
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -244,73 +245,124 @@ func TestRunOneOffAndWorker(t *testing.T) {
 	}
 }
 
-// startRunAny is startRun waiting for another readiness line.
-func startRunAny(t *testing.T, h *testHome, ready string, args ...string) *serving {
-	t.Helper()
-	s := &serving{t: t, exited: make(chan struct{})}
-	s.cmd = h.command(nil, append([]string{"run", "-p", freePort(t)}, args...)...)
-	s.cmd.Stdout, s.cmd.Stderr = s, s
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
+// An ordinary user runs the image on the sandbox runtime, no daemon, no
+// root.
+func TestRunRootless(t *testing.T) {
+	u := unprivileged(t)
+	h := sharedHome(t, u)
+	h.mustBuild(t, "-t", "rootless-web", "-b", buildpackDir("hello"), appCopy(t, u, "hello"))
+	s := startRun(t, h, "--runtime", "auto", "--containerd-address", "/nonexistent.sock", "--check", "/", "rootless-web")
+	contains(t, "log", s.log(), "using the sandbox runtime")
+	code, _, body := get(t, s.url+"/", nil)
+	if code != 200 || !strings.Contains(body, "greeting=hello") {
+		t.Errorf("GET = %d %q", code, body)
 	}
-	go func() { s.cmd.Wait(); close(s.exited) }()
-	t.Cleanup(func() { s.stop() })
-	s.waitFor(ready, 120*time.Second)
-	return s
+	if code := s.stop(); code != 0 {
+		t.Errorf("exit after SIGINT = %d\n%s", code, s.log())
+	}
+	procs, _ := filepath.Glob(filepath.Join(h.dir, "run", "proc", "*"))
+	if len(procs) != 0 {
+		t.Errorf("left behind: %v", procs)
+	}
 }
 
-// A new build replaces the serving process under continuous requests
-// without a failed request.
-func TestRunZeroDowntimeReplace(t *testing.T) {
+// The image's app.json healthchecks decide readiness when --check is not
+// given.
+func TestRunAppJSONHealthchecks(t *testing.T) {
 	h := sharedHome(t, root)
 	app := appCopy(t, root, "hello")
-	h.mustBuild(t, "-t", "zdt", "-b", buildpackDir("hello"), app)
-	s := startRun(t, h, append(runtimeArgs(t, "containerd"), "--check", "/", "--stop-timeout", "5s", "zdt")...)
+	appJSON := `{"healthchecks": {"web": [{"type": "startup", "name": "greets", "path": "/health", "content": "Hello from paas", "attempts": 5, "wait": 1}]}}`
+	if err := os.WriteFile(filepath.Join(app, "app.json"), []byte(appJSON), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustBuild(t, "-t", "appjson", "-b", buildpackDir("hello"), app)
+	s := startRun(t, h, append(runtimeArgs(t, "sandbox"), "appjson")...)
+	contains(t, "log", s.log(), `startup check "greets" passed`)
+	if code, _, _ := get(t, s.url+"/", nil); code != 200 {
+		t.Errorf("GET = %d", code)
+	}
 
-	stop := make(chan struct{})
-	var failures, v2 int
-	var total int
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := 0; i < 20000; i++ {
-			select {
-			case <-stop:
-				return
-			default:
+	bad := appCopy(t, root, "hello")
+	appJSON = `{"healthchecks": {"web": [{"path": "/", "content": "never there", "attempts": 2, "wait": 1, "timeout": 1}]}}`
+	os.WriteFile(filepath.Join(bad, "app.json"), []byte(appJSON), 0o644)
+	h.mustBuild(t, "-t", "appjson-bad", "-b", buildpackDir("hello"), bad)
+	out, code := h.paas(t, append(append([]string{"run", "-p", freePort(t)}, runtimeArgs(t, "sandbox")...), "--stop-timeout", "2s", "appjson-bad")...)
+	if code != exitNotReady {
+		t.Fatalf("exit = %d, want %d\n%s", code, exitNotReady, out.stderr)
+	}
+	contains(t, "stderr", out.stderr, `did not contain "never there"`)
+}
+
+// The writer app writes into its own directory under /app when it starts
+// and serves what it wrote with the owners it sees. /app belongs to the
+// run user 1000:1000 on containerd and on the sandbox runtime, as root and
+// as an ordinary user with subordinate ids; an ordinary user without them
+// (no newuidmap in PATH) gets a note and the app runs as root inside the
+// sandbox, which owns /app.
+func TestRunAppWritesItsDirectory(t *testing.T) {
+	asRoot := func(*testing.T) user { return root }
+	tests := []struct {
+		name    string
+		user    func(*testing.T) user
+		runtime string
+		env     []string
+		uid     int  // the app's uid and the owner of what it sees
+		note    bool // paas says the app runs as root inside
+	}{
+		{"root/containerd", asRoot, "containerd", nil, 1000, false},
+		{"root/sandbox", asRoot, "sandbox", nil, 1000, false},
+		{"rootless/sandbox", unprivileged, "sandbox", nil, 1000, false},
+		{"rootless-without-subids/sandbox", unprivileged, "sandbox", []string{"PATH=/nonexistent"}, 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := tt.user(t)
+			h := sharedHome(t, u)
+			h.mustBuild(t, "-t", "writer", appCopy(t, u, "writer"))
+			s := startRunEnv(t, h, tt.env, append(runtimeArgs(t, tt.runtime), "--check", "/", "writer")...)
+			code, _, body := get(t, s.url+"/", nil)
+			want := fmt.Sprintf("written at start by uid %[1]d\n/app owned by %[1]d:%[1]d\n"+
+				"/app/data owned by %[1]d:%[1]d\n/app/data/started.txt owned by %[1]d:%[1]d\n", tt.uid)
+			if code != 200 || body != want {
+				t.Errorf("GET = %d %q, want 200 %q\n%s", code, body, want, s.log())
 			}
-			resp, err := http.Get(s.url + "/")
-			total++
-			if err != nil {
-				failures++
-				continue
+			if got := strings.Contains(s.log(), "running it as root inside the sandbox"); got != tt.note {
+				t.Errorf("log mentions running as root: %v, want %v\n%s", got, tt.note, s.log())
 			}
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 {
-				failures++
+			if code := s.stop(); code != 0 {
+				t.Errorf("exit after SIGINT = %d\n%s", code, s.log())
 			}
-			if strings.Contains(string(b), "greeting=v2") {
-				v2++
-				if v2 > 20 {
-					return
+		})
+	}
+}
+
+// BenchmarkRunFirstResponse measures the time from `paas run` to the first
+// 200 through the proxy, on the sandbox runtime.
+func BenchmarkRunFirstResponse(b *testing.B) {
+	h := sharedHome(b, root)
+	h.mustBuild(b, "-t", "bench", "-b", buildpackDir("hello"), appCopy(b, root, "hello"))
+	for i := 0; i < b.N; i++ {
+		port := freePort(b)
+		cmd := h.command(nil, "run", "-p", port, "--runtime", "sandbox", "--check", "/", "bench")
+		if err := cmd.Start(); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		for {
+			resp, err := http.Get("http://127.0.0.1:" + port + "/")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
 				}
 			}
+			if time.Since(start) > time.Minute {
+				b.Fatal("no 200 within a minute")
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-	}()
-	h.mustBuild(t, "-t", "zdt", "-b", buildpackDir("hello"), "-e", "GREETING=v2", app)
-	if out, code := h.paas(t, "run", "--replace", "zdt"); code != 0 {
-		t.Fatalf("paas run --replace: %d\n%s", code, out.stderr)
+		b.ReportMetric(float64(time.Since(start).Milliseconds()), "ms-to-first-200")
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
 	}
-	s.waitFor("web.2 is ready", 60*time.Second)
-	select {
-	case <-done:
-	case <-time.After(60 * time.Second):
-	}
-	close(stop)
-	<-done
-	if failures != 0 || v2 == 0 {
-		t.Errorf("%d of %d requests failed, %d answered by the new version\n%s", failures, total, v2, s.log())
-	}
-	s.waitFor("web.1 stopped", 60*time.Second)
 }

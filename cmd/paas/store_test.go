@@ -1,67 +1,12 @@
 package main
 
 import (
-	"crypto/rand"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
-
-	"github.com/paas-dev/paas/internal/testenv"
-	"github.com/paas-dev/paas/oci"
 )
-
-// The disk filling up during export fails the build with its own exit
-// code and leaves the store and earlier tags as they were.
-func TestBuildDiskFull(t *testing.T) {
-	// Mounting a small tmpfs is the way to fill a disk on purpose.
-	testenv.Require(t, testenv.Stack|testenv.Root)
-	mnt := t.TempDir()
-	// Room for the stack (61 MB blob + 178 MB unpacked) and the working
-	// copy of the app with 64 MB of random data, not for its layer too.
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=340m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", mnt).Run() })
-	h := newHome(t, root, mnt)
-	before := h.mustBuild(t, "-t", "full", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
-	index, err := os.ReadFile(filepath.Join(h.dir, "oci", "index.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	big := appCopy(t, root, "hello")
-	f, err := os.Create(filepath.Join(big, "random.bin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.CopyN(f, rand.Reader, 64<<20); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	out, code := h.paas(t, "build", "-t", "full", "-b", buildpackDir("hello"), big)
-	if code != exitDiskFull {
-		t.Fatalf("exit = %d, want %d\n%s", code, exitDiskFull, out.stderr)
-	}
-	contains(t, "stderr", out.stderr, "no space left on device")
-	after, _ := os.ReadFile(filepath.Join(h.dir, "oci", "index.json"))
-	if string(after) != string(index) {
-		t.Errorf("index.json changed by a failed build")
-	}
-	store, _ := oci.Open(h.dir)
-	img, e, err := store.Image(oci.KindImage, "full:latest")
-	if err != nil || e.Digest.String() != before.Digest {
-		t.Fatalf("full:latest = %v %v, want %s", e.Digest, err, before.Digest)
-	}
-	if err := validate.Image(img); err != nil {
-		t.Errorf("earlier image no longer valid: %v", err)
-	}
-}
 
 // Two builds at once into one store both land.
 func TestBuildConcurrentIntoOneStore(t *testing.T) {
@@ -91,15 +36,31 @@ func TestBuildConcurrentIntoOneStore(t *testing.T) {
 	}
 }
 
-// --compression zstd writes zstd layers for paas's own layers.
-func TestBuildZstd(t *testing.T) {
+// Names that would be paths ("..", "a/../b") are refused before any work;
+// names that differ only in separators ("a/b", "a_b") never share a build
+// cache.
+func TestStoreNames(t *testing.T) {
 	h := sharedHome(t, root)
-	r := h.mustBuild(t, "-t", "zstd", "--compression", "zstd", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))
-	for _, l := range lastLayers(t, storedImage(t, h, r.Image), 3) {
-		mt, err := l.MediaType()
-		if err != nil || mt != types.OCILayerZStd {
-			t.Errorf("media type = %v (%v), want %s", mt, err, types.OCILayerZStd)
+	for _, args := range [][]string{
+		{"build", "-t", "..", "-b", buildpackDir("hello"), appCopy(t, root, "hello")},
+		{"build", "-t", "a/../b", "-b", buildpackDir("hello"), appCopy(t, root, "hello")},
+		{"stack", "create", ".."},
+		{"stack", "import", "..", testFixtureApp("hello")},
+		{"rm", "../x"},
+	} {
+		out, code := h.paas(t, args...)
+		if code != 2 || !strings.Contains(out.stderr, "invalid image name") {
+			t.Errorf("paas %v: exit %d, want 2 and an invalid name\n%s", args, code, out.stderr)
 		}
 	}
-	checkHelloImage(t, storedImage(t, h, r.Image))
+	app := userTempDir(t, root)
+	for _, tag := range []string{"cache/a", "cache_a", "cache/a"} {
+		h.mustBuild(t, "-t", tag, "-b", buildpackDir("cache-env"), app)
+	}
+	want := map[string]string{"cache/a": "2", "cache_a": "1"}
+	for tag, n := range want {
+		if got := strings.TrimSpace(appFile(t, h, tag, "build-count")); got != n {
+			t.Errorf("%s: build count %s, want %s (its own cache)", tag, got, n)
+		}
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-
 	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/oci"
 )
@@ -100,5 +99,21 @@ func TestStackPullPair(t *testing.T) {
 	buildDigest, _ := build.Digest()
 	if r.Stack.RunDigest != r.Stack.Digest || r.Stack.Digest != buildDigest.String() {
 		t.Errorf("single-image stack = %+v, want build %s as run image", r.Stack, buildDigest)
+	}
+}
+
+// --stack takes a stack straight from an OCI layout.
+func TestBuildStackFromLayout(t *testing.T) {
+	h := sharedHome(t, root)
+	layout := filepath.Join(t.TempDir(), "stacks")
+	out, code := h.paas(t, "inspect", "--json", "hello-nonexistent")
+	if code != exitNotFound {
+		t.Fatalf("inspect of a missing image: exit %d\n%s", code, out.stderr)
+	}
+	r := h.mustBuild(t, "-t", "from-store", "-b", buildpackDir("hello"), "-o", "oci:"+layout, appCopy(t, root, "hello"))
+	// The image just written is a valid stack too: build on top of it.
+	r2 := h.mustBuild(t, "-t", "from-layout", "--stack", "oci:"+layout+":from-store:latest", "-b", buildpackDir("cache-env"), appCopy(t, root, "hello"))
+	if r2.Stack.Digest == r.Stack.Digest {
+		t.Errorf("stack digest = the store stack's; want the layout image's")
 	}
 }
