@@ -17,6 +17,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // errAny stands for "some error" where the kernel's choice does not matter.
@@ -150,7 +152,7 @@ func runHostile(t *testing.T, tt hostileCase) {
 	prepareOutside(t, outside)
 	before := snapshot(t, base)
 	root := filepath.Join(base, "root")
-	t.Cleanup(func() { RemoveAll(root) })
+	t.Cleanup(func() { fsutil.RemoveAll(root) })
 	err := Unpack(bytes.NewReader(tt.tar(outside)), root, tt.opts...)
 	switch {
 	case tt.wantErr == nil && err != nil, tt.wantErr != nil && err == nil:

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/internal/testenv"
 )
 
@@ -44,11 +45,11 @@ func TestUnpackStack(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(dir, "usr/bin/yes")); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("after whiteout, Lstat(usr/bin/yes) = %v, want %v", err, fs.ErrNotExist)
 		}
-		if err := RemoveAll(dir); err != nil {
-			t.Fatalf("RemoveAll() = %v", err)
+		if err := fsutil.RemoveAll(dir); err != nil {
+			t.Fatalf("fsutil.RemoveAll() = %v", err)
 		}
 		if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("after RemoveAll(), Lstat() = %v, want %v", err, fs.ErrNotExist)
+			t.Errorf("after fsutil.RemoveAll(), Lstat() = %v, want %v", err, fs.ErrNotExist)
 		}
 	})
 }
@@ -86,8 +87,8 @@ func TestUnpackReadOnlyTree(t *testing.T) {
 				t.Errorf("Stat(%s) = %v, %v, want mode %v", name, info.Mode(), err, mode)
 			}
 		}
-		if err := RemoveAll(dir); err != nil {
-			t.Fatalf("RemoveAll() = %v", err)
+		if err := fsutil.RemoveAll(dir); err != nil {
+			t.Fatalf("fsutil.RemoveAll() = %v", err)
 		}
 	})
 }

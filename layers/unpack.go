@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // OCI whiteout names: ".wh.NAME" deletes NAME from the layers below, and a
@@ -46,7 +48,7 @@ const (
 // they are never chowned: they belong to the caller, which is what a
 // rootless sandbox maps to root. Directories are made writable while filled
 // and get their modes (without WithOwners always with owner r and x, so the
-// tree stays traversable) and mtimes at the end; use RemoveAll to delete
+// tree stays traversable) and mtimes at the end; use fsutil.RemoveAll to delete
 // such a tree. File contents are streamed, never held in memory.
 func Unpack(r io.Reader, dir string, opts ...UnpackOption) (retErr error) {
 	o, err := makeUnpackOptions(opts)
@@ -212,7 +214,7 @@ func replace(pfd int, base string, keepDir bool) (bool, error) {
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR && keepDir {
 		return true, nil
 	}
-	return false, removeAt(pfd, base)
+	return false, fsutil.RemoveAt(pfd, base)
 }
 
 // mkdir makes (or keeps) directory base, gives it its owner and records its
@@ -228,7 +230,7 @@ func (u *unpacker) mkdir(pfd int, rel, base string, m meta) error {
 			return err
 		}
 	}
-	fd, err := openDirNoFollow(pfd, base)
+	fd, err := fsutil.OpenDirAt(pfd, base)
 	if err != nil {
 		return err
 	}
@@ -410,7 +412,7 @@ func (u *unpacker) opaque(pfd int, rel string) error {
 // layer wrote inside a directory, only the lower layers' part of it goes.
 func (u *unpacker) hide(pfd int, rel, name string) error {
 	if _, ok := u.written[rel]; !ok {
-		return removeAt(pfd, name)
+		return fsutil.RemoveAt(pfd, name)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
@@ -419,7 +421,7 @@ func (u *unpacker) hide(pfd int, rel, name string) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return nil
 	}
-	fd, err := openDirNoFollow(pfd, name)
+	fd, err := fsutil.OpenDirAt(pfd, name)
 	if err != nil {
 		return err
 	}

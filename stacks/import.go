@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/layers"
 )
 
@@ -181,7 +182,7 @@ func extractLayout(ctx context.Context, file, tempDir string) (_ string, retErr 
 	}
 	defer func() {
 		if retErr != nil {
-			layers.RemoveAll(dir)
+			fsutil.RemoveAll(dir)
 		}
 	}()
 	opts := []layers.UnpackOption{layers.WithContext(ctx), layers.WithMaxSize(max(fi.Size(), 1))}

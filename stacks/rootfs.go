@@ -14,6 +14,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/sandbox"
 )
@@ -81,7 +82,7 @@ func unpackInto(ctx context.Context, img v1.Image, dir, final string) (retErr er
 	}
 	defer func() {
 		if retErr != nil {
-			removeTree(tmp)
+			fsutil.RemoveAll(tmp)
 		}
 	}()
 	if err := unpackImage(ctx, img, tmp); err != nil {
@@ -95,7 +96,7 @@ func unpackInto(ctx context.Context, img v1.Image, dir, final string) (retErr er
 	err = os.Rename(tmp, final)
 	if err != nil && isDir(final) {
 		// Someone outside the lock protocol won the race; theirs is as good.
-		removeTree(tmp)
+		fsutil.RemoveAll(tmp)
 		return nil
 	}
 	return err
@@ -178,7 +179,7 @@ func removeFinal(dir, tree, hex string) error {
 	doomed := filepath.Join(dir, tempPrefix+hex+"-removing")
 	err := os.Rename(tree, doomed)
 	if err == nil {
-		err = removeTree(doomed)
+		err = fsutil.RemoveAll(doomed)
 	}
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
@@ -196,30 +197,12 @@ func removeLeftovers(dir, hex string) error {
 	}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), tempPrefix+hex+"-") {
-			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+			if err := fsutil.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return fmt.Errorf("removing leftover %s: %w", e.Name(), err)
 			}
 		}
 	}
 	return nil
-}
-
-// removeTree removes path like os.RemoveAll, first granting the owner write
-// and search permission on every directory, which unpacked trees may lack.
-func removeTree(path string) error {
-	if err := os.RemoveAll(path); err == nil {
-		return nil
-	}
-	filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && d.IsDir() {
-			var st unix.Stat_t
-			if unix.Lstat(p, &st) == nil {
-				unix.Chmod(p, (st.Mode&0o7777)|0o700)
-			}
-		}
-		return nil
-	})
-	return os.RemoveAll(path)
 }
 
 func isDir(path string) bool {

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/internal/testenv"
 	"github.com/paas-dev/paas/sandbox"
 )
@@ -305,7 +306,7 @@ func sharedTempDir(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { removeTree(d) })
+	t.Cleanup(func() { fsutil.RemoveAll(d) })
 	if err := os.Chmod(d, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/internal/testenv"
 	"github.com/paas-dev/paas/layers"
 )
@@ -35,7 +36,7 @@ func tempHome(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	t.Cleanup(func() {
-		if err := layers.RemoveAll(dir); err != nil {
+		if err := fsutil.RemoveAll(dir); err != nil {
 			t.Errorf("RemoveAll(%s) = %v", dir, err)
 		}
 	})

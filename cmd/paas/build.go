@@ -159,7 +159,7 @@ func runBuild(ctx context.Context, env *cliEnv, dir string, o buildOptions) erro
 	if err != nil {
 		return err
 	}
-	defer removeWorkDir(work)
+	defer sandbox.RemoveAll(work)
 	cache, unlock, err := buildCache(store, tag, o.noCache, con)
 	if err != nil {
 		return err
@@ -411,12 +411,6 @@ func tmpDir(store *oci.Store) string {
 	return dir
 }
 
-func removeWorkDir(dir string) {
-	if err := layers.RemoveAll(dir); err != nil {
-		_ = os.RemoveAll(dir)
-	}
-}
-
 // buildCache returns the app's persistent CACHE_DIR, locked for this build:
 // two builds of one app at once take turns rather than corrupt it.
 func buildCache(store *oci.Store, tag string, empty bool, con *console.Console) (string, func(), error) {
@@ -437,7 +431,7 @@ func buildCache(store *oci.Store, tag string, empty bool, con *console.Console) 
 		}
 	}
 	if empty {
-		if err := layers.RemoveAll(dir); err != nil {
+		if err := sandbox.RemoveAll(dir); err != nil {
 			lock.Close()
 			return "", nil, fmt.Errorf("emptying build cache: %w", err)
 		}

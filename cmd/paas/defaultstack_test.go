@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/internal/testenv"
-	"github.com/paas-dev/paas/layers"
 )
 
 // On a fresh store, a build with no stack named creates the default stack
@@ -20,7 +20,7 @@ func TestBuildCreatesDefaultStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { layers.RemoveAll(dir) })
+	t.Cleanup(func() { fsutil.RemoveAll(dir) })
 	h := &home{dir: dir, user: root}
 	noStack := []string{"PAAS_STACK="}
 	out, code := h.paasEnv(t, noStack, "build", "--json", "-t", "fresh", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))

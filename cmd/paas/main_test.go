@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/internal/testenv"
-	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/sandbox"
 )
 
@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 		code := m.Run()
 		testenv.StopContainerd()
 		for _, h := range homes {
-			layers.RemoveAll(h.dir)
+			fsutil.RemoveAll(h.dir)
 		}
 		return code
 	}()
