@@ -90,12 +90,6 @@ func hostileCases() []hostileCase {
 			tar:   entriesTar(dirE("dev/"), nullDevice(), tarEntry{name: "dev/sda", typ: tar.TypeBlock, mode: 0o666, major: 8}),
 			check: missing("dev/null", "dev/sda"),
 		},
-		{
-			name:  "device-nodes-kept",
-			tar:   entriesTar(dirE("dev/"), nullDevice()),
-			opts:  []UnpackOption{WithDevices()},
-			check: deviceIfRoot("dev/null"),
-		},
 		{name: "sparse-bomb", tar: rawTarOf(sparseBomb("bomb", 256<<20)), check: sparse("bomb", 256<<20)},
 		{name: "sparse-bomb-over-cap", tar: rawTarOf(sparseBomb("bomb", 1<<40)), wantErr: ErrLimit, check: missing("bomb")},
 		{
@@ -230,19 +224,6 @@ func modes(want map[string]fs.FileMode) func(*testing.T, string, string) {
 				t.Errorf("Lstat(%s) = %v, %v, want mode %v", p, fi.Mode(), err, mode)
 			}
 		}
-	}
-}
-
-// deviceIfRoot checks that p is a device node for its owner only where the
-// caller may make one (root), and absent elsewhere.
-func deviceIfRoot(p string) func(*testing.T, string, string) {
-	return func(t *testing.T, root, _ string) {
-		t.Helper()
-		if os.Getuid() != 0 {
-			missing(p)(t, root, "")
-			return
-		}
-		modes(map[string]fs.FileMode{p: fs.ModeDevice | fs.ModeCharDevice | 0o600})(t, root, "")
 	}
 }
 

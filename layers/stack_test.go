@@ -76,7 +76,7 @@ func TestUnpackReadOnlyTree(t *testing.T) {
 				t.Fatalf("Unpack() = %v", err)
 			}
 		}
-		// dev/null is skipped: devices need WithDevices.
+		// dev/null is skipped: Unpack makes no devices.
 		want := []string{"dev/", "fifo p---------", "ro/", "ro/new=new", "ro/sub/"}
 		if got := listing(t, dir); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("Unpack() gave %q, want %q", got, want)
@@ -93,9 +93,9 @@ func TestUnpackReadOnlyTree(t *testing.T) {
 	})
 }
 
-// nullDevice is /dev/null's tar entry (char 1:3): created by root, skipped
-// otherwise. (Char 0:0 would not do: it is overlayfs's whiteout device,
-// which anyone may create.)
+// nullDevice is /dev/null's tar entry (char 1:3), which only root could
+// create. (Char 0:0 would not do: it is overlayfs's whiteout device, which
+// anyone may create.)
 func nullDevice() tarEntry {
 	return tarEntry{name: "dev/null", typ: tar.TypeChar, mode: 0o666, major: 1, minor: 3}
 }

@@ -36,7 +36,7 @@ const (
 //   - Whiteouts remove only inside dir; one naming "", "." or ".." fails
 //     with ErrUnsafeEntry.
 //   - Set-user-ID bits, and set-group-ID bits on files, are dropped.
-//     Device nodes are skipped unless WithDevices is given.
+//     Device nodes are skipped.
 //   - File content and entries are capped (WithMaxSize, WithMaxEntries);
 //     going over fails with ErrLimit before anything is written.
 //   - All-zero chunks, a sparse file's holes among them, are left as holes,
@@ -188,13 +188,9 @@ func (u *unpacker) create(pfd int, rel, base string, hdr *tar.Header, r io.Reade
 	case tar.TypeLink:
 		return true, u.hardlink(pfd, rel, base, hdr.Linkname)
 	case tar.TypeChar, tar.TypeBlock:
-		if !u.opts.devices {
-			return false, nil
-		}
-		m.mode &= 0o600 // a device in a tree is for its owner, never for all
-		return mknod(pfd, base, hdr, m)
+		return false, nil // the sandbox's /dev is its own
 	case tar.TypeFifo:
-		return mknod(pfd, base, hdr, m)
+		return mkfifo(pfd, base, m)
 	}
 	return false, fmt.Errorf("type %q: %w", hdr.Typeflag, ErrUnsupportedType)
 }
@@ -338,30 +334,19 @@ func (u *unpacker) hardlink(pfd int, rel, base, target string) error {
 	return unix.Linkat(tfd, tbase, pfd, base, 0)
 }
 
-// mknod makes a device node or fifo, skipping it when the caller lacks the
-// privilege (devices need CAP_MKNOD in the initial user namespace).
-func mknod(pfd int, base string, hdr *tar.Header, m meta) (bool, error) {
+// mkfifo makes a fifo, skipping it where the file system refuses one.
+func mkfifo(pfd int, base string, m meta) (bool, error) {
 	if _, err := replace(pfd, base, false); err != nil {
 		return false, err
 	}
-	mode := m.mode
-	switch hdr.Typeflag {
-	case tar.TypeChar:
-		mode |= unix.S_IFCHR
-	case tar.TypeBlock:
-		mode |= unix.S_IFBLK
-	default:
-		mode |= unix.S_IFIFO
-	}
-	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	err := unix.Mknodat(pfd, base, mode, int(dev))
+	err := unix.Mknodat(pfd, base, m.mode|unix.S_IFIFO, 0)
 	if errors.Is(err, unix.EPERM) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	// mknod honours the umask; the node was just made, so fchmodat has no
+	// mknod honours the umask; the fifo was just made, so fchmodat has no
 	// symlink to follow.
 	if err := unix.Fchmodat(pfd, base, m.mode, 0); err != nil {
 		return false, err

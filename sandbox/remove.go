@@ -31,7 +31,7 @@ func RemoveAll(path string) error {
 
 func removeReport(path string) report {
 	if err := os.RemoveAll(path); err != nil {
-		return report{Error: err.Error()}
+		return errorReport(err)
 	}
 	return report{}
 }

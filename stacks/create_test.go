@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -42,7 +43,7 @@ func TestCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLabels := map[string]string{LabelName: "test-hello", LabelSuite: "bookworm", LabelPackages: "hello"}
-	if !equalMaps(cfg.Config.Labels, wantLabels) {
+	if !maps.Equal(cfg.Config.Labels, wantLabels) {
 		t.Errorf("Create() labels = %v, want %v", cfg.Config.Labels, wantLabels)
 	}
 	checkProgress(t, progress.String())

@@ -18,6 +18,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/paas-dev/paas/internal/testenv"
 )
 
 func TestImportKeepsDigests(t *testing.T) {
@@ -105,7 +107,7 @@ func TestImportErrors(t *testing.T) {
 func TestImportTarballIsFromTarball(t *testing.T) {
 	tmp := t.TempDir()
 	p := filepath.Join(tmp, "rootfs.tar.zst")
-	os.WriteFile(p, zstdBytes(t, tarBytes(t, file("etc/hostname", "stack\n"))), 0o644)
+	os.WriteFile(p, zstdBytes(t, testenv.Tar(t, testenv.File("etc/hostname", "stack\n"))), 0o644)
 	got, err := Import(context.Background(), p, tmp)
 	if err != nil {
 		t.Fatalf("Import(%s) error: %v", p, err)

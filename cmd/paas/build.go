@@ -22,6 +22,7 @@ import (
 	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/lifecycle"
 	"github.com/paas-dev/paas/oci"
+	"github.com/paas-dev/paas/rootfs"
 	"github.com/paas-dev/paas/sandbox"
 	"github.com/paas-dev/paas/stacks"
 	"github.com/paas-dev/paas/trust"
@@ -484,11 +485,26 @@ func resolveStack(ctx context.Context, con *console.Console, store *oci.Store, r
 		return nil, fmt.Errorf("%w: stack %s: %v", errStack, ref, err)
 	}
 	if needRootfs {
-		if s.rootfs, err = stacks.Rootfs(ctx, store.Home(), img); err != nil {
-			return nil, fmt.Errorf("%w: unpacking stack %s: %v", errStack, ref, err)
+		if s.rootfs, err = unpackStack(ctx, store.Home(), img); err != nil {
+			return nil, fmt.Errorf("%w: unpacking stack %s: %w", errStack, ref, err)
 		}
 	}
 	return s, nil
+}
+
+// unpackStack returns the directory of the stack's root filesystem in the
+// paas home's rootfs cache, which the sandbox runtime shares.
+func unpackStack(ctx context.Context, home string, img v1.Image) (string, error) {
+	c, err := rootfsCache(home)
+	if err != nil {
+		return "", err
+	}
+	return c.Get(ctx, img)
+}
+
+// rootfsCache opens the cache of unpacked root filesystems in the paas home.
+func rootfsCache(home string) (*rootfs.Cache, error) {
+	return rootfs.Open(filepath.Join(home, "rootfs"))
 }
 
 // runImage returns the stack's run image, stored as NAME/run, or the

@@ -127,7 +127,12 @@ func processEnv(o runOptions) ([]string, error) {
 func chooseRuntime(ctx context.Context, con *console.Console, o runOptions) (runner.Runtime, error) {
 	addr := runner.Address(o.address)
 	sandboxRuntime := func() (runner.Runtime, error) {
-		return runner.NewSandbox(filepath.Join(oci.DefaultHome(), "run"))
+		home := oci.DefaultHome()
+		roots, err := rootfsCache(home)
+		if err != nil {
+			return nil, fmt.Errorf("sandbox runtime: %w", err)
+		}
+		return runner.NewSandbox(filepath.Join(home, "run"), runner.WithRootfs(roots))
 	}
 	switch o.runtime {
 	case "sandbox":

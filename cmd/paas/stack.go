@@ -287,12 +287,12 @@ func stackRemove(env *cliEnv, c command, args []string) error {
 	if err != nil {
 		return fmt.Errorf("stack %s: %w", name, err)
 	}
-	digest, err := img.Digest()
-	if err != nil {
-		return err
-	}
 	if err := store.Remove(oci.KindStack, name); err != nil {
 		return err
 	}
-	return stacks.RemoveRootfs(store.Home(), digest)
+	roots, err := rootfsCache(store.Home())
+	if err != nil {
+		return err
+	}
+	return roots.Remove(img)
 }
