@@ -159,9 +159,7 @@ func (b *build) close() {
 	if b.unlock != nil {
 		b.unlock()
 	}
-	if err := layers.RemoveAll(b.work); err != nil {
-		_ = os.RemoveAll(b.work)
-	}
+	_ = sandbox.RemoveAll(b.work)
 }
 
 func (b *build) lifecycleOptions(h *home.Home, o Options) lifecycle.Options {

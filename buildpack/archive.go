@@ -15,6 +15,7 @@ import (
 
 	"github.com/klauspost/compress/gzip"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/layers"
 )
 
@@ -113,7 +114,7 @@ func unpackBuildpack(ctx context.Context, r io.Reader, dir string) error {
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return err
 	}
-	defer layers.RemoveAll(tmp)
+	defer fsutil.RemoveAll(tmp)
 	if err := untar(ctx, r, tmp); err != nil {
 		return err
 	}

@@ -9,11 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/paas-dev/paas/layers"
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // Names inside a cache entry directory.
@@ -22,10 +21,6 @@ const (
 	entryResolved = "resolved" // Buildpack.Resolved of the fetch
 	tmpInfix      = ".tmp-"    // <key>.tmp-*: fetches in progress or left by a crash
 )
-
-// lockPoll is how often a fetch waiting for another process's fetch of the
-// same reference retries the lock; polling keeps the wait cancellable.
-const lockPoll = 100 * time.Millisecond
 
 // cached returns the buildpack directory for ref from the cache, fetching
 // it first when there is no entry or the entry may be stale.
@@ -37,11 +32,15 @@ func (o Options) cached(ctx context.Context, ref string, loc location) (dir, res
 		return "", "", fetchf(ref, "creating buildpack cache: %w", err)
 	}
 	entry := filepath.Join(absPath(o.CacheDir), cacheKey(ref))
-	unlock, err := o.lock(ctx, ref, entry+".lock")
+	// Another process's fetch of the same reference holds the lock until
+	// its entry is complete; the wait ends with ctx.
+	lock, err := fsutil.LockFile(ctx, entry+".lock", unix.LOCK_EX, func() {
+		o.logf("Waiting for another fetch of buildpack %s", ref)
+	})
 	if err != nil {
-		return "", "", err
+		return "", "", fetchf(ref, "locking buildpack cache: %w", err)
 	}
-	defer unlock()
+	defer lock.Close()
 	removeStale(entry)
 
 	if got, ok := readEntry(entry); ok && o.reusable(ref, loc, got) {
@@ -117,7 +116,7 @@ func fill(ctx context.Context, entry string, f fetcher) (_ string, retErr error)
 	}
 	defer func() {
 		if retErr != nil {
-			layers.RemoveAll(tmp)
+			fsutil.RemoveAll(tmp)
 		}
 	}()
 	resolved, err := f.fetch(ctx, filepath.Join(tmp, entryDir))
@@ -147,7 +146,7 @@ func replace(entry, dir string) error {
 		return fmt.Errorf("replacing buildpack cache entry: %w", err)
 	}
 	// The new entry is in place; a failed removal is retried by removeStale.
-	layers.RemoveAll(old)
+	fsutil.RemoveAll(old)
 	return nil
 }
 
@@ -156,35 +155,7 @@ func replace(entry, dir string) error {
 func removeStale(entry string) {
 	leftovers, _ := filepath.Glob(entry + tmpInfix + "*")
 	for _, p := range leftovers {
-		layers.RemoveAll(p)
-	}
-}
-
-// lock takes an exclusive file lock on path, waiting for another process's
-// fetch of the same reference to finish while ctx allows.
-func (o Options) lock(ctx context.Context, ref, path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fetchf(ref, "locking buildpack cache: %w", err)
-	}
-	for waited := false; ; waited = true {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
-			return nil, fetchf(ref, "locking buildpack cache: %w", err)
-		}
-		if !waited {
-			o.logf("Waiting for another fetch of buildpack %s", ref)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fetchf(ref, "waiting for the buildpack cache lock: %w", ctx.Err())
-		case <-time.After(lockPoll):
-		}
+		fsutil.RemoveAll(p)
 	}
 }
 

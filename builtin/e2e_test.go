@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/internal/testenv"
-	"github.com/paas-dev/paas/layers"
 )
 
 // The end-to-end tests build the fixture apps with the real paas binary and
@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := run(m, dir)
-	if err := layers.RemoveAll(dir); err != nil {
+	if err := fsutil.RemoveAll(dir); err != nil {
 		os.RemoveAll(dir)
 	}
 	os.Exit(code)

@@ -97,9 +97,16 @@ func importName(img v1.Image, ref string) string {
 // openRuntime connects to containerd, or falls back to the sandbox.
 func openRuntime(ctx context.Context, h *home.Home, o Options) (runner.Runtime, error) {
 	addr := runner.Address(o.ContainerdAddress)
+	sandboxRuntime := func() (runner.Runtime, error) {
+		c, err := h.Rootfs()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrRuntime, err)
+		}
+		return runner.NewSandbox(h.Run(), runner.WithRootfs(c))
+	}
 	switch o.Runtime {
 	case RuntimeSandbox:
-		return runner.NewSandbox(h.Run())
+		return sandboxRuntime()
 	case RuntimeContainerd:
 		rt, err := runner.NewContainerd(ctx, addr, o.Namespace)
 		if err != nil {
@@ -113,7 +120,7 @@ func openRuntime(ctx context.Context, h *home.Home, o Options) (runner.Runtime, 
 			return rt, nil
 		}
 		o.Console.Info("containerd is not usable (%v); using the sandbox runtime", err)
-		return runner.NewSandbox(h.Run())
+		return sandboxRuntime()
 	}
 	return nil, fmt.Errorf("%w: unknown runtime %q: want auto, containerd or sandbox", ErrRuntime, o.Runtime)
 }

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/paas-dev/paas/layers"
+	"github.com/paas-dev/paas/sandbox"
 )
 
 // BuildCache returns repo's persistent CACHE_DIR, locked until unlock is
@@ -28,7 +28,7 @@ func (h *Home) BuildCache(repo string, empty bool, waiting func()) (dir string, 
 		return "", nil, fmt.Errorf("locking build cache: %w", err)
 	}
 	if empty {
-		if err := layers.RemoveAll(dir); err != nil {
+		if err := sandbox.RemoveAll(dir); err != nil {
 			lock.Close()
 			return "", nil, fmt.Errorf("emptying build cache: %w", err)
 		}

@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/paas-dev/paas/oci"
+	"github.com/paas-dev/paas/rootfs"
 )
 
 // Home is one paas data directory.
@@ -74,8 +75,9 @@ func (h *Home) Builtin() string { return filepath.Join(h.dir, "builtin") }
 // Buildpacks is where remote buildpacks are fetched to.
 func (h *Home) Buildpacks() string { return filepath.Join(h.dir, "buildpacks") }
 
-// Rootfs holds unpacked root filesystems.
-func (h *Home) Rootfs() string { return filepath.Join(h.dir, "rootfs") }
+// Rootfs returns the cache of unpacked root filesystems, shared by builds
+// (the stack) and the sandbox runtime (app images).
+func (h *Home) Rootfs() (*rootfs.Cache, error) { return rootfs.Open(filepath.Join(h.dir, "rootfs")) }
 
 // Run holds the sandbox runtime's containers.
 func (h *Home) Run() string { return filepath.Join(h.dir, "run") }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // BenchmarkFromDir measures layer creation throughput (MB/s of file
@@ -68,7 +70,7 @@ func BenchmarkUnpack(b *testing.B) {
 					b.Fatalf("Unpack() = %v", err)
 				}
 				rc.Close()
-				if err := RemoveAll(dst); err != nil {
+				if err := fsutil.RemoveAll(dst); err != nil {
 					b.Fatal(err)
 				}
 			}

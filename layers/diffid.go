@@ -2,13 +2,13 @@ package layers
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // ErrDiffIDMismatch is returned (wrapped) when a layer's uncompressed bytes
@@ -20,8 +20,8 @@ var ErrDiffIDMismatch = errors.New("layer content does not match its diff ID")
 // that a consumer that cannot take WithDiffID (sandbox.Unpack reads the tar
 // in another process) can still check the DiffID afterwards with Verify.
 type DiffIDReader struct {
-	r    io.Reader
-	h    hash.Hash
+	r    io.Reader // tees into d
+	d    *fsutil.Digester
 	want v1.Hash
 }
 
@@ -30,7 +30,8 @@ func VerifyDiffID(r io.Reader, want v1.Hash) (*DiffIDReader, error) {
 	if err := checkDiffID(want); err != nil {
 		return nil, err
 	}
-	return &DiffIDReader{r: r, h: sha256.New(), want: want}, nil
+	d := fsutil.NewDigester()
+	return &DiffIDReader{r: io.TeeReader(r, d), d: d, want: want}, nil
 }
 
 // checkDiffID accepts the only DiffID algorithm OCI images use.
@@ -41,11 +42,7 @@ func checkDiffID(h v1.Hash) error {
 	return nil
 }
 
-func (d *DiffIDReader) Read(p []byte) (int, error) {
-	n, err := d.r.Read(p)
-	d.h.Write(p[:n])
-	return n, err
-}
+func (d *DiffIDReader) Read(p []byte) (int, error) { return d.r.Read(p) }
 
 // Verify reads what is left of the stream (a tar reader stops at the end
 // marker, padding may follow) and fails with ErrDiffIDMismatch unless all
@@ -54,8 +51,8 @@ func (d *DiffIDReader) Verify() error {
 	if _, err := io.Copy(io.Discard, d); err != nil {
 		return fmt.Errorf("reading layer %s: %w", d.want, err)
 	}
-	if got := hex.EncodeToString(d.h.Sum(nil)); got != d.want.Hex {
-		return fmt.Errorf("layer %s: %w: content hashes to sha256:%s", d.want, ErrDiffIDMismatch, got)
+	if got := d.d.Digest(); got != d.want {
+		return fmt.Errorf("layer %s: %w: content hashes to %s", d.want, ErrDiffIDMismatch, got)
 	}
 	return nil
 }

@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // FromDir makes a layer of the tree under dir in one streaming pass. Entries
@@ -96,7 +98,7 @@ func (w *walker) entry(abs, rel string, info fs.FileInfo) error {
 	case mode.IsRegular():
 		return w.regular(abs, name, info)
 	}
-	w.o.warn(fmt.Sprintf("skipping %s %s", kindOf(mode), name))
+	w.o.warn(fmt.Sprintf("skipping %s %s", fsutil.KindOf(mode), name))
 	return nil
 }
 
@@ -118,19 +120,4 @@ func (w *walker) regular(abs, name string, info fs.FileInfo) error {
 	}
 	defer f.Close()
 	return w.tw.file(name, info.Mode(), info.Size(), f)
-}
-
-// kindOf names a file type that layers cannot hold, for warnings.
-func kindOf(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeNamedPipe != 0:
-		return "fifo"
-	case m&fs.ModeCharDevice != 0:
-		return "character device"
-	case m&fs.ModeDevice != 0:
-		return "block device"
-	}
-	return "irregular file"
 }

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // updateCorpus rewrites the checked-in seed corpus from hostileCases:
@@ -41,8 +43,8 @@ func FuzzUnpack(f *testing.F) {
 		if diffs := diffSnapshots(snapshot(t, fuzzOutside), outsideBefore); len(diffs) > 0 {
 			t.Fatalf("Unpack() changed %s:\n%s", fuzzOutside, strings.Join(diffs, "\n"))
 		}
-		if err := RemoveAll(root); err != nil {
-			t.Fatalf("RemoveAll() = %v", err)
+		if err := fsutil.RemoveAll(root); err != nil {
+			t.Fatalf("fsutil.RemoveAll() = %v", err)
 		}
 	})
 }

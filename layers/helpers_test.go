@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // treeFile describes one file of a test tree. Hardlink names an earlier
@@ -81,8 +83,8 @@ func makeTree(t testing.TB, dir string, files []treeFile, reverse bool, mtime ti
 	// The tree has read-only directories, which the testing package's
 	// cleanup of t.TempDir cannot remove unless the caller is root.
 	t.Cleanup(func() {
-		if err := RemoveAll(dir); err != nil {
-			t.Errorf("RemoveAll(%s) = %v", dir, err)
+		if err := fsutil.RemoveAll(dir); err != nil {
+			t.Errorf("fsutil.RemoveAll(%s) = %v", dir, err)
 		}
 	})
 }

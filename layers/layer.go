@@ -2,10 +2,7 @@ package layers
 
 import (
 	"bufio"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"time"
@@ -14,6 +11,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // gzipLevel is fixed because the compressed bytes, and so the Digest,
@@ -135,23 +134,6 @@ func (s *stackedCloser) Close() error {
 	return err
 }
 
-// countingHash is a sha256 that also counts what it is fed.
-type countingHash struct {
-	hash.Hash
-	n int64
-}
-
-func newCountingHash() *countingHash { return &countingHash{Hash: sha256.New()} }
-
-func (c *countingHash) Write(p []byte) (int, error) {
-	c.n += int64(len(p))
-	return c.Hash.Write(p)
-}
-
-func (c *countingHash) v1Hash() v1.Hash {
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(c.Sum(nil))}
-}
-
 // spool runs write against a tar stream that is hashed (DiffID), compressed,
 // hashed again (Digest, Size) and written to a new file in o.tempDir, all in
 // one pass. On failure the file is removed.
@@ -173,12 +155,12 @@ func spool(o *options, write func(tw *tarWriter) error) (_ v1.Layer, retErr erro
 		}
 	}()
 	buf := bufio.NewWriterSize(f, 1<<20)
-	digest := newCountingHash()
+	digest := fsutil.NewDigester()
 	zw, err := newCompressor(io.MultiWriter(buf, digest), o.compression)
 	if err != nil {
 		return nil, err
 	}
-	diffID := newCountingHash()
+	diffID := fsutil.NewDigester()
 	tw := newTarWriter(io.MultiWriter(zw, diffID), o)
 	if err := write(tw); err != nil {
 		zw.Close()
@@ -194,9 +176,9 @@ func spool(o *options, write func(tw *tarWriter) error) (_ v1.Layer, retErr erro
 		path:        f.Name(),
 		compression: o.compression,
 		mediaType:   mt,
-		digest:      digest.v1Hash(),
-		diffID:      diffID.v1Hash(),
-		size:        digest.n,
+		digest:      digest.Digest(),
+		diffID:      diffID.Digest(),
+		size:        digest.Size(),
 	}, nil
 }
 

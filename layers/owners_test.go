@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // TestUnpackWithOwners unpacks entries owned by ids inside and outside the
@@ -26,7 +28,7 @@ func TestUnpackWithOwners(t *testing.T) {
 			{name: "high", body: "x", mode: 0o4755, uid: 70000, gid: 70000},
 		}
 		dir := t.TempDir()
-		t.Cleanup(func() { RemoveAll(dir) })
+		t.Cleanup(func() { fsutil.RemoveAll(dir) })
 		if err := Unpack(bytes.NewReader(makeTar(t, es...)), dir, WithOwners(uids, gids)); err != nil {
 			t.Fatalf("Unpack(WithOwners(%d, %d)) = %v", uids, gids, err)
 		}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/internal/testenv"
 )
 
@@ -44,11 +45,11 @@ func TestUnpackStack(t *testing.T) {
 		if _, err := os.Lstat(filepath.Join(dir, "usr/bin/yes")); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("after whiteout, Lstat(usr/bin/yes) = %v, want %v", err, fs.ErrNotExist)
 		}
-		if err := RemoveAll(dir); err != nil {
-			t.Fatalf("RemoveAll() = %v", err)
+		if err := fsutil.RemoveAll(dir); err != nil {
+			t.Fatalf("fsutil.RemoveAll() = %v", err)
 		}
 		if _, err := os.Lstat(dir); !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("after RemoveAll(), Lstat() = %v, want %v", err, fs.ErrNotExist)
+			t.Errorf("after fsutil.RemoveAll(), Lstat() = %v, want %v", err, fs.ErrNotExist)
 		}
 	})
 }
@@ -75,7 +76,7 @@ func TestUnpackReadOnlyTree(t *testing.T) {
 				t.Fatalf("Unpack() = %v", err)
 			}
 		}
-		// dev/null is skipped: devices need WithDevices.
+		// dev/null is skipped: Unpack makes no devices.
 		want := []string{"dev/", "fifo p---------", "ro/", "ro/new=new", "ro/sub/"}
 		if got := listing(t, dir); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("Unpack() gave %q, want %q", got, want)
@@ -86,15 +87,15 @@ func TestUnpackReadOnlyTree(t *testing.T) {
 				t.Errorf("Stat(%s) = %v, %v, want mode %v", name, info.Mode(), err, mode)
 			}
 		}
-		if err := RemoveAll(dir); err != nil {
-			t.Fatalf("RemoveAll() = %v", err)
+		if err := fsutil.RemoveAll(dir); err != nil {
+			t.Fatalf("fsutil.RemoveAll() = %v", err)
 		}
 	})
 }
 
-// nullDevice is /dev/null's tar entry (char 1:3): created by root, skipped
-// otherwise. (Char 0:0 would not do: it is overlayfs's whiteout device,
-// which anyone may create.)
+// nullDevice is /dev/null's tar entry (char 1:3), which only root could
+// create. (Char 0:0 would not do: it is overlayfs's whiteout device, which
+// anyone may create.)
 func nullDevice() tarEntry {
 	return tarEntry{name: "dev/null", typ: tar.TypeChar, mode: 0o666, major: 1, minor: 3}
 }

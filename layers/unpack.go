@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // OCI whiteout names: ".wh.NAME" deletes NAME from the layers below, and a
@@ -34,7 +36,7 @@ const (
 //   - Whiteouts remove only inside dir; one naming "", "." or ".." fails
 //     with ErrUnsafeEntry.
 //   - Set-user-ID bits, and set-group-ID bits on files, are dropped.
-//     Device nodes are skipped unless WithDevices is given.
+//     Device nodes are skipped.
 //   - File content and entries are capped (WithMaxSize, WithMaxEntries);
 //     going over fails with ErrLimit before anything is written.
 //   - All-zero chunks, a sparse file's holes among them, are left as holes,
@@ -46,7 +48,7 @@ const (
 // they are never chowned: they belong to the caller, which is what a
 // rootless sandbox maps to root. Directories are made writable while filled
 // and get their modes (without WithOwners always with owner r and x, so the
-// tree stays traversable) and mtimes at the end; use RemoveAll to delete
+// tree stays traversable) and mtimes at the end; use fsutil.RemoveAll to delete
 // such a tree. File contents are streamed, never held in memory.
 func Unpack(r io.Reader, dir string, opts ...UnpackOption) (retErr error) {
 	o, err := makeUnpackOptions(opts)
@@ -186,13 +188,9 @@ func (u *unpacker) create(pfd int, rel, base string, hdr *tar.Header, r io.Reade
 	case tar.TypeLink:
 		return true, u.hardlink(pfd, rel, base, hdr.Linkname)
 	case tar.TypeChar, tar.TypeBlock:
-		if !u.opts.devices {
-			return false, nil
-		}
-		m.mode &= 0o600 // a device in a tree is for its owner, never for all
-		return mknod(pfd, base, hdr, m)
+		return false, nil // the sandbox's /dev is its own
 	case tar.TypeFifo:
-		return mknod(pfd, base, hdr, m)
+		return mkfifo(pfd, base, m)
 	}
 	return false, fmt.Errorf("type %q: %w", hdr.Typeflag, ErrUnsupportedType)
 }
@@ -212,7 +210,7 @@ func replace(pfd int, base string, keepDir bool) (bool, error) {
 	if st.Mode&unix.S_IFMT == unix.S_IFDIR && keepDir {
 		return true, nil
 	}
-	return false, removeAt(pfd, base)
+	return false, fsutil.RemoveAt(pfd, base)
 }
 
 // mkdir makes (or keeps) directory base, gives it its owner and records its
@@ -228,7 +226,7 @@ func (u *unpacker) mkdir(pfd int, rel, base string, m meta) error {
 			return err
 		}
 	}
-	fd, err := openDirNoFollow(pfd, base)
+	fd, err := fsutil.OpenDirAt(pfd, base)
 	if err != nil {
 		return err
 	}
@@ -336,30 +334,19 @@ func (u *unpacker) hardlink(pfd int, rel, base, target string) error {
 	return unix.Linkat(tfd, tbase, pfd, base, 0)
 }
 
-// mknod makes a device node or fifo, skipping it when the caller lacks the
-// privilege (devices need CAP_MKNOD in the initial user namespace).
-func mknod(pfd int, base string, hdr *tar.Header, m meta) (bool, error) {
+// mkfifo makes a fifo, skipping it where the file system refuses one.
+func mkfifo(pfd int, base string, m meta) (bool, error) {
 	if _, err := replace(pfd, base, false); err != nil {
 		return false, err
 	}
-	mode := m.mode
-	switch hdr.Typeflag {
-	case tar.TypeChar:
-		mode |= unix.S_IFCHR
-	case tar.TypeBlock:
-		mode |= unix.S_IFBLK
-	default:
-		mode |= unix.S_IFIFO
-	}
-	dev := unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))
-	err := unix.Mknodat(pfd, base, mode, int(dev))
+	err := unix.Mknodat(pfd, base, m.mode|unix.S_IFIFO, 0)
 	if errors.Is(err, unix.EPERM) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	// mknod honours the umask; the node was just made, so fchmodat has no
+	// mknod honours the umask; the fifo was just made, so fchmodat has no
 	// symlink to follow.
 	if err := unix.Fchmodat(pfd, base, m.mode, 0); err != nil {
 		return false, err
@@ -410,7 +397,7 @@ func (u *unpacker) opaque(pfd int, rel string) error {
 // layer wrote inside a directory, only the lower layers' part of it goes.
 func (u *unpacker) hide(pfd int, rel, name string) error {
 	if _, ok := u.written[rel]; !ok {
-		return removeAt(pfd, name)
+		return fsutil.RemoveAt(pfd, name)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
@@ -419,7 +406,7 @@ func (u *unpacker) hide(pfd int, rel, name string) error {
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return nil
 	}
-	fd, err := openDirNoFollow(pfd, name)
+	fd, err := fsutil.OpenDirAt(pfd, name)
 	if err != nil {
 		return err
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // tarEntry is a hand-made tar entry; zero fields get usable defaults.
@@ -137,11 +139,11 @@ func TestRoundTrip(t *testing.T) {
 			if diffs := diffSnapshots(snapshot(t, dst), snapshot(t, src)); len(diffs) > 0 {
 				t.Errorf("Unpack(FromDir()) differs from the source:\n%s", strings.Join(diffs, "\n"))
 			}
-			if err := RemoveAll(dst); err != nil {
-				t.Errorf("RemoveAll() = %v", err)
+			if err := fsutil.RemoveAll(dst); err != nil {
+				t.Errorf("fsutil.RemoveAll() = %v", err)
 			}
 			if _, err := os.Lstat(dst); !errors.Is(err, fs.ErrNotExist) {
-				t.Errorf("after RemoveAll(), Lstat() = %v, want %v", err, fs.ErrNotExist)
+				t.Errorf("after fsutil.RemoveAll(), Lstat() = %v, want %v", err, fs.ErrNotExist)
 			}
 		})
 	}
@@ -289,8 +291,8 @@ func TestUnpackModesAndTimes(t *testing.T) {
 			t.Errorf("owner of %s = %d, want the caller %d", name, st.Uid, os.Getuid())
 		}
 	}
-	if err := RemoveAll(dir); err != nil {
-		t.Errorf("RemoveAll() = %v", err)
+	if err := fsutil.RemoveAll(dir); err != nil {
+		t.Errorf("fsutil.RemoveAll() = %v", err)
 	}
 }
 

@@ -32,7 +32,6 @@ type UnpackOption func(*unpackOptions) error
 type unpackOptions struct {
 	ctx        context.Context
 	owners     *owners // nil: never chown
-	devices    bool    // create device nodes where the caller may
 	maxSize    int64   // bytes of file content, holes included
 	maxEntries int64
 	diffID     *v1.Hash // nil: not checked
@@ -61,17 +60,6 @@ func WithContext(ctx context.Context) UnpackOption {
 			return fmt.Errorf("nil context: %w", ErrInvalidOption)
 		}
 		o.ctx = ctx
-		return nil
-	}
-}
-
-// WithDevices makes Unpack create character and block device nodes, which
-// it skips by default, with their permissions reduced to the owner's. It
-// is meant for stacks unpacked by root, whose /dev entries the sandbox
-// may bind; callers without CAP_MKNOD still skip them silently.
-func WithDevices() UnpackOption {
-	return func(o *unpackOptions) error {
-		o.devices = true
 		return nil
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/paas-dev/paas/appfile"
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/procfile"
 )
 
@@ -58,7 +59,7 @@ func copyTree(src, dst string, skip func(rel string, isDir bool) bool, warn func
 			return copyRegular(p, target, info, links)
 		default:
 			if warn != nil {
-				warn(fmt.Sprintf("skipping %s: %s files cannot be part of an image", rel, fileKind(mode)))
+				warn(fmt.Sprintf("skipping %s %s: it cannot be part of an image", fsutil.KindOf(mode), rel))
 			}
 			return nil
 		}
@@ -112,19 +113,6 @@ func restoreDirModes(src, dst string, dirs []string) error {
 		}
 	}
 	return nil
-}
-
-func fileKind(mode fs.FileMode) string {
-	switch {
-	case mode&fs.ModeSocket != 0:
-		return "socket"
-	case mode&fs.ModeNamedPipe != 0:
-		return "fifo"
-	case mode&fs.ModeDevice != 0:
-		return "device"
-	default:
-		return "special"
-	}
 }
 
 // slugIgnore matches the patterns of an app's .slugignore (Heroku's format):

@@ -2,46 +2,27 @@ package oci
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // ErrDigestMismatch reports content whose digest or size differs from the
 // descriptor that names it: a corrupt blob or a lying v1.Layer.
 var ErrDigestMismatch = errors.New("digest mismatch")
 
-// digester hashes what is written to it and counts the bytes, so content can
-// be checked against a descriptor while it streams past.
-type digester struct {
-	h hash.Hash
-	n int64
-}
-
-func newDigester() *digester { return &digester{h: sha256.New()} }
-
-func (d *digester) Write(p []byte) (int, error) {
-	d.n += int64(len(p))
-	return d.h.Write(p)
-}
-
-func (d *digester) digest() v1.Hash {
-	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(d.h.Sum(nil))}
-}
-
-// check compares what was seen with want and wantSize; a negative wantSize
-// is not checked.
-func (d *digester) check(want v1.Hash, wantSize int64) error {
-	if got := d.digest(); got != want {
+// checkDigest compares what d saw with want and wantSize; a negative
+// wantSize is not checked.
+func checkDigest(d *fsutil.Digester, want v1.Hash, wantSize int64) error {
+	if got := d.Digest(); got != want {
 		return fmt.Errorf("%w: got %s, want %s", ErrDigestMismatch, got, want)
 	}
-	if wantSize >= 0 && d.n != wantSize {
-		return fmt.Errorf("%w: %s has %d bytes, want %d", ErrDigestMismatch, want, d.n, wantSize)
+	if wantSize >= 0 && d.Size() != wantSize {
+		return fmt.Errorf("%w: %s has %d bytes, want %d", ErrDigestMismatch, want, d.Size(), wantSize)
 	}
 	return nil
 }
@@ -57,20 +38,20 @@ func checkAlgorithm(h v1.Hash) error {
 // does not match want, so a corrupt blob never reads as good.
 type verifyingReader struct {
 	rc   io.ReadCloser
-	d    *digester
+	d    *fsutil.Digester
 	want v1.Hash
 	size int64
 }
 
 func newVerifyingReader(rc io.ReadCloser, want v1.Hash, size int64) io.ReadCloser {
-	return &verifyingReader{rc: rc, d: newDigester(), want: want, size: size}
+	return &verifyingReader{rc: rc, d: fsutil.NewDigester(), want: want, size: size}
 }
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
 	n, err := v.rc.Read(p)
 	v.d.Write(p[:n])
 	if err == io.EOF {
-		if cerr := v.d.check(v.want, v.size); cerr != nil {
+		if cerr := checkDigest(v.d, v.want, v.size); cerr != nil {
 			return n, cerr
 		}
 	}

@@ -11,18 +11,20 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // GC deletes the blobs that no entry of index.json reaches and the temp
 // files that killed writers left behind. It waits for Puts in progress to
 // finish, since their blobs are not reachable yet.
 func (s *Store) GC() error {
-	gc, err := lockFile(s.path(gcLock), unix.LOCK_EX)
+	gc, err := s.lock(gcLock, unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
 	defer gc.Close()
-	l, err := lockFile(s.path(indexLock), unix.LOCK_EX)
+	l, err := s.lock(indexLock, unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
@@ -127,5 +129,5 @@ func (s *Store) removeBlobsExcept(keep map[v1.Hash]bool) error {
 			return fmt.Errorf("removing blob %s: %w", h, err)
 		}
 	}
-	return syncDir(dir)
+	return fsutil.SyncDir(dir)
 }

@@ -8,10 +8,11 @@ import (
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/stream"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // writeImage writes the blobs of img that the store lacks, manifest last,
@@ -62,9 +63,9 @@ func (s *Store) putManifest(ctx context.Context, img v1.Image) (v1.Descriptor, e
 			return v1.Descriptor{}, fmt.Errorf("manifest names blob %s that the image did not provide", d.Digest)
 		}
 	}
-	d := newDigester()
+	d := fsutil.NewDigester()
 	d.Write(raw)
-	digest := d.digest()
+	digest := d.Digest()
 	if err := s.putBytes(ctx, digest, raw); err != nil {
 		return v1.Descriptor{}, err
 	}
@@ -130,42 +131,31 @@ func (s *Store) has(h v1.Hash, size int64) bool {
 // against want and size (when given) as it goes, syncs it and renames it to
 // its digest. On any failure, ENOSPC included, the temp file is removed and
 // nothing becomes visible.
-func (s *Store) writeBlob(ctx context.Context, want *v1.Hash, size int64, r io.Reader) (_ v1.Hash, retErr error) {
+func (s *Store) writeBlob(ctx context.Context, want *v1.Hash, size int64, r io.Reader) (v1.Hash, error) {
 	if want != nil {
 		if err := checkAlgorithm(*want); err != nil {
 			return v1.Hash{}, err
 		}
 	}
-	tmp, err := os.CreateTemp(s.path("blobs"), tmpPrefix+"*")
+	tmp, err := fsutil.CreateTemp(s.path("blobs"), tmpPrefix+"*")
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("creating blob file: %w", err)
 	}
-	defer func() {
-		if retErr != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	d := newDigester()
+	defer tmp.Discard()
+	d := fsutil.NewDigester()
 	if _, err := io.Copy(io.MultiWriter(tmp, d), ctxReader{ctx, r}); err != nil {
 		return v1.Hash{}, fmt.Errorf("writing blob %s: %w", describe(want), err)
 	}
-	got := d.digest()
+	got := d.Digest()
 	if want != nil {
-		if err := d.check(*want, size); err != nil {
+		if err := checkDigest(d, *want, size); err != nil {
 			return v1.Hash{}, err
 		}
 	}
-	if err := tmp.Sync(); err != nil {
-		return v1.Hash{}, fmt.Errorf("syncing blob %s: %w", got, err)
+	if err := tmp.Commit(s.blobPath(got)); err != nil {
+		return v1.Hash{}, fmt.Errorf("storing blob %s: %w", got, err)
 	}
-	if err := tmp.Close(); err != nil {
-		return v1.Hash{}, fmt.Errorf("closing blob %s: %w", got, err)
-	}
-	if err := os.Rename(tmp.Name(), s.blobPath(got)); err != nil {
-		return v1.Hash{}, fmt.Errorf("renaming blob %s: %w", got, err)
-	}
-	return got, syncDir(filepath.Dir(s.blobPath(got)))
+	return got, nil
 }
 
 func describe(h *v1.Hash) string {

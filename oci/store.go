@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paas-dev/paas/fault"
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // ErrNotFound reports a tag that the store (or a layout) does not hold.
@@ -84,16 +85,23 @@ func (s *Store) path(elem ...string) string {
 
 func (s *Store) blobPath(h v1.Hash) string { return s.path("blobs", h.Algorithm, h.Hex) }
 
+// lock takes the store's lock file name (unix.LOCK_SH or unix.LOCK_EX),
+// waiting for it. Closing the file releases the lock, and so does the death
+// of the process, which is why a killed build never leaves the store locked.
+func (s *Store) lock(name string, how int) (*os.File, error) {
+	return fsutil.LockFile(context.Background(), s.path(name), how, nil)
+}
+
 // init writes oci-layout and an empty index.json when they are missing.
 func (s *Store) init() error {
-	l, err := lockFile(s.path(indexLock), unix.LOCK_EX)
+	l, err := s.lock(indexLock, unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
 	if _, err := os.Stat(s.path(specs.ImageLayoutFile)); errors.Is(err, os.ErrNotExist) {
 		b, _ := json.Marshal(specs.ImageLayout{Version: specs.ImageLayoutVersion})
-		if err := writeFileAtomic(s.path(specs.ImageLayoutFile), b); err != nil {
+		if err := fsutil.WriteFileData(s.path(specs.ImageLayoutFile), 0o644, b); err != nil {
 			return err
 		}
 	}
@@ -117,12 +125,12 @@ func (s *Store) writeIndex(idx *v1.IndexManifest) error {
 	if err != nil {
 		return fmt.Errorf("encoding index: %w", err)
 	}
-	return writeFileAtomic(s.path(specs.ImageIndexFile), b)
+	return fsutil.WriteFileData(s.path(specs.ImageIndexFile), 0o644, b)
 }
 
 // updateIndex applies change to index.json under the index lock.
 func (s *Store) updateIndex(change func(*v1.IndexManifest) error) error {
-	l, err := lockFile(s.path(indexLock), unix.LOCK_EX)
+	l, err := s.lock(indexLock, unix.LOCK_EX)
 	if err != nil {
 		return err
 	}
@@ -161,7 +169,7 @@ func (s *Store) Put(ctx context.Context, kind Kind, name string, img v1.Image) (
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	gc, err := lockFile(s.path(gcLock), unix.LOCK_SH)
+	gc, err := s.lock(gcLock, unix.LOCK_SH)
 	if err != nil {
 		return v1.Hash{}, err
 	}

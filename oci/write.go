@@ -2,14 +2,12 @@ package oci
 
 import (
 	"archive/tar"
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/distribution/reference"
@@ -21,6 +19,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	specs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // Write writes img under name to dest, one of
@@ -45,9 +45,9 @@ func Write(ctx context.Context, img v1.Image, dest, name string) error {
 	case TransportOCI:
 		err = writeLayoutDir(ctx, img, path, name)
 	case TransportOCIArchive:
-		err = writeFileAtomically(path, func(w io.Writer) error { return writeOCIArchive(ctx, img, w, name) })
+		err = fsutil.WriteFile(path, 0o644, func(w io.Writer) error { return writeOCIArchive(ctx, img, w, name) })
 	default:
-		err = writeFileAtomically(path, func(w io.Writer) error { return writeDockerArchive(ctx, img, w, name) })
+		err = fsutil.WriteFile(path, 0o644, func(w io.Writer) error { return writeDockerArchive(ctx, img, w, name) })
 	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", dest, err)
@@ -90,35 +90,6 @@ func openOrCreateLayout(dir string) (layout.Path, error) {
 		return "", fmt.Errorf("%s exists and is not an OCI image layout", dir)
 	}
 	return layout.Write(dir, empty.Index)
-}
-
-// writeFileAtomically fills a temp file next to path and renames it to path
-// once complete.
-func writeFileAtomically(path string, fill func(io.Writer) error) (retErr error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err := fill(bw); err != nil {
-		return err
-	}
-	if err := bw.Flush(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }
 
 func writeDockerArchive(ctx context.Context, img v1.Image, w io.Writer, n string) error {
@@ -249,9 +220,9 @@ func writeTarLayer(ctx context.Context, tw *tar.Writer, d v1.Hash, l v1.Layer) e
 	if err := tw.WriteHeader(hdr); err != nil {
 		return err
 	}
-	dg := newDigester()
+	dg := fsutil.NewDigester()
 	if _, err := io.Copy(io.MultiWriter(tw, dg), ctxReader{ctx, rc}); err != nil {
 		return err
 	}
-	return dg.check(d, size)
+	return checkDigest(dg, d, size)
 }

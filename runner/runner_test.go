@@ -5,8 +5,6 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/opencontainers/go-digest"
-	"github.com/opencontainers/image-spec/identity"
 
 	"github.com/paas-dev/paas/sandbox"
 )
@@ -26,20 +24,6 @@ func TestAddress(t *testing.T) {
 				t.Errorf("Address(%q) with $%s=%q = %q, want %q", tt.flag, AddressEnv, tt.env, got, tt.want)
 			}
 		})
-	}
-}
-
-// TestChainID checks chainID against the image spec's own implementation.
-func TestChainID(t *testing.T) {
-	a, b, c := digest.FromString("a"), digest.FromString("b"), digest.FromString("c")
-	for _, diffIDs := range [][]digest.Digest{{a}, {a, b}, {a, b, c}, {c, b, a}} {
-		var hashes []v1.Hash
-		for _, d := range diffIDs {
-			hashes = append(hashes, v1.Hash{Algorithm: "sha256", Hex: d.Encoded()})
-		}
-		if got, want := chainID(hashes).String(), identity.ChainID(diffIDs).String(); got != want {
-			t.Errorf("chainID(%v) = %s, want %s", diffIDs, got, want)
-		}
 	}
 }
 

@@ -12,12 +12,13 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/paas-dev/paas/rootfs"
 	"github.com/paas-dev/paas/sandbox"
 )
 
 // sandboxRuntime runs processes in paas's rootless sandbox.
 type sandboxRuntime struct {
-	rootfs rootfsCache
+	rootfs *rootfs.Cache
 	runDir string // one directory per running process
 	// unmapped says once per runtime that the image's user cannot be
 	// mapped and the process runs as root inside the sandbox.
@@ -25,32 +26,56 @@ type sandboxRuntime struct {
 }
 
 // NewSandbox returns a runtime that needs no daemon and no privileges: it
-// unpacks each image once into a rootfs cache under cacheDir (e.g.
-// $PAAS_HOME/run), keyed by the ChainID of its layers and the sandbox's id
-// mapping, with the image's owners as that mapping gives them, and runs
-// every process in its own sandbox over that rootfs, with its own
-// writable layer under cacheDir that Stop removes. Processes share the host's
+// unpacks each image once into a rootfs cache (see package rootfs; by
+// default cacheDir/rootfs, WithRootfs shares another), keyed by the
+// ChainID of its layers and the sandbox's id mapping, with the image's
+// owners as that mapping gives them, and runs every process in its own
+// sandbox over that rootfs, with its own writable layer under cacheDir
+// (e.g. $PAAS_HOME/run) that Stop removes. Processes share the host's
 // network. Unpacked filesystems stay in the cache for the next start.
 //
 // It fails with an error wrapping sandbox.ErrUnavailable where this
 // machine refuses the sandbox's namespaces.
 //
 // Programs that use it must call sandbox.Reexec first thing in main.
-func NewSandbox(cacheDir string) (Runtime, error) {
+func NewSandbox(cacheDir string, opts ...SandboxOption) (Runtime, error) {
 	dir, err := filepath.Abs(cacheDir)
 	if err != nil {
 		return nil, fmt.Errorf("sandbox runtime: %w", err)
 	}
-	r := &sandboxRuntime{rootfs: rootfsCache{dir: filepath.Join(dir, "rootfs")}, runDir: filepath.Join(dir, "proc")}
-	for _, d := range []string{r.rootfs.dir, r.runDir} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	r := &sandboxRuntime{runDir: filepath.Join(dir, "proc")}
+	for _, opt := range opts {
+		if err := opt(r); err != nil {
 			return nil, fmt.Errorf("sandbox runtime: %w", err)
 		}
+	}
+	if r.rootfs == nil {
+		if r.rootfs, err = rootfs.Open(filepath.Join(dir, "rootfs")); err != nil {
+			return nil, fmt.Errorf("sandbox runtime: %w", err)
+		}
+	}
+	if err := os.MkdirAll(r.runDir, 0o755); err != nil {
+		return nil, fmt.Errorf("sandbox runtime: %w", err)
 	}
 	if err := sandbox.Available(); err != nil {
 		return nil, fmt.Errorf("sandbox runtime: %w", err)
 	}
 	return r, nil
+}
+
+// SandboxOption configures NewSandbox.
+type SandboxOption func(*sandboxRuntime) error
+
+// WithRootfs makes the runtime unpack images into c, such as the cache of
+// unpacked stacks that builds use ($PAAS_HOME/rootfs for paas).
+func WithRootfs(c *rootfs.Cache) SandboxOption {
+	return func(r *sandboxRuntime) error {
+		if c == nil {
+			return errors.New("WithRootfs: no cache given")
+		}
+		r.rootfs = c
+		return nil
+	}
 }
 
 // Name returns "sandbox".
@@ -66,7 +91,7 @@ func (r *sandboxRuntime) Start(ctx context.Context, spec Spec) (_ Process, retEr
 	if err != nil {
 		return nil, err
 	}
-	root, err := r.rootfs.get(ctx, spec.Image)
+	root, err := r.rootfs.Get(ctx, spec.Image)
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", spec.ID, err)
 	}

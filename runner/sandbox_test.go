@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/internal/testenv"
+	"github.com/paas-dev/paas/rootfs"
 	"github.com/paas-dev/paas/sandbox"
 )
 
@@ -58,17 +59,13 @@ func testRootfsPerMapping(t *testing.T) {
 		t.Fatalf("NewSandbox() = %v, want a runtime", err)
 	}
 	s := suite{rt: rt, idPrefix: "sbx-mapping", leftovers: sandboxLeftovers(dir)}
-	cfg, err := appImage(t).ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var owners []int
 	for i, path := range []string{os.Getenv("PATH"), "/nonexistent"} {
 		t.Setenv("PATH", path)
 		p := s.start(t, strconv.Itoa(i), appImage(t), []string{"true"}, nil)
 		<-p.Done()
 		s.stop(t, p, killTimeout)
-		root := filepath.Join(dir, "rootfs", rootfsKey(chainID(cfg.RootFS.DiffIDs), sandbox.IDMapping()))
+		root := rootfsOf(t, dir, appImage(t))
 		var st syscall.Stat_t
 		if err := syscall.Stat(filepath.Join(root, "app"), &st); err != nil {
 			t.Fatalf("rootfs of mapping %q: %v", sandbox.IDMapping(), err)
@@ -90,15 +87,30 @@ func sandboxLeftovers(dir string) func(t *testing.T, id string) {
 	}
 }
 
-// checkRootfsCache checks that after every process was stopped the cache
-// holds the image's rootfs, named by its ChainID, and nothing else.
-func checkRootfsCache(t *testing.T, dir string, img v1.Image) {
+// rootfsOf returns where the runtime in dir keeps img's rootfs under the
+// current id mapping; the image must have been started already.
+func rootfsOf(t *testing.T, dir string, img v1.Image) string {
 	t.Helper()
-	cfg, err := img.ConfigFile()
+	c, err := rootfs.Open(filepath.Join(dir, "rootfs"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"proc", "rootfs", "rootfs/" + rootfsKey(chainID(cfg.RootFS.DiffIDs), sandbox.IDMapping())}
+	root, err := c.Get(t.Context(), img)
+	if err != nil {
+		t.Fatalf("rootfs of mapping %q: %v", sandbox.IDMapping(), err)
+	}
+	return root
+}
+
+// checkRootfsCache checks that after every process was stopped the cache
+// holds the image's rootfs and nothing else but its lock.
+func checkRootfsCache(t *testing.T, dir string, img v1.Image) {
+	t.Helper()
+	root, err := filepath.Rel(dir, rootfsOf(t, dir, img))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"proc", "rootfs", root}
 	var got []string
 	for _, pattern := range []string{"*", "proc/*", "rootfs/*", "rootfs/.*"} {
 		m, err := filepath.Glob(filepath.Join(dir, pattern))
@@ -106,8 +118,9 @@ func checkRootfsCache(t *testing.T, dir string, img v1.Image) {
 			t.Fatal(err)
 		}
 		for _, p := range m {
-			rel, _ := filepath.Rel(dir, p)
-			got = append(got, rel)
+			if rel, _ := filepath.Rel(dir, p); !strings.HasSuffix(rel, ".lock") {
+				got = append(got, rel)
+			}
 		}
 	}
 	if strings.Join(got, " ") != strings.Join(want, " ") {

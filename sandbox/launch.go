@@ -60,8 +60,11 @@ type initConfig struct {
 type report struct {
 	Error       string `json:",omitempty"`
 	Unavailable bool   `json:",omitempty"`
-	Code        int
-	Signal      syscall.Signal `json:",omitempty"`
+	// Errno and Is carry what the error wraps (see errorReport).
+	Errno  syscall.Errno `json:",omitempty"`
+	Is     []int         `json:",omitempty"`
+	Code   int
+	Signal syscall.Signal `json:",omitempty"`
 }
 
 func (r report) exitError() *ExitError {
@@ -322,7 +325,7 @@ func parseReport(ctx context.Context, ic initConfig, data []byte, readErr, waitE
 	if rep.Unavailable {
 		return report{}, fmt.Errorf("%w: %s; build with `--sandbox none` on this machine", ErrUnavailable, rep.Error)
 	}
-	return report{}, fmt.Errorf("%s in sandbox: %s", ic.task(), rep.Error)
+	return report{}, &initError{msg: fmt.Sprintf("%s in sandbox: %s", ic.task(), rep.Error), causes: rep.causes()}
 }
 
 // task names what the init was started for, for error messages.

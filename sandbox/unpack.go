@@ -53,7 +53,7 @@ func runTask(ctx context.Context, ids idMap, ic initConfig, stdin io.Reader) err
 // unpackReport applies the layer on the init's stdin to dir.
 func unpackReport(dir string, owners [2]int) report {
 	if err := layers.Unpack(os.Stdin, dir, layers.WithOwners(owners[0], owners[1])); err != nil {
-		return report{Error: err.Error()}
+		return errorReport(err)
 	}
 	return report{}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"maps"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -43,7 +44,7 @@ func TestCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLabels := map[string]string{"io.paas.stack.name": "test-hello", "io.paas.stack.suite": "bookworm", "io.paas.stack.packages": "hello"}
-	if !equalMaps(cfg.Config.Labels, wantLabels) {
+	if !maps.Equal(cfg.Config.Labels, wantLabels) {
 		t.Errorf("Create() labels = %v, want %v", cfg.Config.Labels, wantLabels)
 	}
 	checkProgress(t, progress.String())

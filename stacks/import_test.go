@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/paas-dev/paas/internal/testenv"
 )
 
 func TestImportKeepsDigests(t *testing.T) {
@@ -158,7 +160,7 @@ func randomImage(t *testing.T) v1.Image {
 func TestImportTarballIsFromTarball(t *testing.T) {
 	tmp := t.TempDir()
 	p := filepath.Join(tmp, "rootfs.tar.zst")
-	os.WriteFile(p, zstdBytes(t, tarBytes(t, file("etc/hostname", "stack\n"))), 0o644)
+	os.WriteFile(p, zstdBytes(t, testenv.Tar(t, testenv.File("etc/hostname", "stack\n"))), 0o644)
 	got, err := Import(context.Background(), p, tmp)
 	if err != nil {
 		t.Fatalf("Import(%s) error: %v", p, err)

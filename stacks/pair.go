@@ -184,12 +184,14 @@ func Remove(h *home.Home, name string) error {
 	if err != nil {
 		return fmt.Errorf("stack %s: %w", name, err)
 	}
-	digest, err := img.Digest()
+	// The tree first: finding it needs the image's config, which removing
+	// the tag may collect.
+	c, err := h.Rootfs()
 	if err != nil {
 		return err
 	}
-	if err := h.Store().Remove(oci.KindStack, name); err != nil {
+	if err := c.Remove(img); err != nil {
 		return err
 	}
-	return RemoveRootfs(h.Dir(), digest)
+	return h.Store().Remove(oci.KindStack, name)
 }

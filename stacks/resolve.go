@@ -63,7 +63,7 @@ func Resolve(ctx context.Context, h *home.Home, ref string, rootfs bool, con *co
 		return nil, fmt.Errorf("%w: stack %s: %w", ErrUnusable, ref, err)
 	}
 	if rootfs {
-		if s.Rootfs, err = Rootfs(ctx, h.Dir(), img); err != nil {
+		if s.Rootfs, err = unpack(ctx, h, img); err != nil {
 			return nil, fmt.Errorf("%w: unpacking stack %s: %w", ErrUnusable, ref, err)
 		}
 	}
@@ -128,4 +128,14 @@ func nameOf(img v1.Image, ref string) string {
 	_, path, _ := strings.Cut(ref, ":")
 	base := filepath.Base(strings.TrimSuffix(path, "/"))
 	return strings.TrimSuffix(strings.TrimSuffix(base, ".tar"), ".tar.gz")
+}
+
+// unpack returns the directory of img's root filesystem in the home's
+// rootfs cache.
+func unpack(ctx context.Context, h *home.Home, img v1.Image) (string, error) {
+	c, err := h.Rootfs()
+	if err != nil {
+		return "", err
+	}
+	return c.Get(ctx, img)
 }

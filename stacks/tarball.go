@@ -4,10 +4,8 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 
@@ -17,6 +15,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // ErrNotTarball is returned when a rootfs file is not a tar archive (plain,
@@ -113,9 +113,9 @@ func spoolLayer(path, tempDir string) (_ *fileLayer, retErr error) {
 	}()
 	file := &stickyWriter{w: out}
 	buf := bufio.NewWriterSize(file, 1<<20)
-	blob := &hashingWriter{w: buf, h: sha256.New()}
-	diffID := sha256.New()
-	if err := encodeLayer(bufio.NewReaderSize(src, 1<<20), blob, diffID); err != nil {
+	blob := fsutil.NewDigester()
+	diffID := fsutil.NewDigester()
+	if err := encodeLayer(bufio.NewReaderSize(src, 1<<20), io.MultiWriter(buf, blob), diffID); err != nil {
 		if file.err != nil {
 			// The write failed (a full disk), not the tarball.
 			return nil, fmt.Errorf("writing layer file: %w", file.err)
@@ -130,9 +130,9 @@ func spoolLayer(path, tempDir string) (_ *fileLayer, retErr error) {
 	}
 	return &fileLayer{
 		path:   out.Name(),
-		digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", blob.h.Sum(nil))},
-		diffID: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", diffID.Sum(nil))},
-		size:   blob.n,
+		digest: blob.Digest(),
+		diffID: diffID.Digest(),
+		size:   blob.Size(),
 	}, nil
 }
 
@@ -210,19 +210,5 @@ func (sw *stickyWriter) Write(p []byte) (int, error) {
 	if err != nil && sw.err == nil {
 		sw.err = err
 	}
-	return n, err
-}
-
-// hashingWriter counts and hashes what it writes through.
-type hashingWriter struct {
-	w io.Writer
-	h hash.Hash
-	n int64
-}
-
-func (hw *hashingWriter) Write(p []byte) (int, error) {
-	n, err := hw.w.Write(p)
-	hw.h.Write(p[:n])
-	hw.n += int64(n)
 	return n, err
 }

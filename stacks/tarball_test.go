@@ -39,7 +39,7 @@ func TestFromTarballStackIsReproducible(t *testing.T) {
 }
 
 func TestFromTarballConfig(t *testing.T) {
-	img := fromBytes(t, tarBytes(t, file("etc/debian_version", "12.0\n")))
+	img := fromBytes(t, testenv.Tar(t, testenv.File("etc/debian_version", "12.0\n")))
 	cfg, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -76,7 +76,7 @@ func TestFromTarballConfig(t *testing.T) {
 }
 
 func TestFromTarballCompressions(t *testing.T) {
-	raw := tarBytes(t, dir("etc", 0o755), file("etc/hostname", "stack\n"), symlink("bin", "usr/bin"))
+	raw := testenv.Tar(t, testenv.Dir("etc", 0o755), testenv.File("etc/hostname", "stack\n"), testenv.Symlink("bin", "usr/bin"))
 	gz := gzipBytes(t, raw)
 	want := digestOf(raw)
 	tests := []struct {
@@ -108,7 +108,7 @@ func TestFromTarballCompressions(t *testing.T) {
 }
 
 func TestFromTarballPlainAndZstdAgree(t *testing.T) {
-	raw := tarBytes(t, file("a", "a"), file("b", "b"))
+	raw := testenv.Tar(t, testenv.File("a", "a"), testenv.File("b", "b"))
 	plainImg, zstdImg := fromBytes(t, raw), fromBytes(t, zstdBytes(t, raw))
 	if p, z := digest(t, plainImg), digest(t, zstdImg); p != z {
 		t.Errorf("FromTarball(zstd) = %v, want %v as for the plain tarball", z, p)
@@ -122,7 +122,7 @@ func TestFromTarballRejects(t *testing.T) {
 	}{
 		{"empty file", nil},
 		{"text", []byte("this is not a tarball, just some text that is long enough to fill a header block maybe")},
-		{"empty tar", tarBytes(t)},
+		{"empty tar", testenv.Tar(t)},
 		{"broken gzip", gzipBytes(t, []byte("not a tar"))[:10]},
 	}
 	for _, tt := range tests {
@@ -154,7 +154,7 @@ func ExampleFromTarball() {
 	tmp, _ := os.MkdirTemp("", "example-")
 	defer os.RemoveAll(tmp)
 	p := filepath.Join(tmp, "rootfs.tar")
-	data, _ := buildTar(file("etc/hostname", "stack\n"))
+	data, _ := testenv.BuildTar(testenv.File("etc/hostname", "stack\n"))
 	os.WriteFile(p, data, 0o644)
 	img, err := FromTarball(p, tmp)
 	if err != nil {

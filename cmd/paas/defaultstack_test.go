@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/paas-dev/paas/builder"
+	"github.com/paas-dev/paas/fsutil"
 
 	"github.com/paas-dev/paas/internal/testenv"
-	"github.com/paas-dev/paas/layers"
 )
 
 // On a fresh store, a build with no stack named creates the default stack
@@ -22,7 +22,7 @@ func TestBuildCreatesDefaultStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { layers.RemoveAll(dir) })
+	t.Cleanup(func() { fsutil.RemoveAll(dir) })
 	h := &testHome{dir: dir, user: root}
 	noStack := []string{"PAAS_STACK="}
 	out, code := h.paasEnv(t, noStack, "build", "--json", "-t", "fresh", "-b", buildpackDir("hello"), appCopy(t, root, "hello"))

@@ -18,10 +18,10 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/paas-dev/paas/builder"
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/oci"
 
 	"github.com/paas-dev/paas/internal/testenv"
-	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/sandbox"
 )
 
@@ -56,7 +56,7 @@ func TestMain(m *testing.M) {
 		code := m.Run()
 		testenv.StopContainerd()
 		for _, h := range homes {
-			layers.RemoveAll(h.dir)
+			fsutil.RemoveAll(h.dir)
 		}
 		return code
 	}()

@@ -1,4 +1,4 @@
-package layers
+package fsutil
 
 import (
 	"errors"
@@ -13,6 +13,7 @@ import (
 // first gives the owner rwx on each directory so that trees unpacked with
 // read-only directories (a rootfs has many) can be removed by their owner.
 // Symlinks are removed, never followed. A missing dir is not an error.
+// Files of other users are for sandbox.RemoveAll, which builds on this.
 func RemoveAll(dir string) error {
 	clean := filepath.Clean(dir)
 	parent, base := filepath.Split(clean)
@@ -30,16 +31,17 @@ func RemoveAll(dir string) error {
 		return fmt.Errorf("removing %s: %w", dir, err)
 	}
 	defer unix.Close(pfd)
-	if err := removeAt(pfd, base); err != nil {
+	if err := RemoveAt(pfd, base); err != nil {
 		return fmt.Errorf("removing %s: %w", dir, err)
 	}
 	return nil
 }
 
-// removeAt removes the entry name of directory dirfd and, for a directory,
-// everything in it. Each name is a single path element opened relative to
-// its parent without following symlinks, so nothing outside is touched.
-func removeAt(dirfd int, name string) error {
+// RemoveAt removes the entry name of directory dirfd and, for a directory,
+// everything in it, as RemoveAll does. Each name is a single path element
+// opened relative to its parent without following symlinks, so nothing
+// outside is touched. A missing name is not an error.
+func RemoveAt(dirfd int, name string) error {
 	err := unix.Unlinkat(dirfd, name, 0)
 	if err == nil || errors.Is(err, unix.ENOENT) {
 		return nil
@@ -55,7 +57,7 @@ func removeAt(dirfd int, name string) error {
 
 // emptyDirAt removes everything inside the directory name of dirfd.
 func emptyDirAt(dirfd int, name string) error {
-	fd, err := openDirNoFollow(dirfd, name)
+	fd, err := OpenDirAt(dirfd, name)
 	if err != nil {
 		return err
 	}
@@ -75,16 +77,17 @@ func emptyDir(fd int, d *os.File) error {
 		return err
 	}
 	for _, n := range names {
-		if err := removeAt(fd, n); err != nil {
+		if err := RemoveAt(fd, n); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// openDirNoFollow opens directory name of dirfd for reading; if the owner
-// cannot read it, it is chmodded u+rwx first.
-func openDirNoFollow(dirfd int, name string) (int, error) {
+// OpenDirAt opens directory name of dirfd for reading, never following a
+// symlink (it fails with ELOOP or ENOTDIR); if the owner cannot read it,
+// it is chmodded u+rwx first. The caller closes the descriptor.
+func OpenDirAt(dirfd int, name string) (int, error) {
 	const flags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC
 	fd, err := unix.Openat(dirfd, name, flags, 0)
 	if !errors.Is(err, unix.EACCES) {
