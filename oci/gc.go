@@ -24,23 +24,16 @@ func (s *Store) GC() error {
 		return err
 	}
 	defer gc.Close()
-	l, err := s.lock(indexLock, unix.LOCK_EX)
-	if err != nil {
-		return err
-	}
-	defer l.Close()
-	idx, err := s.readIndex()
-	if err != nil {
-		return err
-	}
-	keep, err := s.reachable(idx)
-	if err != nil {
-		return fmt.Errorf("collecting garbage: %w", err)
-	}
-	if err := s.removeTemps(); err != nil {
-		return err
-	}
-	return s.removeBlobsExcept(keep)
+	return s.withIndex(func(idx *v1.IndexManifest) error {
+		keep, err := s.reachable(idx)
+		if err != nil {
+			return fmt.Errorf("collecting garbage: %w", err)
+		}
+		if err := s.removeTemps(); err != nil {
+			return err
+		}
+		return s.removeBlobsExcept(keep)
+	})
 }
 
 // reachable returns the digests of every blob the index leads to. A

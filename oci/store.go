@@ -130,6 +130,17 @@ func (s *Store) writeIndex(idx *v1.IndexManifest) error {
 
 // updateIndex applies change to index.json under the index lock.
 func (s *Store) updateIndex(change func(*v1.IndexManifest) error) error {
+	return s.withIndex(func(idx *v1.IndexManifest) error {
+		if err := change(idx); err != nil {
+			return err
+		}
+		return s.writeIndex(idx)
+	})
+}
+
+// withIndex calls fn with index.json as read under the index lock, which
+// it holds until fn returns.
+func (s *Store) withIndex(fn func(*v1.IndexManifest) error) error {
 	l, err := s.lock(indexLock, unix.LOCK_EX)
 	if err != nil {
 		return err
@@ -139,10 +150,7 @@ func (s *Store) updateIndex(change func(*v1.IndexManifest) error) error {
 	if err != nil {
 		return err
 	}
-	if err := change(idx); err != nil {
-		return err
-	}
-	return s.writeIndex(idx)
+	return fn(idx)
 }
 
 // checkTag checks kind and normalises name.

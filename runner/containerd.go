@@ -109,14 +109,7 @@ func (r *containerdRuntime) Close() error {
 // Start imports spec.Image into containerd unless it is there already,
 // then creates a container and starts its task.
 func (r *containerdRuntime) Start(ctx context.Context, spec Spec) (_ Process, retErr error) {
-	if err := checkSpec(spec); err != nil {
-		return nil, err
-	}
-	cfg, err := configFile(spec.Image, spec.ID)
-	if err != nil {
-		return nil, err
-	}
-	args, err := imageArgs(cfg.Config, spec)
+	_, args, err := specCommand(spec)
 	if err != nil {
 		return nil, err
 	}

@@ -96,6 +96,23 @@ func Address(flag string) string {
 	return DefaultAddress
 }
 
+// specCommand checks spec and returns its image's config and the command
+// line the process runs, as both runtimes start it.
+func specCommand(spec Spec) (*v1.ConfigFile, []string, error) {
+	if err := checkSpec(spec); err != nil {
+		return nil, nil, err
+	}
+	cfg, err := configFile(spec.Image, spec.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	args, err := imageArgs(cfg.Config, spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, args, nil
+}
+
 // checkSpec rejects specs no runtime can start.
 func checkSpec(spec Spec) error {
 	switch {

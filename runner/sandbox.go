@@ -118,14 +118,7 @@ func (r *sandboxRuntime) Start(ctx context.Context, spec Spec) (_ Process, retEr
 // command line under the stop wrapper, environment, working directory and
 // user.
 func (r *sandboxRuntime) command(spec Spec) (*sandbox.Cmd, error) {
-	if err := checkSpec(spec); err != nil {
-		return nil, err
-	}
-	cfg, err := configFile(spec.Image, spec.ID)
-	if err != nil {
-		return nil, err
-	}
-	args, err := imageArgs(cfg.Config, spec)
+	cfg, args, err := specCommand(spec)
 	if err != nil {
 		return nil, err
 	}
