@@ -129,7 +129,11 @@ func KindOf(err error) Kind {
 }
 
 // diskFull reports whether err's tree holds an ENOSPC that is not inside
-// an error of class Sandbox or Interrupted.
+// an error of class Sandbox or Interrupted. It walks the tree one node at a
+// time and asserts on each node: errors.As would look through the Sandbox
+// and Interrupted errors the walk must stop at.
+//
+//nolint:errorlint // a node-by-node walk of the tree, as described above
 func diskFull(err error) bool {
 	if err == nil {
 		return false

@@ -10,10 +10,10 @@ import (
 
 func TestRemoveAllReadOnlyTree(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tree")
-	mustMkdir(t, dir, 0o755)
-	mustMkdir(t, filepath.Join(dir, "ro"), 0o755)
+	mustMkdir(t, dir)
+	mustMkdir(t, filepath.Join(dir, "ro"))
 	mustWrite(t, filepath.Join(dir, "ro", "f"), "x")
-	mustMkdir(t, filepath.Join(dir, "ro", "locked"), 0o755)
+	mustMkdir(t, filepath.Join(dir, "ro", "locked"))
 	mustWrite(t, filepath.Join(dir, "ro", "locked", "g"), "y")
 	for _, d := range []struct {
 		path string
@@ -37,14 +37,14 @@ func TestRemoveAllKeepsLinkTargets(t *testing.T) {
 	outside := t.TempDir()
 	mustWrite(t, filepath.Join(outside, "file"), "keep")
 	ro := filepath.Join(outside, "ro")
-	mustMkdir(t, ro, 0o755)
+	mustMkdir(t, ro)
 	mustWrite(t, filepath.Join(ro, "f"), "keep")
 	if err := os.Chmod(ro, 0o555); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.Chmod(ro, 0o755) })
 	dir := filepath.Join(t.TempDir(), "tree")
-	mustMkdir(t, dir, 0o755)
+	mustMkdir(t, dir)
 	for name, target := range map[string]string{"file": filepath.Join(outside, "file"), "ro": ro} {
 		if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)
@@ -92,9 +92,9 @@ func TestRemoveAllMissingAndInvalid(t *testing.T) {
 	}
 }
 
-func mustMkdir(t *testing.T, dir string, mode fs.FileMode) {
+func mustMkdir(t *testing.T, dir string) {
 	t.Helper()
-	if err := os.Mkdir(dir, mode); err != nil {
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -26,7 +26,7 @@ func ExampleFromFiles() {
 	for _, c := range []layers.Compression{layers.Gzip, layers.Zstd} {
 		l, err := layers.FromFiles(files, layers.WithPrefix("cnb"), layers.WithCompression(c), layers.WithTempDir(tmp))
 		if err != nil {
-			log.Fatal(err)
+			panic(err) // unlike log.Fatal, runs the deferred RemoveAll
 		}
 		diffID, _ := l.DiffID()
 		digest, _ := l.Digest()

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -81,7 +82,7 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("process layer: %w", err)
 	}
-	appOpts := append(lopts,
+	appOpts := append(slices.Clone(lopts),
 		layers.WithPrefix(path.Base(launch.AppDir)),
 		layers.WithOwner(RunUID, RunGID))
 	if o.Warn != nil {

@@ -3,6 +3,7 @@ package lifecycle_test
 import (
 	"archive/tar"
 	"encoding/json"
+	"errors"
 	"io"
 	"path/filepath"
 	"reflect"
@@ -40,7 +41,7 @@ func layerFiles(t *testing.T, l v1.Layer) map[string]entry {
 	tr := tar.NewReader(rc)
 	for {
 		hdr, err := tr.Next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return files
 		}
 		if err != nil {

@@ -40,8 +40,8 @@ type cappedBuffer struct {
 	stop func()
 }
 
-func newCappedBuffer(max int, stop func()) *cappedBuffer {
-	return &cappedBuffer{max: max, stop: stop}
+func newCappedBuffer(limit int, stop func()) *cappedBuffer {
+	return &cappedBuffer{max: limit, stop: stop}
 }
 
 func (c *cappedBuffer) Write(p []byte) (int, error) {

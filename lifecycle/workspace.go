@@ -72,7 +72,7 @@ func copyTree(src, dst string, skip func(rel string, isDir bool) bool, warn func
 
 func copyRegular(src, dst string, info fs.FileInfo, links map[[2]uint64]string) error {
 	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-		key := [2]uint64{uint64(st.Dev), st.Ino}
+		key := [2]uint64{st.Dev, st.Ino}
 		if first, seen := links[key]; seen {
 			return os.Link(first, dst)
 		}

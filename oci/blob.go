@@ -49,7 +49,7 @@ func newVerifyingReader(rc io.ReadCloser, want v1.Hash, size int64) io.ReadClose
 
 func (v *verifyingReader) Read(p []byte) (int, error) {
 	n, err := v.rc.Read(p)
-	v.d.Write(p[:n])
+	_, _ = v.d.Write(p[:n]) // a Digester never fails
 	if err == io.EOF {
 		if cerr := checkDigest(v.d, v.want, v.size); cerr != nil {
 			return n, cerr

@@ -64,7 +64,7 @@ func (s *Store) putManifest(ctx context.Context, img v1.Image) (v1.Descriptor, e
 		}
 	}
 	d := fsutil.NewDigester()
-	d.Write(raw)
+	_, _ = d.Write(raw) // a Digester never fails
 	digest := d.Digest()
 	if err := s.putBytes(ctx, digest, raw); err != nil {
 		return v1.Descriptor{}, err
@@ -97,8 +97,7 @@ func (s *Store) putLayer(ctx context.Context, l v1.Layer) error {
 		return fmt.Errorf("opening layer %s: %w", digest, err)
 	}
 	defer rc.Close()
-	_, err = s.writeBlob(ctx, &digest, size, rc)
-	return err
+	return s.writeBlob(ctx, &digest, size, rc)
 }
 
 // putStream writes a layer whose digest is known only after reading it.
@@ -108,16 +107,14 @@ func (s *Store) putStream(ctx context.Context, l v1.Layer) error {
 		return fmt.Errorf("opening streamed layer: %w", err)
 	}
 	defer rc.Close()
-	_, err = s.writeBlob(ctx, nil, -1, rc)
-	return err
+	return s.writeBlob(ctx, nil, -1, rc)
 }
 
 func (s *Store) putBytes(ctx context.Context, digest v1.Hash, b []byte) error {
 	if s.has(digest, int64(len(b))) {
 		return nil
 	}
-	_, err := s.writeBlob(ctx, &digest, int64(len(b)), bytes.NewReader(b))
-	return err
+	return s.writeBlob(ctx, &digest, int64(len(b)), bytes.NewReader(b))
 }
 
 // has reports whether the store holds blob h of the given size; a negative
@@ -131,31 +128,31 @@ func (s *Store) has(h v1.Hash, size int64) bool {
 // against want and size (when given) as it goes, syncs it and renames it to
 // its digest. On any failure, ENOSPC included, the temp file is removed and
 // nothing becomes visible.
-func (s *Store) writeBlob(ctx context.Context, want *v1.Hash, size int64, r io.Reader) (v1.Hash, error) {
+func (s *Store) writeBlob(ctx context.Context, want *v1.Hash, size int64, r io.Reader) error {
 	if want != nil {
 		if err := checkAlgorithm(*want); err != nil {
-			return v1.Hash{}, err
+			return err
 		}
 	}
 	tmp, err := fsutil.CreateTemp(s.path("blobs"), tmpPrefix+"*")
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("creating blob file: %w", err)
+		return fmt.Errorf("creating blob file: %w", err)
 	}
 	defer tmp.Discard()
 	d := fsutil.NewDigester()
 	if _, err := io.Copy(io.MultiWriter(tmp, d), ctxReader{ctx, r}); err != nil {
-		return v1.Hash{}, fmt.Errorf("writing blob %s: %w", describe(want), err)
+		return fmt.Errorf("writing blob %s: %w", describe(want), err)
 	}
 	got := d.Digest()
 	if want != nil {
 		if err := checkDigest(d, *want, size); err != nil {
-			return v1.Hash{}, err
+			return err
 		}
 	}
 	if err := tmp.Commit(s.blobPath(got)); err != nil {
-		return v1.Hash{}, fmt.Errorf("storing blob %s: %w", got, err)
+		return fmt.Errorf("storing blob %s: %w", got, err)
 	}
-	return got, nil
+	return nil
 }
 
 func describe(h *v1.Hash) string {

@@ -208,7 +208,8 @@ func (r *containerdRuntime) prepareImage(ctx context.Context, spec Spec) (client
 	if err != nil {
 		return nil, fmt.Errorf("creating lease: %w", err)
 	}
-	defer done(context.WithoutCancel(ctx))
+	// Releasing the lease is best-effort: one left behind expires by itself.
+	defer func() { _ = done(context.WithoutCancel(ctx)) }()
 	target, err := importImage(ctx, r.client.ContentStore(), spec.Image)
 	if err != nil {
 		return nil, err

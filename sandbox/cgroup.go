@@ -93,10 +93,10 @@ func newCgroup(name string, l Limits) (_ *cgroup, retErr error) {
 
 // writeIfExists writes a control file the kernel may not offer.
 func writeIfExists(dir, name, value string) error {
-	if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-		return nil
+	if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+		return writeFile(dir, name, value)
 	}
-	return writeFile(dir, name, value)
+	return nil // not offered: nothing to write
 }
 
 func isCgroup2() bool {

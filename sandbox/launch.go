@@ -317,7 +317,10 @@ func parseReport(ctx context.Context, ic initConfig, data []byte, readErr, waitE
 	}
 	var rep report
 	if readErr != nil || len(data) == 0 || json.Unmarshal(data, &rep) != nil {
-		return report{}, fmt.Errorf("%s: sandbox init ended without a report: %v", ic.task(), waitErr)
+		if waitErr == nil {
+			return report{}, fmt.Errorf("%s: sandbox init ended without a report", ic.task())
+		}
+		return report{}, fmt.Errorf("%s: sandbox init ended without a report: %w", ic.task(), waitErr)
 	}
 	if rep.Error == "" {
 		return rep, nil

@@ -43,7 +43,7 @@ func stackRoot(t testing.TB) string {
 		}
 		out, err := exec.Command("tar", "-xf", tarball, "-C", stack.dir, "--exclude=./dev/*").CombinedOutput()
 		if err != nil {
-			stack.err = fmt.Errorf("unpacking %s: %v\n%s", tarball, err, out)
+			stack.err = fmt.Errorf("unpacking %s: %w\n%s", tarball, err, out)
 			return
 		}
 		stack.err = Own(stack.dir)

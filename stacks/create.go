@@ -62,7 +62,7 @@ func checkSpace(dir string) error {
 	}
 	var st unix.Statfs_t
 	if err := unix.Statfs(dir, &st); err != nil {
-		return nil // mmdebstrap will say what is wrong with dir
+		return nil //nolint:nilerr // the check is advisory: mmdebstrap will say what is wrong with dir
 	}
 	if free := int64(st.Bavail) * st.Bsize; free < minCreateSpace {
 		return fmt.Errorf("%s has %s free, a stack needs more than %s: free some space there, or set PAAS_HOME to a larger disk: %w",

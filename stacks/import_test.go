@@ -195,7 +195,9 @@ func mutateToOCI(t *testing.T, img v1.Image) v1.Image {
 
 func layerFromTar(t *testing.T, b []byte) v1.Layer {
 	t.Helper()
-	l, err := tarball.LayerFromReader(bytesReader(b), tarball.WithMediaType(types.OCILayer))
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytesReader(b)), nil
+	}, tarball.WithMediaType(types.OCILayer))
 	if err != nil {
 		t.Fatal(err)
 	}

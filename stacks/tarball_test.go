@@ -77,7 +77,7 @@ func TestFromTarballConfig(t *testing.T) {
 
 func TestFromTarballCompressions(t *testing.T) {
 	raw := testenv.Tar(t, testenv.Dir("etc", 0o755), testenv.File("etc/hostname", "stack\n"), testenv.Symlink("bin", "usr/bin"))
-	gz := gzipBytes(t, raw)
+	gz := gzipBytes(raw)
 	want := digestOf(raw)
 	tests := []struct {
 		name       string
@@ -123,7 +123,7 @@ func TestFromTarballRejects(t *testing.T) {
 		{"empty file", nil},
 		{"text", []byte("this is not a tarball, just some text that is long enough to fill a header block maybe")},
 		{"empty tar", testenv.Tar(t)},
-		{"broken gzip", gzipBytes(t, []byte("not a tar"))[:10]},
+		{"broken gzip", gzipBytes([]byte("not a tar"))[:10]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,7 +214,7 @@ func mediaType(t *testing.T, f func() (types.MediaType, error)) types.MediaType 
 
 func digestOf(b []byte) string { return fmt.Sprintf("sha256:%x", sha256.Sum256(b)) }
 
-func gzipBytes(t *testing.T, b []byte) []byte {
+func gzipBytes(b []byte) []byte {
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	zw.Write(b)

@@ -40,8 +40,8 @@ func stackCommand() command {
 }
 
 // stackArgs parses a stack subcommand's flags and checks it got between
-// min and max arguments, the first a stack name; it opens the home.
-func stackArgs(env *cliEnv, sub command, fs *pflag.FlagSet, args []string, least, most int) ([]string, *home.Home, error) {
+// least and most arguments, the first a stack name; it opens the home.
+func stackArgs(sub command, fs *pflag.FlagSet, args []string, least, most int) ([]string, *home.Home, error) {
 	if err := parseFlags(fs, args); err != nil {
 		return nil, nil, err
 	}
@@ -65,7 +65,7 @@ func stackCreate(ctx context.Context, env *cliEnv, args []string) error {
 	run := fs.StringSlice("run-packages", nil, "packages added to the run image, comma separated")
 	packages := fs.StringSlice("packages", nil, "packages added to both images")
 	mirror := fs.String("mirror", "", "Debian mirror URL (default: mmdebstrap's)")
-	a, h, err := stackArgs(env, sub, fs, args, 1, 1)
+	a, h, err := stackArgs(sub, fs, args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func concat(lists ...[]string) []string {
 
 func stackPull(ctx context.Context, env *cliEnv, args []string) error {
 	sub := command{name: "stack pull", usage: "stack pull NAME BUILD_REF [RUN_REF]", summary: "Take a stack's build (and run) image from a registry"}
-	a, h, err := stackArgs(env, sub, newFlags(sub, env.stderr), args, 2, 3)
+	a, h, err := stackArgs(sub, newFlags(sub, env.stderr), args, 2, 3)
 	if err != nil {
 		return err
 	}
@@ -106,7 +106,7 @@ func stackPull(ctx context.Context, env *cliEnv, args []string) error {
 
 func stackImport(ctx context.Context, env *cliEnv, args []string) error {
 	sub := command{name: "stack import", usage: "stack import NAME SOURCE", summary: "Import a stack from a rootfs tarball, oci:DIR, oci-archive:FILE or docker-archive:FILE"}
-	a, h, err := stackArgs(env, sub, newFlags(sub, env.stderr), args, 2, 2)
+	a, h, err := stackArgs(sub, newFlags(sub, env.stderr), args, 2, 2)
 	if err != nil {
 		return err
 	}
@@ -115,7 +115,7 @@ func stackImport(ctx context.Context, env *cliEnv, args []string) error {
 
 func stackList(_ context.Context, env *cliEnv, args []string) error {
 	sub := command{name: "stack ls", usage: "stack ls", summary: "List the stacks in the store"}
-	_, h, err := stackArgs(env, sub, newFlags(sub, env.stderr), args, 0, 0)
+	_, h, err := stackArgs(sub, newFlags(sub, env.stderr), args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -133,7 +133,7 @@ func stackList(_ context.Context, env *cliEnv, args []string) error {
 
 func stackRemove(_ context.Context, env *cliEnv, args []string) error {
 	sub := command{name: "stack rm", usage: "stack rm NAME", summary: "Remove a stack from the store"}
-	a, h, err := stackArgs(env, sub, newFlags(sub, env.stderr), args, 1, 1)
+	a, h, err := stackArgs(sub, newFlags(sub, env.stderr), args, 1, 1)
 	if err != nil {
 		return err
 	}

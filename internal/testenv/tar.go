@@ -21,29 +21,36 @@ type TarEntry struct {
 // cannot import (layers' tests import testenv).
 var tarEpoch = time.Date(1980, 1, 1, 0, 0, 1, 0, time.UTC)
 
-// Dir, File, Symlink, Hardlink, Whiteout (an empty file named .wh.*),
-// Special (a fifo or device, with its type) and FileMode (a file whose
-// body is its name) make entries.
+// Dir returns a directory entry with the given mode.
 func Dir(name string, mode int64) TarEntry {
 	return TarEntry{Name: name, Type: tar.TypeDir, Mode: mode}
 }
 
+// File returns a regular file entry, mode 0644, holding body.
 func File(name, body string) TarEntry {
 	return TarEntry{Name: name, Type: tar.TypeReg, Mode: 0o644, Body: body}
 }
 
+// Symlink returns a symbolic link entry pointing at target.
 func Symlink(name, target string) TarEntry {
 	return TarEntry{Name: name, Type: tar.TypeSymlink, Mode: 0o777, Body: target}
 }
 
+// Hardlink returns a hard link entry to the earlier entry target.
 func Hardlink(name, target string) TarEntry {
 	return TarEntry{Name: name, Type: tar.TypeLink, Mode: 0o644, Body: target}
 }
 
+// Whiteout returns an empty regular file entry, for names of the form
+// .wh.* (whiteouts and opaque markers).
 func Whiteout(name string) TarEntry { return TarEntry{Name: name, Type: tar.TypeReg, Mode: 0o644} }
 
+// Special returns a fifo or device entry of type typ (such as
+// tar.TypeFifo or tar.TypeChar), mode 0666.
 func Special(name string, typ byte) TarEntry { return TarEntry{Name: name, Type: typ, Mode: 0o666} }
 
+// FileMode returns a regular file entry with the given mode whose body is
+// its name.
 func FileMode(name string, mode int64) TarEntry {
 	e := File(name, name)
 	e.Mode = mode
