@@ -208,50 +208,6 @@ func TestWriteRefusesForeignDir(t *testing.T) {
 	}
 }
 
-func TestParseDest(t *testing.T) {
-	tests := []struct {
-		dest          string
-		wantTransport string
-		wantPath      string
-		wantErr       bool
-	}{
-		{"oci:out", "oci", "out", false},
-		{"oci-archive:/tmp/app.tar", "oci-archive", "/tmp/app.tar", false},
-		{"docker-archive:app.tar", "docker-archive", "app.tar", false},
-		{"out", "", "", true},
-		{"docker://registry/app", "", "", true},
-		{"tar:app.tar", "", "", true},
-		{"oci:", "", "", true},
-		{"oci:out:app", "", "", true},
-		{"", "", "", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.dest, func(t *testing.T) {
-			transport, path, err := ParseDest(tt.dest)
-			if tt.wantErr {
-				if !errors.Is(err, ErrInvalidDest) || !strings.Contains(err.Error(), "oci:DIR, oci-archive:FILE or docker-archive:FILE") {
-					t.Errorf("ParseDest(%q) = %v, want ErrInvalidDest listing the forms", tt.dest, err)
-				}
-				return
-			}
-			if err != nil || transport != tt.wantTransport || path != tt.wantPath {
-				t.Errorf("ParseDest(%q) = %q, %q, %v, want %q, %q", tt.dest, transport, path, err, tt.wantTransport, tt.wantPath)
-			}
-		})
-	}
-}
-
-func TestLoadErrors(t *testing.T) {
-	tests := []string{"nowhere", "http:x", "oci:", "oci:" + t.TempDir(), "oci-archive:/nonexistent.tar", "docker-archive:/nonexistent.tar"}
-	for _, source := range tests {
-		t.Run(source, func(t *testing.T) {
-			if _, err := Load(source); err == nil {
-				t.Errorf("Load(%q) = nil error, want one", source)
-			}
-		})
-	}
-}
-
 func TestOCI(t *testing.T) {
 	docker := randomImage(t, 1024, 3)
 	got, err := OCI(docker)
@@ -334,55 +290,6 @@ func TestPush(t *testing.T) {
 	if err := Push(context.Background(), img, "Not A Ref", nil); !errors.Is(err, ErrInvalidName) {
 		t.Errorf("Push(bad ref) = %v, want ErrInvalidName", err)
 	}
-}
-
-func TestNormalizeName(t *testing.T) {
-	tests := []struct {
-		in, want string
-		wantErr  bool
-	}{
-		{"app", "app:latest", false},
-		{"app:v1", "app:v1", false},
-		{"team/app", "team/app:latest", false},
-		{"localhost:5000/app", "localhost:5000/app:latest", false},
-		{"registry.example.com/team/app:1.2", "registry.example.com/team/app:1.2", false},
-		{"", "", true},
-		{"App", "", true},
-		{"app@sha256:" + strings.Repeat("0", 64), "", true},
-		{"app:bad tag", "", true},
-		{"my_app/web__1.v2", "my_app/web__1.v2:latest", false},
-		{"..", "", true},
-		{".", "", true},
-		{"../app", "", true},
-		{"a/../b", "", true},
-		{"a/./b:v1", "", true},
-		{"a//b", "", true},
-		{"-app", "", true},
-		{"app-", "", true},
-		{"..:5000/app", "", true},
-		{"app:..", "", true},
-		{"app:-x", "", true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, err := NormalizeName(tt.in)
-			if tt.wantErr {
-				if !errors.Is(err, ErrInvalidName) {
-					t.Errorf("NormalizeName(%q) = %q, %v, want ErrInvalidName", tt.in, got, err)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Errorf("NormalizeName(%q) = %q, %v, want %q", tt.in, got, err, tt.want)
-			}
-		})
-	}
-}
-
-func ExampleNormalizeName() {
-	n, _ := NormalizeName("localhost:5000/shop")
-	fmt.Println(n)
-	// Output: localhost:5000/shop:latest
 }
 
 // TestLoadForeignArchives loads archives that skopeo wrote, so the readers
