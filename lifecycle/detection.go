@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/detect"
 	"github.com/paas-dev/paas/sandbox"
 )
@@ -29,11 +28,7 @@ func (b *build) detect(ctx context.Context) error {
 	}
 	b.con.Info("Using buildpacks from %s", sel.Source)
 	for i, ref := range sel.Refs {
-		bp, err := b.prepareBuildpack(ctx, i, ref)
-		if err != nil {
-			return err
-		}
-		name, ok, err := b.runDetect(ctx, bp)
+		bp, name, ok, err := b.detectOne(ctx, i, ref)
 		if err != nil {
 			return err
 		}
@@ -49,11 +44,7 @@ func (b *build) detect(ctx context.Context) error {
 // passes builds the app alone, as on Heroku.
 func (b *build) detectFirst(ctx context.Context, refs []string) error {
 	for i, ref := range refs {
-		bp, err := b.prepareBuildpack(ctx, i, ref)
-		if err != nil {
-			return err
-		}
-		name, ok, err := b.runDetect(ctx, bp)
+		bp, name, ok, err := b.detectOne(ctx, i, ref)
 		if err != nil {
 			return err
 		}
@@ -66,6 +57,15 @@ func (b *build) detectFirst(ctx context.Context, refs []string) error {
 		return fmt.Errorf("%w: no buildpack was given and there are no default buildpacks; name one with --buildpack, BUILDPACK_URL, app.json buildpacks or a .buildpacks file", ErrDetect)
 	}
 	return fmt.Errorf("%w: no buildpack detected the app; tried: %s. Name one with --buildpack", ErrDetect, strings.Join(refs, ", "))
+}
+
+// detectOne fetches the i-th buildpack, ref, and runs its bin/detect.
+func (b *build) detectOne(ctx context.Context, i int, ref string) (bp *prepared, name string, ok bool, err error) {
+	if bp, err = b.prepareBuildpack(ctx, i, ref); err != nil {
+		return nil, "", false, err
+	}
+	name, ok, err = b.runDetect(ctx, bp)
+	return bp, name, ok, err
 }
 
 func (b *build) chose(bp *prepared, detected string) {
@@ -82,10 +82,7 @@ func (b *build) chose(bp *prepared, detected string) {
 func (b *build) runDetect(ctx context.Context, bp *prepared) (string, bool, error) {
 	phase, cancel := withLimit(ctx, b.opts.DetectTimeout)
 	defer cancel()
-	stdout := newCappedBuffer(maxDetectOutput, cancel)
-	tail := console.NewTail(20)
-	err := b.script(phase, bp, "detect", stdout, tail)
-	out, overErr := stdout.bytes()
+	out, overErr, _, err := b.cappedScript(phase, cancel, bp, "detect", maxDetectOutput, 20)
 	var exit *sandbox.ExitError
 	switch {
 	case overErr != nil:

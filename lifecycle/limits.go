@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/paas-dev/paas/console"
 )
 
 // Default limits. detect and release only look at the app and print a few
@@ -82,4 +84,15 @@ func withLimit(ctx context.Context, d time.Duration) (context.Context, context.C
 // its own time while parent did not.
 func timedOut(ctx, parent context.Context) bool {
 	return errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil
+}
+
+// cappedScript runs the buildpack's bin/NAME keeping at most limit bytes of
+// its stdout (printing more calls stop and gives overErr) and the last
+// tailLines lines of its stderr.
+func (b *build) cappedScript(ctx context.Context, stop func(), bp *prepared, name string, limit, tailLines int) (out []byte, overErr error, tail *console.Tail, err error) {
+	stdout := newCappedBuffer(limit, stop)
+	tail = console.NewTail(tailLines)
+	err = b.script(ctx, bp, name, stdout, tail)
+	out, overErr = stdout.bytes()
+	return out, overErr, tail, err
 }

@@ -88,10 +88,7 @@ func (b *build) runRelease(ctx context.Context, bp *prepared) (Release, error) {
 	}
 	phase, cancel := withLimit(ctx, b.opts.ReleaseTimeout)
 	defer cancel()
-	stdout := newCappedBuffer(maxReleaseOutput, cancel)
-	tail := console.NewTail(10)
-	err := b.script(phase, bp, "release", stdout, tail)
-	out, overErr := stdout.bytes()
+	out, overErr, tail, err := b.cappedScript(phase, cancel, bp, "release", maxReleaseOutput, 10)
 	if overErr != nil {
 		return Release{}, fmt.Errorf("%w: buildpack %s: bin/release %w", ErrRelease, bp.Ref, overErr)
 	}
