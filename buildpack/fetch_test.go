@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +14,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/paas-dev/paas/internal/testenv"
 	"golang.org/x/sys/unix"
 )
 
@@ -229,7 +229,7 @@ func TestFetchErrors(t *testing.T) {
 	commitBuildpack(t, repo, "1")
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
-	closed := closedAddr(t)
+	closed := testenv.ClosedAddr(t)
 	dir := t.TempDir()
 
 	noCompile := filepath.Join(dir, "no-compile")
@@ -288,18 +288,6 @@ func TestFetchCancelled(t *testing.T) {
 	if !errors.Is(err, ErrFetch) || !errors.Is(err, context.Canceled) {
 		t.Errorf("Fetch(cancelled) error = %v, want ErrFetch and context.Canceled", err)
 	}
-}
-
-// closedAddr returns a loopback address nothing listens on.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 func mustFetch(t *testing.T, ref string, opts Options) *Buildpack {

@@ -6,13 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/paas-dev/paas/health"
+	"github.com/paas-dev/paas/internal/testenv"
 )
 
 // Small limits for tests: they are parameters of the code under test, not
@@ -22,26 +22,6 @@ const (
 	tryWait    = time.Millisecond
 	forever    = time.Hour // longer than any test may run: reaching it is a bug
 )
-
-// serve starts h on a loopback port for the test and returns the address.
-func serve(t *testing.T, h http.HandlerFunc) string {
-	t.Helper()
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
-}
-
-// freeAddr returns a loopback address nobody listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
 
 // reply answers every request with code and body.
 func reply(code int, body string) http.HandlerFunc {
@@ -130,7 +110,7 @@ func TestWaitHTTP(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var n atomic.Int64
-			addr := serve(t, counting(&n, tt.handler))
+			addr := testenv.Serve(t, counting(&n, tt.handler))
 			err := health.Wait(context.Background(), addr, []health.Check{tt.check}, nil)
 			checkErr(t, err, tt.wantErr)
 			if got := n.Load(); got != tt.wantRequests {
@@ -152,11 +132,11 @@ func checkErr(t *testing.T, err error, want string) {
 }
 
 func TestWaitSendsHeaders(t *testing.T) {
-	addr := serve(t, func(w http.ResponseWriter, r *http.Request) {
+	addr := testenv.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Host != "shop.example.com" || r.Header.Get("X-Forwarded-Proto") != "https" {
 			http.Error(w, "wrong host or proto", http.StatusBadRequest)
 		}
-	})
+	}))
 	c := httpCheck("", "/health", "", 1)
 	c.Headers = map[string]string{"Host": "shop.example.com", "X-Forwarded-Proto": "https"}
 	if err := health.Wait(context.Background(), addr, []health.Check{c}, nil); err != nil {
@@ -165,7 +145,7 @@ func TestWaitSendsHeaders(t *testing.T) {
 }
 
 func TestWaitFailedStatus(t *testing.T) {
-	addr := serve(t, reply(http.StatusServiceUnavailable, "database\nis down"))
+	addr := testenv.Serve(t, reply(http.StatusServiceUnavailable, "database\nis down"))
 	err := health.Wait(context.Background(), addr, []health.Check{httpCheck("", "/health", "", 2)}, nil)
 	var st *health.Status
 	if !errors.As(err, &st) {
@@ -179,12 +159,12 @@ func TestWaitFailedStatus(t *testing.T) {
 func TestWaitStopsWhenProcessExits(t *testing.T) {
 	exited := make(chan struct{})
 	var n atomic.Int64
-	addr := serve(t, func(w http.ResponseWriter, r *http.Request) {
+	addr := testenv.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
 			close(exited) // the process dies while the first attempt runs
 		}
 		http.Error(w, "starting", http.StatusServiceUnavailable)
-	})
+	}))
 	c := health.Check{Path: "/health", Attempts: 5, Timeout: tryTimeout, Wait: forever}
 	err := health.Wait(context.Background(), addr, []health.Check{c}, exited)
 	if !errors.Is(err, health.ErrExited) {
@@ -219,7 +199,7 @@ func TestWaitListening(t *testing.T) {
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr := freeAddr(t)
+			addr := testenv.ClosedAddr(t)
 			_, port, _ := net.SplitHostPort(addr)
 			err := health.Wait(context.Background(), addr, nil, tt.exited, health.WithListenTimeout(tt.timeout))
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.wantMsg) || !strings.Contains(err.Error(), port) {
@@ -243,7 +223,7 @@ func TestWaitUptime(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			addr := serve(t, reply(http.StatusOK, "ok"))
+			addr := testenv.Serve(t, reply(http.StatusOK, "ok"))
 			c := health.Check{Name: "uptime", Uptime: tt.uptime}
 			err := health.Wait(context.Background(), addr, []health.Check{c}, tt.exited)
 			if !errors.Is(err, tt.want) {
@@ -254,7 +234,7 @@ func TestWaitUptime(t *testing.T) {
 }
 
 func TestWaitWarnCheckOnlyLogs(t *testing.T) {
-	addr := serve(t, reply(http.StatusInternalServerError, ""))
+	addr := testenv.Serve(t, reply(http.StatusInternalServerError, ""))
 	c := httpCheck("", "/optional", "", 1)
 	c.Warn = true
 	var log strings.Builder
