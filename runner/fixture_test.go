@@ -292,18 +292,7 @@ func freePort(t *testing.T) int {
 // directory that user owns, and returns its combined output.
 func runAs(t *testing.T, uid, gid int, env []string, args ...string) (string, error) {
 	t.Helper()
-	// Not t.TempDir: its parent is private to root.
-	dir, err := os.MkdirTemp("", "paas-runner-rootless-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chown(dir, uid, gid); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.UserDir(t, uid, gid)
 	bin := filepath.Join(dir, "runner.test")
 	copyExecutable(t, os.Args[0], bin)
 	tmp := filepath.Join(dir, "tmp")

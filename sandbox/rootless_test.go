@@ -23,7 +23,7 @@ const helperEnv = "PAAS_SANDBOX_TEST_HELPER"
 func TestRootless(t *testing.T) {
 	testenv.Require(t, testenv.Stack)
 	uid, gid := testenv.Unprivileged(t)
-	dir := userDir(t, uid, gid)
+	dir := testenv.UserDir(t, uid, gid)
 	bin := filepath.Join(dir, "sandbox.test")
 	copyExecutable(t, os.Args[0], bin)
 	tmp := filepath.Join(dir, "tmp")
@@ -48,25 +48,6 @@ func TestRootless(t *testing.T) {
 			t.Errorf("TestSandbox as uid %d output lacks %q:\n%s", uid, want, out)
 		}
 	}
-}
-
-// userDir makes a directory the given user owns, outside any directory
-// only root may enter, removed (by root, who can remove the files the
-// user's subordinate ids own) after the test.
-func userDir(t *testing.T, uid, gid int) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "paas-sandbox-rootless-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chown(dir, uid, gid); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
 }
 
 func copyExecutable(t *testing.T, src, dst string) {

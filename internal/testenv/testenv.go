@@ -140,3 +140,23 @@ func Unprivileged(t testing.TB) (uid, gid int) {
 	}
 	return uid, gid
 }
+
+// UserDir makes a directory owned by uid:gid and readable by all, outside
+// any directory only root may enter (t.TempDir's parent is private), and
+// removes it after the test (as root, who can remove what the user's
+// subordinate ids own).
+func UserDir(t testing.TB, uid, gid int) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "paas-test-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chown(dir, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
