@@ -292,31 +292,11 @@ func freePort(t *testing.T) int {
 // directory that user owns, and returns its combined output.
 func runAs(t *testing.T, uid, gid int, env []string, args ...string) (string, error) {
 	t.Helper()
-	dir := testenv.UserDir(t, uid, gid)
-	bin := filepath.Join(dir, "runner.test")
-	copyExecutable(t, os.Args[0], bin)
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(tmp, uid, gid); err != nil {
-		t.Fatal(err)
-	}
+	bin, tmp := testenv.TestBinaryAs(t, uid, gid)
 	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
+	cmd.Dir = filepath.Dir(bin)
 	cmd.Env = append([]string{"TMPDIR=" + tmp, "HOME=" + tmp}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
 	out, err := cmd.CombinedOutput()
 	return string(out), err
-}
-
-func copyExecutable(t *testing.T, src, dst string) {
-	t.Helper()
-	b, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dst, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -1,12 +1,10 @@
 package sandbox
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,25 +90,7 @@ func TestHostWritesHost(t *testing.T) {
 func TestHostCancel(t *testing.T) {
 	h := Host(nil)
 	marker := fmt.Sprintf("1000.%d", os.Getpid()*1000+7)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	outR, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- h.Run(ctx, &Cmd{Args: []string{"sh", "-c", "sleep " + marker + " & echo started; wait"}, Stdout: outW})
-		outW.Close()
-	}()
-	if got := readLine(t, bufio.NewReader(outR)); got != "started" {
-		t.Fatalf("first line = %q, want %q", got, "started")
-	}
-	cancel()
-	go io.Copy(io.Discard, outR)
-	if err := <-done; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Run() after cancel = %v, want an error wrapping %v", err, context.Canceled)
-	}
-	if pids := processesWith(t, marker); len(pids) > 0 {
-		t.Errorf("processes running sleep %s after cancel: %v, want none", marker, pids)
-	}
+	checkCancelKills(t, h, marker)
 }
 
 func TestHostCommandNotFound(t *testing.T) {

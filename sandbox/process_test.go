@@ -102,12 +102,22 @@ func testInitIsPid1(t *testing.T, m mode) {
 func testCancelKills(t *testing.T, m mode) {
 	f := newFixture(t, m, NetworkHost)
 	marker := fmt.Sprintf("1000.%d", os.Getpid()*1000+len(m.name))
+	checkCancelKills(t, f.sb, marker)
+}
+
+// checkCancelKills cancels a Run of r whose command started a sleep named
+// by marker, and checks that Run reports the cancellation and that no
+// process survives.
+func checkCancelKills(t *testing.T, r interface {
+	Run(context.Context, *Cmd) error
+}, marker string) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	outR, outW := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- f.sb.Run(ctx, &Cmd{Args: []string{"sh", "-c", "sleep " + marker + " & echo started; wait"}, Stdout: outW})
+		done <- r.Run(ctx, &Cmd{Args: []string{"sh", "-c", "sleep " + marker + " & echo started; wait"}, Stdout: outW})
 		outW.Close()
 	}()
 	if got := readLine(t, bufio.NewReader(outR)); got != "started" {

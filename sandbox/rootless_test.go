@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,18 +22,9 @@ const helperEnv = "PAAS_SANDBOX_TEST_HELPER"
 func TestRootless(t *testing.T) {
 	testenv.Require(t, testenv.Stack)
 	uid, gid := testenv.Unprivileged(t)
-	dir := testenv.UserDir(t, uid, gid)
-	bin := filepath.Join(dir, "sandbox.test")
-	copyExecutable(t, os.Args[0], bin)
-	tmp := filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmp, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chown(tmp, uid, gid); err != nil {
-		t.Fatal(err)
-	}
+	bin, tmp := testenv.TestBinaryAs(t, uid, gid)
 	cmd := exec.Command(bin, "-test.run=^TestSandbox$", "-test.v", "-test.count=1")
-	cmd.Dir = dir
+	cmd.Dir = filepath.Dir(bin)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "TMPDIR=" + tmp, "HOME=" + tmp, helperEnv + "=rootless"}
 	if os.Getuid() == 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: []uint32{}}}
@@ -47,25 +37,6 @@ func TestRootless(t *testing.T) {
 		if want := "--- PASS: TestSandbox/" + m + " "; !strings.Contains(string(out), want) {
 			t.Errorf("TestSandbox as uid %d output lacks %q:\n%s", uid, want, out)
 		}
-	}
-}
-
-func copyExecutable(t *testing.T, src, dst string) {
-	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -160,3 +160,27 @@ func UserDir(t testing.TB, uid, gid int) string {
 	}
 	return dir
 }
+
+// TestBinaryAs copies the running test binary into a UserDir of uid:gid so
+// that user can run it, and returns its path and a private temp directory
+// of that user's beside it (for TMPDIR).
+func TestBinaryAs(t testing.TB, uid, gid int) (bin, tmp string) {
+	t.Helper()
+	dir := UserDir(t, uid, gid)
+	bin = filepath.Join(dir, filepath.Base(os.Args[0]))
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmp = filepath.Join(dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(tmp, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	return bin, tmp
+}
