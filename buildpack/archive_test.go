@@ -159,19 +159,11 @@ func TestUnpackSymlinkTricks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			parent := t.TempDir()
-			path := filepath.Join(parent, "a.tgz")
-			writeTgz(t, path, tt.entries)
-			f, err := os.Open(path)
+			dir, err := tryUnpack(t, tt.entries)
 			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			dir := filepath.Join(parent, "bp")
-			if err := unpackBuildpack(t.Context(), f, dir); err != nil {
 				return // rejected: fine
 			}
-			if _, err := os.Stat(filepath.Join(parent, "evil")); err == nil {
+			if _, err := os.Stat(filepath.Join(filepath.Dir(dir), "evil")); err == nil {
 				t.Fatalf("unpackBuildpack() wrote outside its directory")
 			}
 			filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -189,6 +181,18 @@ func TestUnpackSymlinkTricks(t *testing.T) {
 
 func unpackEntries(t *testing.T, entries []entry) string {
 	t.Helper()
+	dir, err := tryUnpack(t, entries)
+	if err != nil {
+		t.Errorf("unpackBuildpack() error = %v", err)
+		return ""
+	}
+	return dir
+}
+
+// tryUnpack writes entries as a .tgz and unpacks it into the directory bp
+// beside it, returning that directory.
+func tryUnpack(t *testing.T, entries []entry) (string, error) {
+	t.Helper()
 	parent := t.TempDir()
 	path := filepath.Join(parent, "a.tgz")
 	writeTgz(t, path, entries)
@@ -198,9 +202,5 @@ func unpackEntries(t *testing.T, entries []entry) string {
 	}
 	defer f.Close()
 	dir := filepath.Join(parent, "bp")
-	if err := unpackBuildpack(t.Context(), f, dir); err != nil {
-		t.Errorf("unpackBuildpack() error = %v", err)
-		return ""
-	}
-	return dir
+	return dir, unpackBuildpack(t.Context(), f, dir)
 }
