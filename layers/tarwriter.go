@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 )
 
 // ErrChanged is returned (wrapped) when a file changes size while it is
@@ -105,7 +106,11 @@ func (t *tarWriter) file(name string, mode fs.FileMode, size int64, r io.Reader)
 	if err := t.write(h); err != nil {
 		return err
 	}
-	n, err := io.Copy(t.tw, r)
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	// Hiding r's WriterTo makes io.CopyBuffer use buf: *os.File's WriteTo
+	// would allocate a buffer of its own for every file.
+	n, err := io.CopyBuffer(t.tw, struct{ io.Reader }{r}, *buf)
 	if errors.Is(err, tar.ErrWriteTooLong) {
 		return fmt.Errorf("writing %s: grew past %d bytes: %w", name, size, ErrChanged)
 	}
@@ -117,6 +122,9 @@ func (t *tarWriter) file(name string, mode fs.FileMode, size int64, r io.Reader)
 	}
 	return nil
 }
+
+// copyBuffers hold the buffers files are copied into the tar through.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
 // tarMode converts Go's file mode bits to the tar header's Unix mode:
 // permission bits plus setuid, setgid and sticky.
