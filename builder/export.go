@@ -27,6 +27,7 @@ func (b *build) export(ctx context.Context, h *home.Home, o Options, res *lifecy
 	start := time.Now()
 	o.Console.Step("Exporting image %s", b.tag)
 	s := b.stack
+	cache := openLayerCache(h.Store(), h.LayerCache(oci.Repository(b.tag)), o.NoCache)
 	img, infos, err := lifecycle.Export(res, lifecycle.ExportOptions{
 		Base:        s.Run,
 		Stack:       lifecycle.StackLabel{Name: s.Name, Digest: s.Digest.String()},
@@ -35,6 +36,7 @@ func (b *build) export(ctx context.Context, h *home.Home, o Options, res *lifecy
 		Compression: o.Compression,
 		TempDir:     b.work,
 		Warn:        o.Console.Warner(),
+		Reuse:       cache,
 	})
 	if err != nil {
 		return nil, err
@@ -43,6 +45,9 @@ func (b *build) export(ctx context.Context, h *home.Home, o Options, res *lifecy
 	if err != nil {
 		return nil, fmt.Errorf("%w: storing %s: %w", lifecycle.ErrExport, b.tag, err)
 	}
+	if err := cache.save(); err != nil {
+		o.Console.Warn("%v (the next build compresses every layer again)", err)
+	}
 	runDigest, err := s.Run.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", lifecycle.ErrExport, err)
@@ -50,7 +55,11 @@ func (b *build) export(ctx context.Context, h *home.Home, o Options, res *lifecy
 	report.Digest, report.Layers = digest.String(), infos
 	report.Stack = lifecycle.StackLabel{Name: s.Name, Digest: s.Digest.String(), RunImage: s.RunName, RunDigest: runDigest.String()}
 	for _, l := range infos {
-		o.Console.Info("%s  %-9s %s", console.ShortDigest(l.Digest), console.Size(l.Size), l.Holds)
+		reused := ""
+		if l.Reused {
+			reused = " (reused)"
+		}
+		o.Console.Info("%s  %-9s %s%s", console.ShortDigest(l.Digest), console.Size(l.Size), l.Holds, reused)
 	}
 	report.Durations["export"] = round(time.Since(start).Seconds())
 	if err := writeOutputs(ctx, o, img, b.tag, report); err != nil {

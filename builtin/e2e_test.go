@@ -138,6 +138,7 @@ type report struct {
 type layer struct {
 	Digest string `json:"digest"`
 	Size   int64  `json:"size"`
+	By     string `json:"created_by"`
 }
 
 // build builds app (a directory) as tag on the toolchains stack with no
@@ -174,6 +175,19 @@ func appLayer(t *testing.T, r report) layer {
 		t.Fatalf("image %s has no layers", r.Name)
 	}
 	return r.Layers[len(r.Layers)-1]
+}
+
+// appFiles lists the entries of the layers holding /app: the dependency
+// layers, then the app's own.
+func appFiles(t *testing.T, r report) []string {
+	t.Helper()
+	var names []string
+	for _, l := range r.Layers {
+		if strings.HasPrefix(l.By, "paas build: dependencies (/app/") || l.By == "paas build: app (/app)" {
+			names = append(names, layerFiles(t, l.Digest)...)
+		}
+	}
+	return names
 }
 
 // layerFiles lists the entries of a layer blob in the store.

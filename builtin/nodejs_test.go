@@ -21,15 +21,15 @@ func TestNodejsApp(t *testing.T) {
 			t.Errorf("build output lacks %q:\n%s", want, out)
 		}
 	}
-	files := layerFiles(t, appLayer(t, r).Digest)
+	files := appFiles(t, r)
 	for _, want := range []string{"app/node_modules/escape-html/index.js", "app/greeting.txt", "app/.profile.d/nodejs.sh"} {
 		if !contains(files, want) {
-			t.Errorf("app layer lacks %s", want)
+			t.Errorf("the app layers lack %s", want)
 		}
 	}
 	for _, f := range files {
 		if strings.HasPrefix(f, "app/node_modules/is-number") {
-			t.Errorf("app layer holds the dev dependency: %s", f)
+			t.Errorf("the app layers hold the dev dependency: %s", f)
 			break
 		}
 	}

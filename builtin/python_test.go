@@ -20,9 +20,9 @@ func TestPythonApp(t *testing.T) {
 	if !strings.Contains(out, "-----> Creating a virtualenv in /app/.venv") {
 		t.Errorf("build output:\n%s", out)
 	}
-	files := layerFiles(t, appLayer(t, r).Digest)
+	files := appFiles(t, r)
 	if !contains(files, "app/.venv/bin/python") || !contains(files, "app/.profile.d/python.sh") {
-		t.Errorf("app layer lacks the virtualenv or .profile.d/python.sh")
+		t.Errorf("the app layers lack the virtualenv or .profile.d/python.sh")
 	}
 	if body := serve(t, r.Name); body != "hello from python\n" {
 		t.Errorf("GET / = %q, want %q", body, "hello from python\n")

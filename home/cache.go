@@ -51,3 +51,12 @@ func flockWaiting(f *os.File, waiting func()) error {
 	}
 	return unix.Flock(int(f.Fd()), unix.LOCK_EX)
 }
+
+// LayerCache returns the file recording the layers of repo's last export,
+// by the hashes that find them again (package builder). Like CACHE_DIR it
+// is read and written only under BuildCache's lock, but it is paas's own:
+// it sits beside CACHE_DIR, never inside it, where buildpacks could write
+// it.
+func (h *Home) LayerCache(repo string) string {
+	return filepath.Join(h.dir, "cache", Key(repo)+".layers.json")
+}

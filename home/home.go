@@ -2,6 +2,7 @@
 //
 //	oci/         the image store (package oci), stacks and images
 //	cache/KEY/   each app's build cache (CACHE_DIR), locked per build
+//	cache/KEY.layers.json  the layers of each app's last export, for reuse
 //	buildpacks/  fetched remote buildpacks
 //	builtin/     the builtin buildpacks, extracted from the binary
 //	rootfs/      unpacked root filesystems, shared by builds and the sandbox runtime

@@ -76,6 +76,27 @@ func TestBuildCacheTakesTurns(t *testing.T) {
 	}
 }
 
+// The layer record of an app sits beside its CACHE_DIR, out of the
+// buildpacks' reach.
+func TestLayerCacheBesideBuildCache(t *testing.T) {
+	h, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, unlock, err := h.BuildCache("app", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	record := h.LayerCache("app")
+	if filepath.Dir(record) != filepath.Dir(dir) || strings.HasPrefix(record, dir+"/") {
+		t.Fatalf("LayerCache() = %s, want it beside %s", record, dir)
+	}
+	if h.LayerCache("other") == record {
+		t.Error("two apps share a layer record")
+	}
+}
+
 func TestServingRecords(t *testing.T) {
 	h, err := Open(t.TempDir())
 	if err != nil {

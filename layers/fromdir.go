@@ -36,11 +36,11 @@ func FromDir(dir string, opts ...Option) (v1.Layer, error) {
 	if !root.IsDir() {
 		return nil, fmt.Errorf("layer source %s: %w", dir, syscall.ENOTDIR)
 	}
-	return spool(o, func(tw *tarWriter) error {
+	return makeLayer(o, func(tw *tarWriter) error {
 		if err := tw.prefixDirs(root.Mode()); err != nil {
 			return err
 		}
-		w := &walker{tw: tw, o: o, links: map[fileID]string{}}
+		w := &walker{tw: tw, o: tw.o, links: map[fileID]string{}}
 		return w.walk(dir, "")
 	})
 }
@@ -111,6 +111,9 @@ func (w *walker) regular(abs, name string, info fs.FileInfo) error {
 			return w.tw.hardlink(name, first, info.Mode())
 		}
 		w.links[id] = name
+	}
+	if w.tw.headersOnly() {
+		return w.tw.file(name, info.Mode(), info.Size(), nil)
 	}
 	// O_NOFOLLOW: if the file was swapped for a symlink since the walk
 	// listed it, fail rather than read through the link.

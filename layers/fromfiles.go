@@ -42,7 +42,7 @@ func FromFiles(files []File, opts ...Option) (v1.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return spool(o, func(tw *tarWriter) error {
+	return makeLayer(o, func(tw *tarWriter) error {
 		if err := tw.prefixDirs(defaultDirMode); err != nil {
 			return err
 		}

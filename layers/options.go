@@ -51,6 +51,7 @@ type options struct {
 	compression Compression
 	tempDir     string
 	warn        func(msg string)
+	reuse       Reuse
 }
 
 func makeOptions(opts []Option) (*options, error) {

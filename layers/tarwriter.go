@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path"
 	"strings"
+	"sync"
 )
 
 // ErrChanged is returned (wrapped) when a file changes size while it is
@@ -21,17 +22,35 @@ const defaultDirMode = 0o755
 // tarWriter writes normalized entries: every header gets the same owner and
 // mtime, blank names, no atime/ctime, and PAX format so that long names and
 // large files are encoded one way only.
+//
+// A tarWriter made by newHeaderHasher writes no tar at all: it hashes each
+// header's fields and never reads a file's content (see Reuse).
 type tarWriter struct {
-	tw *tar.Writer
-	o  *options
+	tw      *tar.Writer // nil when only headers are hashed
+	o       *options
+	headers io.Writer
 }
 
 func newTarWriter(w io.Writer, o *options) *tarWriter {
 	return &tarWriter{tw: tar.NewWriter(w), o: o}
 }
 
+// newHeaderHasher returns a tarWriter that writes the fields of every
+// header into w and skips the files' content.
+func newHeaderHasher(w io.Writer, o *options) *tarWriter {
+	return &tarWriter{o: o, headers: w}
+}
+
+// headersOnly reports whether the content of files is skipped.
+func (t *tarWriter) headersOnly() bool { return t.tw == nil }
+
 // Close writes the tar trailer.
-func (t *tarWriter) Close() error { return t.tw.Close() }
+func (t *tarWriter) Close() error {
+	if t.tw == nil {
+		return nil
+	}
+	return t.tw.Close()
+}
 
 // name returns the in-tar name of rel (slash-separated, relative to the
 // tree), with the prefix applied.
@@ -53,6 +72,13 @@ func (t *tarWriter) header(name string, typ byte, mode fs.FileMode) *tar.Header 
 }
 
 func (t *tarWriter) write(h *tar.Header) error {
+	if t.tw == nil {
+		// NUL cannot occur in a name or link target, so the fields of one
+		// header, and the headers of a stream, cannot run into each other.
+		_, err := fmt.Fprintf(t.headers, "%c\x00%s\x00%s\x00%o\x00%d\x00%d:%d\x00%d\x00",
+			h.Typeflag, h.Name, h.Linkname, h.Mode, h.Size, h.Uid, h.Gid, h.ModTime.Unix())
+		return err
+	}
 	if err := t.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("writing tar header %s: %w", h.Name, err)
 	}
@@ -98,14 +124,19 @@ func (t *tarWriter) hardlink(name, target string, mode fs.FileMode) error {
 	return t.write(h)
 }
 
-// file writes a regular file entry and streams exactly size bytes from r.
+// file writes a regular file entry and streams exactly size bytes from r;
+// a header hasher does not read r, which may then be nil.
 func (t *tarWriter) file(name string, mode fs.FileMode, size int64, r io.Reader) error {
 	h := t.header(name, tar.TypeReg, mode)
 	h.Size = size
-	if err := t.write(h); err != nil {
+	if err := t.write(h); err != nil || t.headersOnly() {
 		return err
 	}
-	n, err := io.Copy(t.tw, r)
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	// Hiding r's WriterTo makes io.CopyBuffer use buf: *os.File's WriteTo
+	// would allocate a buffer of its own for every file.
+	n, err := io.CopyBuffer(t.tw, struct{ io.Reader }{r}, *buf)
 	if errors.Is(err, tar.ErrWriteTooLong) {
 		return fmt.Errorf("writing %s: grew past %d bytes: %w", name, size, ErrChanged)
 	}
@@ -117,6 +148,9 @@ func (t *tarWriter) file(name string, mode fs.FileMode, size int64, r io.Reader)
 	}
 	return nil
 }
+
+// copyBuffers hold the buffers files are copied into the tar through.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 128<<10); return &b }}
 
 // tarMode converts Go's file mode bits to the tar header's Unix mode:
 // permission bits plus setuid, setgid and sticky.

@@ -93,6 +93,9 @@ type Result struct {
 	SourceVersion string
 	SourceURL     string
 	Durations     []PhaseDuration
+	// DependencyDirs are the app directories the buildpacks named in their
+	// LayersFile, in the order named.
+	DependencyDirs []string
 }
 
 // UsedBuildpack records a buildpack that built the app, for the image's

@@ -28,6 +28,7 @@ func (b *build) compile(ctx context.Context) error {
 		if err := b.sourceExport(ctx, bp); err != nil {
 			return err
 		}
+		b.readLayersFile(bp)
 		b.con.Done("Compiled", time.Since(start))
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -38,13 +39,20 @@ type ExportOptions struct {
 	// Warn gets a message for each file of the app that no layer can hold
 	// (sockets, devices, fifos) and is left out; nil drops them.
 	Warn func(string)
+	// Reuse remembers the layers of earlier exports: a layer whose tar
+	// stream is one of theirs is taken from it instead of compressed again
+	// (layers.WithReuse). Nil compresses every layer.
+	Reuse layers.Reuse
 }
 
-// LayerInfo describes one layer of the exported image.
+// LayerInfo describes one layer of the exported image. Reused marks a layer
+// of paas's that an earlier export made, taken as it was: this export did
+// not compress it.
 type LayerInfo struct {
 	Digest string `json:"digest"`
 	Size   int64  `json:"size"`
 	Holds  string `json:"holds"`
+	Reused bool   `json:"reused,omitempty"`
 }
 
 // StackLabel is the io.paas.stack label's value: the stack, its build
@@ -58,9 +66,10 @@ type StackLabel struct {
 }
 
 // Export assembles the image: the stack's layers unchanged, then the
-// launcher layer (the same in every image), the process table, and the app.
-// Layers are ordered from least to most often changing so a rebuild of
-// changed code reuses everything before the app layer.
+// launcher layer (the same in every image), the process table, one layer per
+// dependency directory, and the app's own code. Layers are ordered from
+// least to most often changing so a rebuild of changed code reuses
+// everything before the app layer.
 func Export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	img, infos, err := export(res, o)
 	if err != nil {
@@ -69,10 +78,19 @@ func Export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	return img, infos, nil
 }
 
+// added is a layer paas made, and what it holds.
+type added struct {
+	layer v1.Layer
+	holds string
+}
+
 func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	lopts := []layers.Option{layers.WithEpoch(o.Epoch), layers.WithTempDir(o.TempDir)}
 	if o.Compression != "" {
 		lopts = append(lopts, layers.WithCompression(o.Compression))
+	}
+	if o.Reuse != nil {
+		lopts = append(lopts, layers.WithReuse(o.Reuse))
 	}
 	launcher, err := launch.Layer(lopts...)
 	if err != nil {
@@ -82,23 +100,9 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("process layer: %w", err)
 	}
-	appOpts := append(slices.Clone(lopts),
-		layers.WithPrefix(path.Base(launch.AppDir)),
-		layers.WithOwner(RunUID, RunGID))
-	if o.Warn != nil {
-		appOpts = append(appOpts, layers.WithWarn(o.Warn))
-	}
-	app, err := layers.FromDir(res.AppDir, appOpts...)
+	app, err := appLayers(res, o, lopts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("app layer: %w", err)
-	}
-	added := []struct {
-		layer v1.Layer
-		holds string
-	}{
-		{launcher, "launcher (" + launch.Launcher + ")"},
-		{procs, "process types (" + launch.ProcessesDir + ")"},
-		{app, "app (" + launch.AppDir + ")"},
+		return nil, nil, err
 	}
 	img := o.Base
 	var infos []LayerInfo
@@ -113,7 +117,10 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 		}
 		infos = append(infos, info)
 	}
-	for _, a := range added {
+	for _, a := range append([]added{
+		{launcher, "launcher (" + launch.Launcher + ")"},
+		{procs, "process types (" + launch.ProcessesDir + ")"},
+	}, app...) {
 		img, err = mutate.Append(img, mutate.Addendum{
 			Layer:   a.layer,
 			History: v1.History{Created: v1.Time{Time: o.Epoch}, CreatedBy: "paas build: " + a.holds},
@@ -125,10 +132,39 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		info.Reused = layers.Reused(a.layer)
 		infos = append(infos, info)
 	}
 	img, err = configure(img, res, o)
 	return img, infos, err
+}
+
+// appLayers splits /app: one layer per dependency directory (see
+// dependencyDirs), then the rest, the app's own code, which changes most.
+func appLayers(res *Result, o ExportOptions, lopts []layers.Option) ([]added, error) {
+	warn := o.Warn
+	if warn == nil {
+		warn = func(string) {}
+	}
+	// Clipped: each layer below appends its own prefix to a copy.
+	lopts = slices.Clip(append(lopts, layers.WithOwner(RunUID, RunGID), layers.WithWarn(warn)))
+	deps := dependencyDirs(res.AppDir, res.DependencyDirs, warn)
+	var out []added
+	for _, rel := range deps {
+		l, err := layers.FromDir(filepath.Join(res.AppDir, filepath.FromSlash(rel)),
+			append(lopts, layers.WithPrefix(path.Join(path.Base(launch.AppDir), rel)))...)
+		if err != nil {
+			return nil, fmt.Errorf("dependency layer %s: %w", rel, err)
+		}
+		out = append(out, added{l, "dependencies (" + path.Join(launch.AppDir, rel) + ")"})
+	}
+	code, err := layers.FromDir(res.AppDir, append(lopts,
+		layers.WithPrefix(path.Base(launch.AppDir)),
+		layers.WithExclude(func(rel string, isDir bool) bool { return isDir && slices.Contains(deps, rel) }))...)
+	if err != nil {
+		return nil, fmt.Errorf("app layer: %w", err)
+	}
+	return append(out, added{code, "app (" + launch.AppDir + ")"}), nil
 }
 
 func layerInfo(l v1.Layer, holds string) (LayerInfo, error) {

@@ -1,0 +1,129 @@
+package builder
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/paas-dev/paas/fsutil"
+	"github.com/paas-dev/paas/layers"
+	"github.com/paas-dev/paas/oci"
+)
+
+// layerRecordVersion is the format of the layer record; a record of
+// another version is ignored.
+const layerRecordVersion = 1
+
+// layerRecord is what paas keeps of an app's last export
+// (home.LayerCache): each of its own layers, by the hashes that find it
+// again, and the blob in the store that holds it.
+type layerRecord struct {
+	Version int             `json:"version"`
+	Layers  []recordedLayer `json:"layers"`
+}
+
+// recordedLayer is one layer paas compressed: Headers hash its tar
+// headers and DiffID its whole tar stream, both computed by paas itself
+// while making the blob Digest with Compressor (layers.CompressorID).
+type recordedLayer struct {
+	Compressor string          `json:"compressor"`
+	Headers    v1.Hash         `json:"headers"`
+	DiffID     v1.Hash         `json:"diff_id"`
+	Digest     v1.Hash         `json:"digest"`
+	Size       int64           `json:"size"`
+	MediaType  types.MediaType `json:"media_type"`
+}
+
+// layerCache is a layers.Reuse over the store and an app's layer record:
+// it gives back the store's blob of a layer the last export made, and
+// remembers this export's layers for the next.
+type layerCache struct {
+	store *oci.Store
+	path  string
+	known []recordedLayer
+
+	mu   sync.Mutex
+	made []recordedLayer
+}
+
+var _ layers.Reuse = (*layerCache)(nil)
+
+// openLayerCache reads the record at path; empty (--no-cache) starts from
+// nothing. A record that is missing or unreadable is as good as empty: a
+// layer not found is compressed, which is always right.
+func openLayerCache(store *oci.Store, path string, empty bool) *layerCache {
+	c := &layerCache{store: store, path: path}
+	if empty {
+		return c
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return c
+	}
+	var r layerRecord
+	if json.Unmarshal(data, &r) == nil && r.Version == layerRecordVersion {
+		c.known = r.Layers
+	}
+	return c
+}
+
+// Maybe reports whether the last export made a layer with these headers.
+func (c *layerCache) Maybe(compressor string, headers v1.Hash) bool {
+	for _, l := range c.known {
+		if l.Compressor == compressor && l.Headers == headers {
+			return true
+		}
+	}
+	return false
+}
+
+// Layer returns the store's blob of the last export's layer diffID, or nil
+// when there was none or the store no longer holds it.
+func (c *layerCache) Layer(compressor string, diffID v1.Hash) v1.Layer {
+	for _, l := range c.known {
+		if l.Compressor != compressor || l.DiffID != diffID {
+			continue
+		}
+		layer, err := c.store.Layer(v1.Descriptor{MediaType: l.MediaType, Size: l.Size, Digest: l.Digest}, l.DiffID)
+		if err == nil {
+			return layer
+		}
+	}
+	return nil
+}
+
+// Made remembers a layer of this export.
+func (c *layerCache) Made(compressor string, headers v1.Hash, l v1.Layer) {
+	r := recordedLayer{Compressor: compressor, Headers: headers}
+	var err1, err2, err3, err4 error
+	r.DiffID, err1 = l.DiffID()
+	r.Digest, err2 = l.Digest()
+	r.Size, err3 = l.Size()
+	r.MediaType, err4 = l.MediaType()
+	if errors.Join(err1, err2, err3, err4) != nil {
+		return // not remembered: compressed again next time
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.made = append(c.made, r)
+}
+
+// save replaces the record with this export's layers. Call it only once
+// the store holds them.
+func (c *layerCache) save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	data, err := json.Marshal(layerRecord{Version: layerRecordVersion, Layers: c.made})
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileData(c.path, 0o644, data); err != nil {
+		return fmt.Errorf("recording the layers for the next build: %w", err)
+	}
+	return nil
+}
