@@ -9,7 +9,7 @@ TESTFLAGS ?= -count=1 -timeout 45m
 # (go.dev/issue/75804); a count has no deadline to race.
 FUZZTIME  ?= 20000x
 
-.PHONY: help build test test-short bench fuzz lint lint-tools demo clean
+.PHONY: help build test test-short bench bench-go fuzz lint lint-tools demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -57,7 +57,11 @@ test: lint ## run every test tier (needs root for the containerd and rootless-us
 test-short: ## the tests an ordinary user can run offline: no root, network, stack or daemon needed
 	$(GO) test -short -count=1 ./...
 
-bench: ## benchmarks (layers, proxy)
+# BENCHFLAGS: --quick (small inputs, one run: a smoke test), --runs N, --go.
+bench: ## paas build beside crane, umoci and buildah on generated inputs, and the proxy beside nginx (as root; BENCHFLAGS=--quick)
+	GO=$(GO) ./scripts/bench $(BENCHFLAGS)
+
+bench-go: ## the Go micro-benchmarks (go test -bench ./...)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 fuzz: ## run every fuzz target (12) for FUZZTIME executions each (20000x), seeded from testdata/fuzz
