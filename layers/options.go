@@ -3,6 +3,7 @@ package layers
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strconv"
@@ -51,6 +52,9 @@ type options struct {
 	compression Compression
 	tempDir     string
 	warn        func(msg string)
+	// compressor replaces the compressor that compression selects; only
+	// tests and benchmarks set it.
+	compressor func(w io.Writer) (io.WriteCloser, error)
 }
 
 func makeOptions(opts []Option) (*options, error) {
