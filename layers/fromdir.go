@@ -106,7 +106,7 @@ func (w *walker) entry(abs, rel string, info fs.FileInfo) error {
 // same inode.
 func (w *walker) regular(abs, name string, info fs.FileInfo) error {
 	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
-		id := fileID{dev: uint64(st.Dev), ino: st.Ino}
+		id := fileID{dev: st.Dev, ino: st.Ino}
 		if first, seen := w.links[id]; seen {
 			return w.tw.hardlink(name, first, info.Mode())
 		}
