@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -14,11 +13,6 @@ import (
 
 	"github.com/paas-dev/paas/fsutil"
 )
-
-// gzipLevel is fixed because the compressed bytes, and so the Digest,
-// depend on it. klauspost's flate output at this level does not depend on
-// how the input is split into writes.
-const gzipLevel = gzip.DefaultCompression
 
 // zstdConcurrency is pinned rather than left at GOMAXPROCS so that nothing
 // about the machine can reach the compressed stream.
@@ -36,18 +30,11 @@ func mediaType(c Compression) (types.MediaType, error) {
 }
 
 // newCompressor wraps w in compression c. It is the one place that picks a
-// compressor implementation, so swapping in a parallel one is a local change.
+// compressor implementation: gzip is the parallel one of compress.go.
 func newCompressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
-		zw, err := gzip.NewWriterLevel(w, gzipLevel)
-		if err != nil {
-			return nil, err
-		}
-		// No name, and mtime 0 ("none" in RFC 1952). Set explicitly: this
-		// klauspost version writes the zero time.Time as a nonzero date.
-		zw.ModTime = time.Unix(0, 0)
-		return zw, nil
+		return newGzip(w, gzipWorkers())
 	case Zstd:
 		return zstd.NewWriter(w,
 			zstd.WithEncoderLevel(zstd.SpeedDefault),
@@ -156,7 +143,11 @@ func spool(o *options, write func(tw *tarWriter) error) (_ v1.Layer, retErr erro
 	}()
 	buf := bufio.NewWriterSize(f, 1<<20)
 	digest := fsutil.NewDigester()
-	zw, err := newCompressor(io.MultiWriter(buf, digest), o.compression)
+	compress := o.compressor
+	if compress == nil {
+		compress = func(w io.Writer) (io.WriteCloser, error) { return newCompressor(w, o.compression) }
+	}
+	zw, err := compress(io.MultiWriter(buf, digest))
 	if err != nil {
 		return nil, err
 	}

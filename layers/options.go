@@ -3,6 +3,7 @@ package layers
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strconv"
@@ -52,6 +53,9 @@ type options struct {
 	tempDir     string
 	warn        func(msg string)
 	reuse       Reuse
+	// compressor replaces the compressor that compression selects; only
+	// tests and benchmarks set it.
+	compressor func(w io.Writer) (io.WriteCloser, error)
 }
 
 func makeOptions(opts []Option) (*options, error) {

@@ -58,7 +58,7 @@ type reusedLayer struct{ v1.Layer }
 func CompressorID(c Compression) string {
 	switch c {
 	case Gzip:
-		return "gzip/klauspost-flate-6"
+		return "gzip/paas-parallel-flate-1-1MiB"
 	case Zstd:
 		return "zstd/klauspost-default-2"
 	}

@@ -205,8 +205,8 @@ func probe() []byte {
 // digest than a build without.
 func TestCompressorID(t *testing.T) {
 	want := map[string]string{
-		"gzip/klauspost-flate-6":   "sha256:8baeffc01bb115432d7dc65f49ee2d8b54ff31110d560c67b2128ba9be96435e",
-		"zstd/klauspost-default-2": "sha256:2546dd462bc6733fa9f1dde881bb104b67668cc823c7879e971630051742eab2",
+		"gzip/paas-parallel-flate-1-1MiB": "sha256:57259e137fc9bfd5110fac45dff31de509572d12aaeacb435916e665617282cc",
+		"zstd/klauspost-default-2":        "sha256:2546dd462bc6733fa9f1dde881bb104b67668cc823c7879e971630051742eab2",
 	}
 	files := []File{{Path: "probe", Mode: fs.FileMode(0o644), Body: probe()}}
 	for _, c := range []Compression{Gzip, Zstd} {
