@@ -97,6 +97,7 @@ func Build(ctx context.Context, h *home.Home, o Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer res.Close()
 	report, err := b.export(ctx, h, o, res)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -85,7 +86,10 @@ type Options struct {
 
 // Result is a built app.
 type Result struct {
-	// AppDir is the compiled /app tree on the host, inside WorkDir.
+	// AppDir is the compiled /app tree as this process reads it on the
+	// host: a directory inside WorkDir, or, when the working copy was an
+	// overlay of the source, a path to the overlay's merged tree
+	// (/proc/self/fd/N) that stays valid until Close.
 	AppDir        string
 	Buildpacks    []UsedBuildpack
 	Processes     map[string]string
@@ -96,6 +100,17 @@ type Result struct {
 	// DependencyDirs are the app directories the buildpacks named in their
 	// LayersFile, in the order named.
 	DependencyDirs []string
+
+	app *workCopy
+}
+
+// Close releases what keeps AppDir readable; the caller removes WorkDir.
+// A Result nobody closes is released when it is garbage collected.
+func (r *Result) Close() error {
+	if r == nil || r.app == nil {
+		return nil
+	}
+	return r.app.close()
 }
 
 // UsedBuildpack records a buildpack that built the app, for the image's
@@ -122,6 +137,7 @@ type build struct {
 	exports  map[string]string
 	result   *Result
 	bpsDir   string // host dir mounted at BuildpacksDir
+	app      *workCopy
 	selected []*prepared
 	caBundle string // where the phases find the merged CA bundle
 }
@@ -156,6 +172,7 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	for _, s := range steps {
 		start := time.Now()
 		if err := s.run(ctx); err != nil {
+			_ = b.result.Close()
 			if timedOut(ctx, parent) {
 				return nil, fmt.Errorf("%w: the build ran longer than %s, in %s (raise the limit with --timeout)", ErrTimeout, opts.Timeout, s.phase)
 			}
@@ -185,11 +202,13 @@ func (b *build) prepare(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrApp, err)
 	}
+	skip, warn := appSkip(ignore, o.Exclude), warnOnce(b.con.Warner())
 	app := filepath.Join(o.WorkDir, "app")
-	if err := copyTree(o.AppDir, app, appSkip(ignore, o.Exclude), b.con.Warner()); err != nil {
+	b.app, err = makeWorkCopy(o.AppDir, app, skip, !o.NoSandbox, "--sandbox none", warn)
+	if err != nil {
 		return fmt.Errorf("%w: copying the app: %w", ErrApp, err)
 	}
-	b.result.AppDir = app
+	b.result.app = b.app
 	b.result.SourceVersion, b.result.SourceURL = gitInfo(o.AppDir)
 	envDir := filepath.Join(o.WorkDir, "env")
 	if err := writeEnvDir(envDir, o.Env); err != nil {
@@ -210,7 +229,7 @@ func (b *build) prepare(ctx context.Context) error {
 		}
 	}
 	mounts := []sandbox.Mount{
-		{Source: app, Target: BuildDir},
+		b.app.mount(),
 		{Source: o.CacheDir, Target: CacheDir},
 		{Source: envDir, Target: EnvDir, ReadOnly: true},
 		{Source: b.bpsDir, Target: BuildpacksDir},
@@ -218,9 +237,14 @@ func (b *build) prepare(ctx context.Context) error {
 	if mounts, err = b.trustCAs(mounts); err != nil {
 		return err
 	}
-	if b.sb, err = b.newSandbox(mounts); err != nil {
+	b.sb, err = b.newSandbox(mounts)
+	if errors.Is(err, sandbox.ErrNoOverlay) {
+		b.sb, err = b.copyInstead(mounts, skip, err, warn)
+	}
+	if err != nil {
 		return err
 	}
+	b.con.Info("Working copy: %s", b.app.how)
 	b.env = b.baseEnv()
 	return nil
 }

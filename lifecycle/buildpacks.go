@@ -43,7 +43,7 @@ func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepa
 		hostDir:   filepath.Join(b.bpsDir, dir),
 		mountDir:  path.Join(BuildpacksDir, dir),
 	}
-	if err := copyTree(bp.Dir, p.hostDir, skipGit, nil); err != nil {
+	if err := copyTree(bp.Dir, p.hostDir, skipGit, nil, nil); err != nil {
 		return nil, fmt.Errorf("copying buildpack %s: %w", ref, err)
 	}
 	if err := b.own(p.hostDir); err != nil {

@@ -93,7 +93,7 @@ func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
 
 // checkProcfile fails fast on a malformed Procfile, before a long compile.
 func (b *build) checkProcfile() error {
-	_, err := readProcfile(b.result.AppDir)
+	_, err := b.app.readProcfile()
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %w", ErrProcfile, err)
 	}

@@ -65,7 +65,13 @@ func (b *build) release(ctx context.Context) error {
 		merge(vars, rel.ConfigVars)
 	}
 	b.con.Info("Default types for buildpacks -> %s", typeList(processes))
-	procs, err := readProcfile(b.result.AppDir)
+	// No buildpack runs any more: the host may read the compiled app.
+	appDir, err := b.app.finish()
+	if err != nil {
+		return err
+	}
+	b.result.AppDir = appDir
+	procs, err := readProcfile(appDir)
 	switch {
 	case err == nil:
 		merge(processes, procs)

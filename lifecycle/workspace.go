@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/paas-dev/paas/appfile"
 	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/procfile"
@@ -21,10 +23,15 @@ import (
 // copyTree copies src into dst (which must not exist), keeping modes,
 // symlinks (verbatim) and hard links, and skipping sockets, devices and
 // fifos. skip decides, by slash-separated path relative to src, what to
-// leave out; a skipped directory is not descended. Regular files are copied
-// with io.Copy, which uses copy_file_range between files: no file is ever
-// held in memory.
-func copyTree(src, dst string, skip func(rel string, isDir bool) bool, warn func(string)) error {
+// leave out; a skipped directory is not descended. Regular files are
+// reflinked (FICLONE: the copy shares the source's blocks until either is
+// written) where the filesystem can, else copied with io.Copy, which uses
+// copy_file_range between files: no file is ever held in memory. stats,
+// when not nil, counts what was copied.
+func copyTree(src, dst string, skip func(rel string, isDir bool) bool, warn func(string), stats *copyStats) error {
+	if stats == nil {
+		stats = &copyStats{}
+	}
 	links := map[[2]uint64]string{}
 	var dirs []string
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
@@ -56,7 +63,7 @@ func copyTree(src, dst string, skip func(rel string, isDir bool) bool, warn func
 			}
 			return os.Symlink(link, target)
 		case mode.IsRegular():
-			return copyRegular(p, target, info, links)
+			return copyRegular(p, target, info, links, stats)
 		default:
 			if warn != nil {
 				warn(fmt.Sprintf("skipping %s %s: it cannot be part of an image", fsutil.KindOf(mode), rel))
@@ -70,7 +77,15 @@ func copyTree(src, dst string, skip func(rel string, isDir bool) bool, warn func
 	return restoreDirModes(src, dst, dirs)
 }
 
-func copyRegular(src, dst string, info fs.FileInfo, links map[[2]uint64]string) error {
+// copyStats counts the regular files a copy made, how many of them are
+// reflinks, and their bytes.
+type copyStats struct {
+	files, cloned int
+	bytes         int64
+	noClone       bool // a clone failed: the filesystem has no reflinks
+}
+
+func copyRegular(src, dst string, info fs.FileInfo, links map[[2]uint64]string, stats *copyStats) error {
 	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
 		key := [2]uint64{st.Dev, st.Ino}
 		if first, seen := links[key]; seen {
@@ -87,7 +102,9 @@ func copyRegular(src, dst string, info fs.FileInfo, links map[[2]uint64]string) 
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	stats.files++
+	stats.bytes += info.Size()
+	if err := copyData(out, in, stats); err != nil {
 		out.Close()
 		return err
 	}
@@ -95,6 +112,21 @@ func copyRegular(src, dst string, info fs.FileInfo, links map[[2]uint64]string) 
 		return err
 	}
 	return os.Chmod(dst, info.Mode()&(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky))
+}
+
+// copyData fills out with in's content: a reflink where the filesystem
+// makes them (tried until one fails), else a copy.
+func copyData(out, in *os.File, stats *copyStats) error {
+	if !stats.noClone {
+		err := unix.IoctlFileClone(int(out.Fd()), int(in.Fd()))
+		if err == nil {
+			stats.cloned++
+			return nil
+		}
+		stats.noClone = true
+	}
+	_, err := io.Copy(out, in)
+	return err
 }
 
 // restoreDirModes gives each copied directory its source's mode, deepest

@@ -5,6 +5,10 @@
 // unprivileged user namespaces and overlayfs in them (Linux ≥ 5.11), and it
 // also works as root.
 //
+// A Mount is a bind of a host path, or, with Upper, a copy-on-write overlay
+// of a host directory that commands cannot write through (a build's
+// working copy of the app); OpenOverlay shows the host what they left.
+//
 // The sandbox's init is this same executable started again, so every program
 // that uses the package must call Reexec first thing in main (and tests in
 // TestMain).

@@ -15,7 +15,8 @@ import (
 // Host returns a Sandbox that runs commands directly on the current root
 // filesystem, without isolation (`--sandbox none`). Its Path maps a target
 // under a Mount.Target to the same path under Mount.Source, so callers that
-// speak of /app get the host working copy; ReadOnly is not enforced.
+// speak of /app get the host working copy; ReadOnly is not enforced, and
+// Run refuses mounts with Upper (it would let commands write Source).
 func Host(mounts []Mount) Sandbox {
 	return &host{mounts: mounts}
 }
@@ -29,6 +30,12 @@ type host struct {
 const killGrace = 5 * time.Second
 
 func (h *host) Run(ctx context.Context, cmd *Cmd) error {
+	for _, m := range h.mounts {
+		if m.Upper != "" {
+			// Commands would write Source itself.
+			return fmt.Errorf("running %q: the overlay of %s needs a namespaced sandbox", cmd.Args, m.Source)
+		}
+	}
 	c, err := h.command(ctx, cmd)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -78,11 +79,15 @@ func initMain(mapped bool, arg string) int {
 }
 
 // awaitGo waits for the parent's go-ahead on the lifeline and returns the
-// descriptors that came with it.
-func awaitGo() ([]int, error) {
+// descriptors that came with it; io.EOF says the parent is gone.
+func awaitGo() ([]int, error) { return receiveFDs(lifelineFD) }
+
+// receiveFDs reads one message from the socket fd and returns the
+// descriptors it carried, or io.EOF when the other end closed first.
+func receiveFDs(fd int) ([]int, error) {
 	oob := make([]byte, unix.CmsgSpace(4*maxPathFDs))
 	for {
-		n, oobn, _, _, err := unix.Recvmsg(lifelineFD, make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC)
+		n, oobn, _, _, err := unix.Recvmsg(fd, make([]byte, 1), oob, unix.MSG_CMSG_CLOEXEC)
 		if err == unix.EINTR {
 			continue
 		}
@@ -90,7 +95,7 @@ func awaitGo() ([]int, error) {
 			return nil, err
 		}
 		if n == 0 {
-			return nil, errors.New("parent gone")
+			return nil, io.EOF
 		}
 		return receivedFDs(oob[:oobn])
 	}
@@ -158,6 +163,8 @@ func runSandbox(ic initConfig) report {
 		return removeReport(ic.Remove)
 	case ic.Unpack != "":
 		return unpackReport(ic.Unpack, ic.Owners)
+	case ic.View:
+		return viewReport(ic)
 	}
 	if ic.Probe && ic.Root == "" {
 		return report{}
@@ -170,7 +177,9 @@ func runSandbox(ic initConfig) report {
 	}
 	if err != nil {
 		var ue unavailableError
-		return report{Error: err.Error(), Unavailable: errors.As(err, &ue)}
+		rep := errorReport(err)
+		rep.Unavailable = errors.As(err, &ue)
+		return rep
 	}
 	if ic.Probe {
 		return report{}

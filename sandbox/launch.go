@@ -29,9 +29,13 @@ type initConfig struct {
 	// command.
 	Unpack string
 	Owners [2]int
+	// View makes the init mount the overlay of Mounts[0] (a Mount with
+	// Upper) and send it back on the lifeline (see OpenOverlay), instead
+	// of running a command.
+	View bool
 
 	Root, Upper, Work, Merged string
-	Mounts                    []Mount
+	Mounts                    []mountConfig
 	Network                   Network
 
 	Args     []string
@@ -83,20 +87,27 @@ const (
 // runInit starts an init for ic, waits for it and returns its report, or an
 // error for setup failures, cancellation and unreadable reports.
 func runInit(ctx context.Context, ids idMap, ic initConfig, stdio *Cmd) (report, error) {
+	rep, _, err := runInitFDs(ctx, ids, ic, stdio)
+	return rep, err
+}
+
+// runInitFDs is runInit that also returns the descriptors a View init sent
+// back; the caller owns them.
+func runInitFDs(ctx context.Context, ids idMap, ic initConfig, stdio *Cmd) (report, []int, error) {
 	ic.PassPaths = ids.shifted()
 	arg, err := json.Marshal(ic)
 	if err != nil {
-		return report{}, fmt.Errorf("encoding sandbox config: %w", err)
+		return report{}, nil, fmt.Errorf("encoding sandbox config: %w", err)
 	}
 	reportR, reportW, err := os.Pipe()
 	if err != nil {
-		return report{}, fmt.Errorf("creating report pipe: %w", err)
+		return report{}, nil, fmt.Errorf("creating report pipe: %w", err)
 	}
 	defer reportR.Close()
 	lifeR, lifeW, err := socketPair()
 	if err != nil {
 		reportW.Close()
-		return report{}, fmt.Errorf("creating lifeline pipe: %w", err)
+		return report{}, nil, fmt.Errorf("creating lifeline pipe: %w", err)
 	}
 	// Closing the lifeline tells an init that is still running that its
 	// parent is gone, even where Pdeathsig was lost (see MapLater).
@@ -108,19 +119,29 @@ func runInit(ctx context.Context, ids idMap, ic initConfig, stdio *Cmd) (report,
 	reportW.Close()
 	lifeR.Close()
 	if err != nil {
-		return report{}, startError(ctx, err)
+		return report{}, nil, startError(ctx, err)
 	}
 	cg, err := limit(c, ic.Limits)
 	if err != nil {
-		return report{}, err
+		return report{}, nil, err
 	}
 	defer cg.remove()
 	if err := release(c, ids, ic, lifeW); err != nil {
-		return report{}, err
+		return report{}, nil, err
+	}
+	var fds []int
+	if ic.View {
+		// Nothing comes when the init fails: its report says why.
+		fds, _ = receiveFDs(int(lifeW.Fd()))
 	}
 	data, readErr := io.ReadAll(reportR)
 	waitErr := c.Wait()
-	return parseReport(ctx, ic, data, readErr, waitErr)
+	rep, err := parseReport(ctx, ic, data, readErr, waitErr)
+	if err != nil {
+		closeFDs(fds)
+		return rep, nil, err
+	}
+	return rep, fds, nil
 }
 
 // initCommand builds the command that starts the init in new namespaces.
@@ -214,11 +235,20 @@ func sendGo(pid int, ic initConfig, lifeW *os.File) error {
 // from and onto mounts of its own namespace. As root, the init is an
 // unprivileged host user that may not search the directories above them
 // (a 0700 home or temporary directory); the descriptors reach them without
-// that.
+// that. The lower layer of an overlay Mount goes as an id-mapped mount
+// instead (see idmappedTree).
 func openPaths(pid int, ic initConfig) ([]int, error) {
 	var fds []int
 	for _, ref := range ic.hostPaths() {
 		p := *ref.path
+		if ref.idmap {
+			fd, err := idmappedTree(pid, p)
+			if err != nil {
+				return fds, err
+			}
+			fds = append(fds, fd)
+			continue
+		}
 		if ref.parent {
 			p = filepath.Dir(p)
 		}
@@ -239,10 +269,12 @@ func closeFDs(fds []int) {
 
 // pathRef is a host path of an initConfig; parent says that the init is
 // given its directory and looks the last element up by name, as it must for
-// Merged to find the overlay mounted on it.
+// Merged to find the overlay mounted on it; idmap, that it is given an
+// id-mapped mount of the path (see idmappedTree).
 type pathRef struct {
 	path   *string
 	parent bool
+	idmap  bool
 }
 
 // hostPaths lists the host paths the init uses, in the order their
@@ -255,7 +287,7 @@ func (ic *initConfig) hostPaths() []pathRef {
 		}
 	}
 	for i := range ic.Mounts {
-		refs = append(refs, pathRef{path: &ic.Mounts[i].Source})
+		refs = append(refs, ic.Mounts[i].hostPaths()...)
 	}
 	if ic.Merged != "" {
 		refs = append(refs, pathRef{path: &ic.Merged, parent: true})
@@ -340,6 +372,8 @@ func (ic initConfig) task() string {
 		return "unpacking into " + ic.Unpack
 	case ic.Probe:
 		return "probing"
+	case ic.View:
+		return "mounting the overlay of " + ic.Mounts[0].Source
 	}
 	return "running " + ic.Args[0]
 }

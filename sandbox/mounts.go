@@ -31,13 +31,15 @@ var devLinks = [][2]string{
 
 // bind is a mount tree cloned from the host before pivot_root and attached
 // at target after it, so that target resolves inside the new root even
-// through the stack's symlinks.
+// through the stack's symlinks. For a Mount with Upper, overlay is set and
+// the tree is that overlay, mounted rather than cloned.
 type bind struct {
 	fd       int
 	source   string
 	target   string
 	dir      bool
 	readOnly bool
+	overlay  *mountConfig
 }
 
 // setup builds the sandbox's filesystem in the init and enters it.
@@ -49,7 +51,7 @@ func setup(ic initConfig) error {
 		return err
 	}
 	if ic.Probe {
-		return nil
+		return probeOverlays(ic)
 	}
 	if err := mountProc(ic.Merged); err != nil {
 		return err
@@ -139,12 +141,22 @@ func cloneBinds(ic initConfig) ([]bind, error) {
 	if ic.Network == NetworkHost {
 		want = append(want, hostFiles()...)
 	}
-	for _, m := range ic.Mounts {
-		want = append(want, bind{source: m.Source, target: m.Target, readOnly: m.ReadOnly})
+	for i, m := range ic.Mounts {
+		b := bind{source: m.Source, target: m.Target, readOnly: m.ReadOnly}
+		if m.Upper != "" {
+			b.overlay = &ic.Mounts[i]
+		}
+		want = append(want, b)
 	}
 	binds := make([]bind, 0, len(want))
 	for _, b := range want {
-		b, err := cloneTree(b)
+		var err error
+		if b.overlay != nil {
+			b.fd, err = overlayTree(*b.overlay)
+			b.dir = true
+		} else {
+			b, err = cloneTree(b)
+		}
 		if err != nil {
 			return binds, err
 		}

@@ -31,6 +31,11 @@ func newWithIDs(cfg Config, ids idMap) (Sandbox, error) {
 			return nil, fmt.Errorf("creating sandbox directory: %w", err)
 		}
 	}
+	if s.mounts, err = ids.mountConfigs(cfg.Mounts); err != nil {
+		return nil, err
+	}
+	// The probe mounts the overlays too: one refused fails New with
+	// ErrNoOverlay, before any command ran.
 	if _, err := runInit(context.Background(), s.ids, s.initConfig(&Cmd{}, true), nil); err != nil {
 		return nil, err
 	}
@@ -68,7 +73,8 @@ func errOrNotDir(err error) error {
 	return errors.New("not a directory")
 }
 
-// checkMounts returns mounts with absolute, clean paths and existing sources.
+// checkMounts returns mounts with absolute, clean paths and existing
+// sources and upper directories.
 func checkMounts(mounts []Mount) ([]Mount, error) {
 	out := make([]Mount, len(mounts))
 	for i, m := range mounts {
@@ -81,6 +87,14 @@ func checkMounts(mounts []Mount) ([]Mount, error) {
 		}
 		if _, err := os.Stat(m.Source); err != nil {
 			return nil, fmt.Errorf("mount source: %w", err)
+		}
+		if m.Upper != "" {
+			if err := absPaths(&m.Upper); err != nil {
+				return nil, err
+			}
+			if fi, err := os.Stat(m.Upper); err != nil || !fi.IsDir() {
+				return nil, fmt.Errorf("overlay upper directory %s: %w", m.Upper, errOrNotDir(err))
+			}
 		}
 		out[i] = m
 	}
@@ -104,10 +118,11 @@ func absPaths(paths ...*string) error {
 // namespaced is the Sandbox New returns.
 type namespaced struct {
 	// mu serializes Run: overlayfs refuses two mounts sharing an upper dir.
-	mu   sync.Mutex
-	cfg  Config
-	ids  idMap
-	work string
+	mu     sync.Mutex
+	cfg    Config
+	ids    idMap
+	work   string
+	mounts []mountConfig // cfg.Mounts as the init gets them
 }
 
 func (s *namespaced) overlayWork() string { return filepath.Join(s.work, "work") }
@@ -143,7 +158,7 @@ func (s *namespaced) initConfig(cmd *Cmd, probe bool) initConfig {
 		Upper:     s.cfg.Upper,
 		Work:      s.overlayWork(),
 		Merged:    s.mergedDir(),
-		Mounts:    s.cfg.Mounts,
+		Mounts:    s.mounts,
 		Network:   s.cfg.Network,
 		Args:      cmd.Args,
 		Env:       commandEnv(cmd.Env),

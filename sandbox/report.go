@@ -9,8 +9,9 @@ import (
 
 // reportedErrors are the errors whose identity a report keeps across the
 // init's process boundary, so that an unpack in the init fails the way
-// layers.Unpack in the caller would: errors.Is still finds them.
-var reportedErrors = []error{layers.ErrUnsafeEntry, layers.ErrLimit, io.ErrUnexpectedEOF}
+// layers.Unpack in the caller would, and a refused overlay is told from
+// other failures: errors.Is still finds them.
+var reportedErrors = []error{layers.ErrUnsafeEntry, layers.ErrLimit, io.ErrUnexpectedEOF, ErrNoOverlay}
 
 // errorReport reports err with its message, the errno it wraps (ENOSPC,
 // say) and which of reportedErrors it wraps.

@@ -24,10 +24,22 @@ const (
 
 // Mount bind-mounts the host file or directory Source at Target inside the
 // sandbox. Target need not exist in the stack: its mount point is created.
+//
+// A Mount with Upper is a copy-on-write overlay of the directory Source
+// instead: commands see Source, and whatever they change (writing,
+// truncating, chmod, removing) lands in Upper, never in Source. Upper is an
+// overlayfs upper directory that the caller may prepare before New: a
+// whiteout in it (a 0/0 character device, which any user may create) hides
+// the entry of Source with its name. Source's files keep their host owners
+// inside where the mapping has them (see MappedOwners); for root callers
+// Source is id-mapped so that host id N shows as id N inside. Upper+".work"
+// is created for overlayfs's own use, and OpenOverlay shows the host what
+// the commands left. Host refuses such mounts.
 type Mount struct {
 	Source   string
 	Target   string
 	ReadOnly bool
+	Upper    string `json:",omitempty"`
 }
 
 // Config describes a namespaced sandbox.

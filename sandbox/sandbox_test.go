@@ -108,6 +108,8 @@ func TestSandbox(t *testing.T) {
 		{"remove all", testRemoveAll},
 		{"unpack", testUnpack},
 		{"confined", testConfined},
+		{"overlay", testOverlay},
+		{"overlay refused", testOverlayRefused},
 	}
 	for _, m := range modes() {
 		t.Run(m.name, func(t *testing.T) {
