@@ -121,6 +121,9 @@ func (p *Proxy) roundTrip(u *upstream, x *exchange, r *http.Request, upType stri
 		if _, err := u.br.Peek(1); err != nil {
 			return nil, s, s == nil && retryable(err), err
 		}
+		if res = quickResponse(u, r, x.Header()); res != nil {
+			break
+		}
 		res, err = http.ReadResponse(u.br, r)
 		if err != nil {
 			return nil, s, false, err
@@ -159,11 +162,13 @@ func informational(x *exchange, res *http.Response) {
 // http.ErrAbortHandler, as ReverseProxy does), so that a cut response
 // cannot pass for a whole one.
 func relay(x *exchange, res *http.Response) {
-	removeHopByHop(res.Header)
 	h := x.Header()
-	for k, vv := range res.Header {
-		if k != headerRequestID { // the proxy has set it already
-			h[k] = vv
+	if res.Header != nil { // else quickResponse has set the fields in h
+		removeHopByHop(res.Header)
+		for k, vv := range res.Header {
+			if k != headerRequestID { // the proxy has set it already
+				h[k] = vv
+			}
 		}
 	}
 	announced := len(res.Trailer)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/http"
 	"sync"
 	"syscall"
 	"time"
@@ -52,6 +53,9 @@ type upstream struct {
 	reused bool            // it served a request before this one
 	// closeConn closes the connection: made once, for context.AfterFunc.
 	closeConn func()
+	// res and body are the response quickResponse reads, reused.
+	res  http.Response
+	body fixedBody
 }
 
 // Read reads from the connection within the current limit.
