@@ -134,14 +134,24 @@ type conn struct {
 	release      func()
 	releaseOnce  sync.Once
 	writeTimeout time.Duration
+	deadline     time.Time // the write deadline last set; written by one writer at a time
 }
 
+// deadlineSlack is how much of writeTimeout a write may find used up
+// before its deadline is moved: moving it costs a timer update, which a
+// busy connection need not pay on every response.
+const deadlineSlack = time.Second
+
 // Write gives each write its own deadline: a client that stops reading
-// is cut off after writeTimeout, while a stream that merely idles between
-// writes is not. It also covers upgraded (WebSocket) connections, which
-// net/http hands over without deadlines.
+// is cut off after writeTimeout (less at most deadlineSlack), while a
+// stream that merely idles between writes is not. It also covers
+// upgraded (WebSocket) connections, which net/http hands over without
+// deadlines.
 func (c *conn) Write(b []byte) (int, error) {
-	_ = c.SetWriteDeadline(time.Now().Add(c.writeTimeout)) // a closed conn fails the Write below
+	if now := time.Now(); c.deadline.Sub(now) < c.writeTimeout-deadlineSlack {
+		c.deadline = now.Add(c.writeTimeout)
+		_ = c.SetWriteDeadline(c.deadline) // a closed conn fails the Write below
+	}
 	return c.Conn.Write(b)
 }
 

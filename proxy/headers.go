@@ -1,12 +1,14 @@
 package proxy
 
 import (
-	"crypto/rand"
+	"cmp"
+	"encoding/binary"
 	"encoding/hex"
+	"math/rand/v2"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"net/netip"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -59,51 +61,205 @@ const (
 	maxRequestID = 200
 )
 
-// rewrite returns the ReverseProxy hook that aims a request at target and
-// sets the headers that tell the app about the client. ReverseProxy has
-// already removed the hop-by-hop headers (and those the client named in
-// Connection) when it runs, so whatever it sets reaches the app.
-func (p *Proxy) rewrite(target *url.URL) func(*httputil.ProxyRequest) {
-	return func(pr *httputil.ProxyRequest) {
-		pr.SetURL(target)
-		// The app sees the Host the client asked for, as behind Dokku's
-		// nginx: apps build absolute URLs and check allowed hosts with it.
-		pr.Out.Host = pr.In.Host
-		p.setForwarded(pr.In, pr.Out.Header)
-		x := exchangeFrom(pr.In.Context())
-		pr.Out.Header.Set(headerRequestID, x.id)
-		pr.Out.Header.Set(headerRequestStart, "t="+strconv.FormatInt(x.start.UnixMilli(), 10))
+// appendRequestHead appends the request line and headers that send r to
+// the app at addr: the client's headers but the hop-by-hop ones (and
+// those its Connection header names) and those in which a client could
+// claim an address or scheme (see forwardable), then the headers that
+// tell the app about the client, then the body's framing. The headers
+// paas sets come after the client's are filtered, so a name listed in the
+// client's Connection header cannot remove them. The app sees the Host
+// the client asked for, as behind Dokku's nginx: apps build absolute URLs
+// and check allowed hosts with it. Everything taken from r was checked by
+// net/http's server when it read the request (no control characters in
+// the method, target, host or header values), so it is written as is.
+func appendRequestHead(b []byte, r *http.Request, x *exchange, trust bool, addr, upType string) []byte {
+	b = append(b, r.Method...)
+	b = append(b, ' ')
+	b = appendRequestURI(b, r.URL)
+	b = append(b, " HTTP/1.1\r\n"...)
+	host := r.Host
+	if host == "" {
+		host = addr
 	}
+	b = appendHeader(b, "Host", host)
+	named := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if !forwardable(k, named) {
+			continue
+		}
+		for _, v := range vv {
+			if v != "" || k != "User-Agent" { // as http.Transport: no empty User-Agent
+				b = appendHeader(b, k, v)
+			}
+		}
+	}
+	// Te and Upgrade are hop-by-hop, yet the app must know that the
+	// client takes trailers or asks to switch protocols.
+	if hasToken(r.Header["Te"], "trailers") {
+		b = appendHeader(b, "Te", "trailers")
+	}
+	if upType != "" {
+		b = appendHeader(b, "Connection", "Upgrade")
+		b = appendHeader(b, "Upgrade", upType)
+	}
+	var f forwarded
+	if trust {
+		f = trustedForwarded(r.Header)
+	}
+	b = f.append(b, r)
+	b = appendHeader(b, headerRequestID, x.id)
+	b = append(b, headerRequestStart+": t="...)
+	b = strconv.AppendInt(b, x.start.UnixMilli(), 10)
+	b = append(b, "\r\n"...)
+	return append(appendFraming(b, r), "\r\n"...)
 }
 
-// setForwarded tells the app who connected and how, in out, after
-// removing every client-supplied header that claims to say so.
-func (p *Proxy) setForwarded(in *http.Request, out http.Header) {
-	stripClientForwarding(out)
-	peer := clientIP(in)
-	out.Set(headerFor, peer)
-	out.Set(headerRealIP, peer)
-	out.Set(headerProto, scheme(in))
-	out.Set(headerHost, in.Host)
-	out.Set(headerPort, localPort(in))
-	if p.opts.TrustForwarded {
-		keepForwarded(in.Header, out)
-	}
+// appendHeader appends one header line.
+func appendHeader(b []byte, k, v string) []byte {
+	b = append(b, k...)
+	b = append(b, ": "...)
+	b = append(b, v...)
+	return append(b, "\r\n"...)
 }
 
-// stripClientForwarding deletes from h the client's forwarding headers
-// and every header whose name holds an underscore. The latter is nginx's
+// appendFraming appends the headers that frame r's body for the app: its
+// length when known, else chunked encoding (with the trailers the client
+// announced), and, as http.Transport does, a zero length for the methods
+// that expect a body but have none.
+func appendFraming(b []byte, r *http.Request) []byte {
+	switch {
+	case !hasBody(r):
+		if r.Method == http.MethodPost || r.Method == http.MethodPut || r.Method == http.MethodPatch {
+			b = appendHeader(b, "Content-Length", "0")
+		}
+	case r.ContentLength > 0:
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, r.ContentLength, 10)
+		b = append(b, "\r\n"...)
+	default:
+		b = appendHeader(b, "Transfer-Encoding", "chunked")
+		if len(r.Trailer) > 0 {
+			b = appendHeader(b, "Trailer", strings.Join(keys(r.Trailer), ", "))
+		}
+	}
+	return b
+}
+
+// appendRequestURI appends the path and query the app is asked for: the
+// client's, with a leading slash, and with a query that does not parse
+// re-encoded, as ReverseProxy does, so that the app and any cache in
+// front agree on its parameters (see cleanQuery).
+func appendRequestURI(b []byte, u *url.URL) []byte {
+	path := u.EscapedPath()
+	if path == "" || path[0] != '/' {
+		b = append(b, '/')
+	}
+	b = append(b, path...)
+	if u.ForceQuery || u.RawQuery != "" {
+		b = append(b, '?')
+		b = append(b, cleanQuery(u.RawQuery)...)
+	}
+	return b
+}
+
+// maxQueryParams is net/url's bound on the parameters of a query.
+const maxQueryParams = 10000
+
+// cleanQuery returns the query q, re-encoded from what parses of it when
+// it holds a semicolon, a bad escape or too many parameters (ReverseProxy's
+// cleanQueryParams).
+func cleanQuery(q string) string {
+	reencode := func(q string) string {
+		v, _ := url.ParseQuery(q) // what parses is kept
+		return v.Encode()
+	}
+	if strings.Count(q, "&")+1 > maxQueryParams {
+		return reencode(q)
+	}
+	for i := 0; i < len(q); {
+		switch q[i] {
+		case ';':
+			return reencode(q)
+		case '%':
+			if i+2 >= len(q) || !isHex(q[i+1]) || !isHex(q[i+2]) {
+				return reencode(q)
+			}
+			i += 3
+		default:
+			i++
+		}
+	}
+	return q
+}
+
+// isHex reports whether c is a hexadecimal digit.
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// forwardable reports whether the client's header k is sent to the app.
+// Besides the hop-by-hop headers, the framing that paas writes itself and
+// the headers paas sets, it drops the client's forwarding headers and
+// every header whose name holds an underscore. The latter is nginx's
 // default (underscores_in_headers off): CGI-style servers (WSGI, Rack,
 // PHP) turn both X-Real-Ip and X_Real_Ip into HTTP_X_REAL_IP, so an
-// underscore spelling would slip a forged value past the names above. It
-// runs after ReverseProxy removed the hop-by-hop headers, so a name listed
-// in the client's Connection header cannot remove what paas sets next.
-func stripClientForwarding(h http.Header) {
+// underscore spelling would slip a forged value past the names above.
+func forwardable(k string, named []string) bool {
+	switch k {
+	case "Host", "Content-Length", headerRequestID, headerRequestStart:
+		return false
+	}
+	if isHop(k) {
+		return false
+	}
+	if clientAddressHeaders[k] || hasPrefixFold(k, forwardedPrefix) || strings.IndexByte(k, '_') >= 0 {
+		return false
+	}
+	return len(named) == 0 || !hasToken(named, k)
+}
+
+// isHop reports whether the header named k (canonical) is hop-by-hop: it
+// describes one connection, not the message, and is removed from requests
+// and responses as they pass, with those a message's Connection header
+// names. The list is ReverseProxy's.
+func isHop(k string) bool {
+	switch k {
+	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// removeHopByHop deletes the hop-by-hop headers from a response.
+func removeHopByHop(h http.Header) {
+	for _, v := range h["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = textproto.TrimString(f); f != "" {
+				h.Del(f)
+			}
+		}
+	}
 	for k := range h {
-		if clientAddressHeaders[k] || hasPrefixFold(k, forwardedPrefix) || strings.IndexByte(k, '_') >= 0 {
+		if isHop(k) {
 			delete(h, k)
 		}
 	}
+}
+
+// hasToken reports whether the comma-separated values hold token,
+// ignoring ASCII case.
+func hasToken(values []string, token string) bool {
+	for _, v := range values {
+		for v != "" {
+			var f string
+			f, v, _ = strings.Cut(v, ",")
+			if strings.EqualFold(textproto.TrimString(f), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hasPrefixFold reports whether s starts with prefix, ignoring ASCII case.
@@ -111,24 +267,50 @@ func hasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
-// keepForwarded carries a trusted front proxy's X-Forwarded-* headers
-// over, appending our peer to its X-Forwarded-For chain. X-Real-Ip
-// becomes the last address of that chain, the one the front proxy itself
-// saw (nginx's real_ip with one trusted hop): the addresses before it
-// came from the client and may be forged.
-func keepForwarded(in, out http.Header) {
+// forwarded holds what a trusted front proxy said about the client; an
+// empty field means paas says it from its own connection.
+type forwarded struct {
+	chain, realIP, proto, host, port string
+}
+
+// trustedForwarded takes a trusted front proxy's X-Forwarded-* headers.
+// X-Real-Ip becomes the last address of its X-Forwarded-For chain, the one
+// the front proxy itself saw (nginx's real_ip with one trusted hop): the
+// addresses before it came from the client and may be forged.
+func trustedForwarded(in http.Header) forwarded {
+	var f forwarded
 	if prior := in.Values(headerFor); len(prior) > 0 {
-		chain := strings.Join(prior, ", ")
-		out.Set(headerFor, chain+", "+out.Get(headerFor))
-		if ip := lastAddress(chain); ip != "" {
-			out.Set(headerRealIP, ip)
-		}
+		f.chain = strings.Join(prior, ", ")
+		f.realIP = lastAddress(f.chain)
 	}
-	for _, k := range []string{headerProto, headerHost, headerPort} {
-		if v := in.Get(k); v != "" {
-			out.Set(k, v)
-		}
+	f.proto = in.Get(headerProto)
+	f.host = in.Get(headerHost)
+	f.port = in.Get(headerPort)
+	return f
+}
+
+// append appends the headers that tell the app who connected and how:
+// X-Forwarded-For (the front proxy's chain, if trusted, with our peer
+// appended), X-Real-Ip, X-Forwarded-Proto, -Host and -Port.
+func (f forwarded) append(b []byte, r *http.Request) []byte {
+	peer := clientIP(r)
+	b = append(b, headerFor+": "...)
+	if f.chain != "" {
+		b = append(b, f.chain...)
+		b = append(b, ", "...)
 	}
+	b = append(b, peer...)
+	b = append(b, "\r\n"...)
+	b = appendHeader(b, headerRealIP, cmp.Or(f.realIP, peer))
+	b = appendHeader(b, headerProto, cmp.Or(f.proto, scheme(r)))
+	b = appendHeader(b, headerHost, cmp.Or(f.host, r.Host))
+	b = append(b, headerPort+": "...)
+	if f.port != "" {
+		b = append(b, f.port...)
+	} else {
+		b = appendLocalPort(b, r)
+	}
+	return append(b, "\r\n"...)
 }
 
 // lastAddress returns the last element of an X-Forwarded-For chain if it
@@ -159,17 +341,21 @@ func scheme(r *http.Request) string {
 	return "http"
 }
 
-// localPort returns the port r was received on, the proxy's public port.
-func localPort(r *http.Request) string {
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+// appendLocalPort appends the port r was received on, the proxy's public
+// port.
+func appendLocalPort(b []byte, r *http.Request) []byte {
+	switch a := r.Context().Value(http.LocalAddrContextKey).(type) {
+	case *net.TCPAddr:
+		return strconv.AppendInt(b, int64(a.Port), 10)
+	case net.Addr:
 		if _, port, err := net.SplitHostPort(a.String()); err == nil {
-			return port
+			return append(b, port...)
 		}
 	}
 	if r.TLS != nil {
-		return "443"
+		return append(b, "443"...)
 	}
-	return "80"
+	return append(b, "80"...)
 }
 
 // requestID returns the client's X-Request-Id if it is a valid one, so a
@@ -205,9 +391,12 @@ func isIDByte(c byte) bool {
 	return c == '+' || c == '/' || c == '=' || c == '-'
 }
 
-// newRequestID returns 16 random bytes as 32 hex digits.
+// newRequestID returns 16 random bytes as 32 hex digits. An id need not
+// be secret, only unique: math/rand/v2's generator (ChaCha8, seeded by
+// the runtime from the system) costs no system call.
 func newRequestID() string {
 	var b [16]byte
-	rand.Read(b[:]) // never fails, per crypto/rand
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
 	return hex.EncodeToString(b[:])
 }

@@ -9,48 +9,54 @@ import (
 	"strconv"
 )
 
-// errorPage is the ReverseProxy ErrorHandler: the app could not be
-// reached or did not answer. The client gets a short page; the cause goes
-// to the access log only, since it names internal addresses.
-func (p *Proxy) errorPage(w http.ResponseWriter, r *http.Request, err error) {
-	x := exchangeFrom(r.Context())
+// errorPage answers a request the app could not be reached for or did
+// not answer. The client gets a short page; the cause goes to the access
+// log only, since it names internal addresses.
+func (p *Proxy) errorPage(x *exchange, r *http.Request, err error) {
 	x.err = err
 	// A failed body read comes first: net/http cancels the request's
 	// context when a read on the connection fails, yet the client that
 	// sent the body too slowly is still there to read why.
 	if x.body != nil {
 		if berr := x.body.failure(); berr != nil {
-			p.bodyErrorPage(w, x, berr)
+			p.bodyErrorPage(x, berr)
 			return
 		}
 	}
 	if r.Context().Err() != nil {
-		x.status = statusClientClosed // nobody is left to read a page
-		return
+		dropConnection(x) // nobody is left to read a page, or Serve cuts requests off
 	}
 	if isTimeout(err) {
-		p.page(w, http.StatusGatewayTimeout, fmt.Sprintf("%s did not answer in time.", p.appName()))
+		p.page(x, http.StatusGatewayTimeout, fmt.Sprintf("%s did not answer in time.", p.appName()))
 		return
 	}
-	p.page(w, http.StatusBadGateway, fmt.Sprintf("%s is not answering. It may be starting, restarting or down.", p.appName()))
+	p.page(x, http.StatusBadGateway, fmt.Sprintf("%s is not answering. It may be starting, restarting or down.", p.appName()))
 }
 
 // bodyErrorPage answers a request whose body could not be read from the
 // client: 408, as nginx does, when it came too slowly, else 400; a client
 // that went away mid-body is only logged. The connection is closed: what
 // is left of the body is unread.
-func (p *Proxy) bodyErrorPage(w http.ResponseWriter, x *exchange, err error) {
+func (p *Proxy) bodyErrorPage(x *exchange, err error) {
 	x.err = err
 	if errors.Is(err, io.ErrUnexpectedEOF) {
-		x.status = statusClientClosed
-		return
+		dropConnection(x)
 	}
-	w.Header().Set("Connection", "close")
+	x.Header().Set("Connection", "close")
 	if isTimeout(err) {
-		p.page(w, http.StatusRequestTimeout, "The request body came too slowly.")
+		p.page(x, http.StatusRequestTimeout, "The request body came too slowly.")
 		return
 	}
-	p.page(w, http.StatusBadRequest, "The request body could not be read.")
+	p.page(x, http.StatusBadRequest, "The request body could not be read.")
+}
+
+// dropConnection ends a request whose client went away, or that Serve cuts
+// off, by closing its connection: returning would make net/http answer an
+// empty 200 to a client still reading. It panics with http.ErrAbortHandler,
+// which net/http takes as that request; the access log shows status 499.
+func dropConnection(x *exchange) {
+	x.status = statusClientClosed
+	panic(http.ErrAbortHandler)
 }
 
 // unavailablePage answers 503 while no backend is set.

@@ -3,7 +3,6 @@ package proxy
 import (
 	"io"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -52,7 +51,12 @@ const notStarted = "the app has not started yet"
 type Options struct {
 	// AccessLog gets one line per request (time, method, path, host,
 	// status, bytes, duration, request id, client address); nil logs
-	// nothing. Lines are written whole, one Write call each.
+	// nothing. Requests never wait for it: lines are written whole and
+	// in order by a goroutine of the Proxy's, gathered into one Write
+	// while the previous one runs. When 1 MiB of lines waits on a slow
+	// writer, further lines are dropped until it catches up, and a line
+	// saying how many takes their place. Serve waits up to 5 s, when it
+	// returns, for the lines still waiting.
 	AccessLog io.Writer
 	// Name is the app's name, shown on the proxy's own error pages.
 	Name string
@@ -128,11 +132,10 @@ func orDefault[T time.Duration | int](v, def T) T {
 // Backend, or answers 503 while there is none. Its methods are safe for
 // concurrent use.
 type Proxy struct {
-	opts      Options
-	transport *http.Transport
-	route     atomic.Pointer[route]
-	inflight  gauge // every request, on any backend, for Serve's shutdown
-	logMu     sync.Mutex
+	opts     Options
+	route    atomic.Pointer[route]
+	inflight gauge      // every request, on any backend, for Serve's shutdown
+	log      *accessLog // nil without Options.AccessLog
 }
 
 // route is what new requests go to: a backend, or the reason there is none.
@@ -145,7 +148,10 @@ type route struct {
 // New returns a Proxy that answers 503 until the first Switch.
 func New(o Options) *Proxy {
 	o = o.withDefaults()
-	p := &Proxy{opts: o, transport: newTransport(o.ResponseHeaderTimeout)}
+	p := &Proxy{opts: o}
+	if o.AccessLog != nil {
+		p.log = newAccessLog(o.AccessLog)
+	}
 	p.route.Store(&route{reason: notStarted})
 	return p
 }
@@ -155,7 +161,7 @@ func New(o Options) *Proxy {
 // before stopping its process. Requests already running stay on the
 // backend they started on.
 func (p *Proxy) Switch(addr string) *Backend {
-	return p.swap(&route{backend: p.newBackend(addr)})
+	return p.swap(&route{backend: newBackend(addr)})
 }
 
 // Unavailable makes new requests get a 503 page that gives reason (for
@@ -165,12 +171,11 @@ func (p *Proxy) Unavailable(reason string) *Backend {
 	return p.swap(&route{reason: reason})
 }
 
-// swap installs r and returns the backend it replaces. Idle keep-alive
-// connections are dropped because a restarted process may reuse the old
-// port, and a pooled connection to the dead one would fail a request.
+// swap installs r and returns the backend it replaces, whose keep-alive
+// connections are no longer reused (see Backend.retire).
 func (p *Proxy) swap(r *route) *Backend {
 	old := p.route.Swap(r)
-	p.transport.CloseIdleConnections()
+	old.backend.retire()
 	return old.backend
 }
 
@@ -191,12 +196,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rt.backend.inflight.done()
-	out := r.WithContext(withExchange(r.Context(), x))
 	if x.body = p.watchBody(w, r); x.body != nil {
 		defer x.body.finish()
-		out.Body = x.body
 	}
-	rt.backend.rp.ServeHTTP(x, out)
+	p.forward(x, r, rt.backend)
 }
 
 // acquire returns the current route with its backend's in-flight count

@@ -54,6 +54,31 @@ func startBackend(t testing.TB, h http.Handler) string {
 	return srv.Listener.Addr().String()
 }
 
+// serveRaw accepts connections on a loopback port until the test ends,
+// handing each to handle in a goroutine of its own, and returns the port's
+// address: an app written byte by byte.
+func serveRaw(tb testing.TB, handle func(c net.Conn)) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				handle(c)
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
 // freeAddr returns a loopback address nobody listens on.
 func freeAddr(t *testing.T) string {
 	t.Helper()

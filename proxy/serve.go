@@ -21,6 +21,7 @@ func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
 	// requests finish; cancelling hard is what cuts them off.
 	hard, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()
+	defer p.flushLog()
 	srv := &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: p.opts.ReadHeaderTimeout,
@@ -57,6 +58,17 @@ func (p *Proxy) shutdown(srv *http.Server, served <-chan error, abort context.Ca
 	abort()
 	srv.Close()
 	return fmt.Errorf("shutting down proxy: %d requests still in flight after %s: %w", n, p.opts.ShutdownGrace, err)
+}
+
+// flushLog waits a little for the access-log lines still queued, so that
+// the last requests are logged before the process exits.
+func (p *Proxy) flushLog() {
+	if p.log == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), logFlushGrace)
+	defer cancel()
+	p.log.flush(ctx)
 }
 
 // closeIdle closes srv's idle keep-alive connections (and connections
