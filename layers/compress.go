@@ -49,8 +49,8 @@ const (
 	// gzipDictSize is how much of the previous block primes the next.
 	gzipDictSize = 16 << 10
 	// maxGzipWorkers bounds the blocks in flight, and with them memory:
-	// each costs about 3 MiB (the block, its compressed copy and a deflate
-	// compressor's tables).
+	// each costs about 4 MiB (the block, its compressed copy and a deflate
+	// compressor's 1.8 MiB of tables), the one being filled 2 MiB.
 	maxGzipWorkers = 8
 )
 
@@ -65,16 +65,18 @@ func gzipWorkers() int {
 // parallelGzip is an io.WriteCloser that gzips what is written to it, with
 // up to workers blocks compressed at once, each on its own goroutine. The
 // compressed blocks are written to w in order by the goroutine calling Write
-// and Close, so memory is bounded by workers+1 blocks whatever the size of
-// the stream, and an error writing to w comes back from Write or Close.
+// and Close, so memory is bounded by workers+1 blocks and workers deflate
+// compressors whatever the size of the stream, all allocated once and
+// reused, and an error writing to w comes back from Write or Close.
 type parallelGzip struct {
 	w        io.Writer
 	level    int
 	workers  int
-	cur      *gzipBlock   // the block being filled, nil between blocks
-	pending  []*gzipBlock // blocks being compressed, oldest first
-	free     []*gzipBlock // blocks written out, for reuse
-	tail     []byte       // the last gzipDictSize bytes of the block before cur
+	cur      *gzipBlock      // the block being filled, nil between blocks
+	pending  []*gzipBlock    // blocks being compressed, oldest first
+	free     []*gzipBlock    // blocks written out, for reuse
+	idle     []*flate.Writer // compressors of blocks written out
+	tail     []byte          // the last gzipDictSize bytes of the block before cur
 	crc      uint32
 	size     uint32 // modulo 2^32, as RFC 1952's ISIZE
 	started  bool   // the header is written
@@ -82,7 +84,8 @@ type parallelGzip struct {
 	err      error
 }
 
-// gzipBlock is one block of input and its compressed bytes.
+// gzipBlock is one block of input and its compressed bytes. It holds a
+// compressor only while in flight, so there are at most workers of those.
 type gzipBlock struct {
 	in    []byte
 	dict  []byte
@@ -193,6 +196,10 @@ func (z *parallelGzip) dispatch(last bool) error {
 	b.dict = append(b.dict[:0], z.tail...)
 	z.tail = append(z.tail[:0], b.in[max(len(b.in)-gzipDictSize, 0):]...)
 	b.level, b.last = z.level, last
+	if n := len(z.idle); n > 0 {
+		b.zw = z.idle[n-1]
+		z.idle = z.idle[:n-1]
+	}
 	b.done = make(chan struct{})
 	z.pending = append(z.pending, b)
 	go b.compress()
@@ -206,6 +213,10 @@ func (z *parallelGzip) writeOldest() error {
 	z.pending = append(z.pending[:0], z.pending[1:]...)
 	<-b.done
 	z.free = append(z.free, b)
+	if b.zw != nil {
+		z.idle = append(z.idle, b.zw)
+		b.zw = nil
+	}
 	if b.err != nil {
 		z.err = b.err
 		return z.err
