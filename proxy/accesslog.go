@@ -15,15 +15,18 @@ const (
 	// maxPendingLog bounds the access-log lines waiting to be written,
 	// about 5000 lines: past it, lines are dropped and counted.
 	maxPendingLog = 1 << 20
+	// logGather is how long the writer lets lines gather before it writes
+	// them: waking it for every line would cost more than the write.
+	logGather = 5 * time.Millisecond
 	// logFlushGrace bounds how long Serve waits, when it returns, for the
 	// lines still waiting to be written.
 	logFlushGrace = 5 * time.Second
 )
 
 // accessLog writes access-log lines to its writer from a goroutine of its
-// own, so that requests never wait for the log. Lines that come while a
-// write is in progress are gathered and written together in one Write, in
-// the order they came; a goroutine runs only while lines are waiting. If
+// own, so that requests never wait for the log. Lines are gathered for
+// logGather, and while a write is in progress, and written together in one
+// Write, in the order they came; a goroutine runs only while lines come. If
 // the writer falls behind by maxPendingLog bytes, new lines are dropped
 // until it catches up, and a line saying how many were lost takes their
 // place.
@@ -57,26 +60,39 @@ func (l *accessLog) add(line []byte) {
 	}
 }
 
-// run writes the waiting lines until there are none.
+// run writes the waiting lines, logGather apart, until none came in the
+// meantime.
 func (l *accessLog) run() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	for {
-		if l.dropped > 0 {
-			l.pending = fmt.Appendf(l.pending, "access log: %d lines dropped: the log could not keep up\n", l.dropped)
-			l.dropped = 0
-		}
-		if len(l.pending) == 0 {
-			l.writing = false
+		time.Sleep(logGather)
+		batch := l.take()
+		if batch == nil {
 			return
 		}
-		batch := l.pending
-		l.pending = l.spare[:0]
-		l.mu.Unlock()
 		_, _ = l.w.Write(batch) // a broken log must not fail requests
 		l.mu.Lock()
 		l.spare = batch
+		l.mu.Unlock()
 	}
+}
+
+// take returns the waiting lines, with a note of those dropped, leaving
+// the spare buffer to gather the next ones; nil when none are waiting,
+// the writing goroutine then ending.
+func (l *accessLog) take() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dropped > 0 {
+		l.pending = fmt.Appendf(l.pending, "access log: %d lines dropped: the log could not keep up\n", l.dropped)
+		l.dropped = 0
+	}
+	if len(l.pending) == 0 {
+		l.writing = false
+		return nil
+	}
+	batch := l.pending
+	l.pending, l.spare = l.spare[:0], nil
+	return batch
 }
 
 // flush waits until no line is waiting, or ctx ends. It polls: it runs

@@ -52,11 +52,11 @@ type Options struct {
 	// AccessLog gets one line per request (time, method, path, host,
 	// status, bytes, duration, request id, client address); nil logs
 	// nothing. Requests never wait for it: lines are written whole and
-	// in order by a goroutine of the Proxy's, gathered into one Write
-	// while the previous one runs. When 1 MiB of lines waits on a slow
-	// writer, further lines are dropped until it catches up, and a line
-	// saying how many takes their place. Serve waits up to 5 s, when it
-	// returns, for the lines still waiting.
+	// in order by a goroutine of the Proxy's, gathered for 5 ms into one
+	// Write. When 1 MiB of lines waits on a slow writer, further lines
+	// are dropped until it catches up, and a line saying how many takes
+	// their place. Serve waits up to 5 s, when it returns, for the lines
+	// still waiting.
 	AccessLog io.Writer
 	// Name is the app's name, shown on the proxy's own error pages.
 	Name string
