@@ -262,11 +262,13 @@ func TestTrickledBodyIsCutOff(t *testing.T) {
 func TestBusyAppDoesNotCutOffTheUpload(t *testing.T) {
 	const size = 32 << 20
 	appWaits := startBackend(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(20 * short)
+		time.Sleep(30 * short)
 		readAll(w, r)
 	}))
 	// The rate earns next to nothing, so only the client's own waits count.
-	p := proxy.New(proxy.Options{BodyTimeout: 5 * short, MinBodyRate: 1 << 30})
+	// The app waits three times the timeout; the timeout itself leaves the
+	// client room for a loaded machine's scheduling gaps.
+	p := proxy.New(proxy.Options{BodyTimeout: 10 * short, MinBodyRate: 1 << 30})
 	p.Switch(appWaits)
 	addr := startProxy(t, p)
 	res, err := http.Post("http://"+addr+"/upload", "application/octet-stream", strings.NewReader(strings.Repeat("x", size)))
