@@ -13,6 +13,7 @@ import (
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/home"
 	"github.com/paas-dev/paas/oci"
+	"github.com/paas-dev/paas/sandbox"
 )
 
 // Resolved is the stack a build runs on: buildpacks run on the build
@@ -64,6 +65,11 @@ func Resolve(ctx context.Context, h *home.Home, ref string, rootfs bool, con *co
 	}
 	if rootfs {
 		if s.Rootfs, err = unpack(ctx, h, img); err != nil {
+			if errors.Is(err, sandbox.ErrUnavailable) {
+				// Not the stack's fault: the host lacks user namespaces,
+				// which its own exit code and advice say.
+				return nil, err
+			}
 			return nil, fmt.Errorf("%w: unpacking stack %s: %w", ErrUnusable, ref, err)
 		}
 	}
