@@ -2,14 +2,12 @@ package lifecycle_test
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/paas-dev/paas/internal/testenv"
@@ -23,39 +21,15 @@ func TestMain(m *testing.M) {
 		return
 	}
 	code := m.Run()
-	if stack.dir != "" {
-		_ = sandbox.RemoveAll(stack.dir)
-	}
+	testenv.RemoveStackDir(sandbox.RemoveAll)
 	os.Exit(code)
 }
 
-// stack is the test stack unpacked once per test process and given to
-// root inside the sandbox, as the rootfs cache does.
-var stack struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-func stackRoot(t *testing.T) string {
+// stackRoot returns the test stack, unpacked once and given to root
+// inside the sandbox.
+func stackRoot(t testing.TB) string {
 	t.Helper()
-	tarball := testenv.StackTar(t)
-	stack.once.Do(func() {
-		stack.dir, stack.err = os.MkdirTemp("", "paas-lifecycle-stack-")
-		if stack.err != nil {
-			return
-		}
-		out, err := exec.Command("tar", "-xf", tarball, "-C", stack.dir, "--exclude=./dev/*").CombinedOutput()
-		if err != nil {
-			stack.err = fmt.Errorf("unpacking %s: %w\n%s", tarball, err, out)
-			return
-		}
-		stack.err = sandbox.Own(stack.dir)
-	})
-	if stack.err != nil {
-		t.Fatal(stack.err)
-	}
-	return stack.dir
+	return testenv.StackDir(t, sandbox.Own)
 }
 
 // sandboxBuild builds app with the buildpack bp in the sandbox on rootfs,

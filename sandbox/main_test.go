@@ -1,10 +1,7 @@
 package sandbox
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
-	"sync"
 	"testing"
 
 	"github.com/paas-dev/paas/internal/testenv"
@@ -15,43 +12,15 @@ func TestMain(m *testing.M) {
 		return
 	}
 	code := m.Run()
-	if stack.dir != "" {
-		os.RemoveAll(stack.dir)
-	}
+	testenv.RemoveStackDir(RemoveAll)
 	os.Exit(code)
 }
 
-// stack is the test stack unpacked once per test process, by the user the
-// process runs as, so that its files are owned by an id the sandbox maps.
-var stack struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-// stackRoot returns the unpacked test stack. Device nodes are left out:
-// an ordinary user cannot create them, and the sandbox makes its own /dev.
-// As root, tar keeps the stack's owners, which root's mapping lacks, so
-// the tree is given to root inside as Own does.
+// stackRoot returns the test stack, unpacked once and given to root
+// inside the sandbox.
 func stackRoot(t testing.TB) string {
 	t.Helper()
-	tarball := testenv.StackTar(t)
-	stack.once.Do(func() {
-		stack.dir, stack.err = os.MkdirTemp("", "paas-sandbox-stack-")
-		if stack.err != nil {
-			return
-		}
-		out, err := exec.Command("tar", "-xf", tarball, "-C", stack.dir, "--exclude=./dev/*").CombinedOutput()
-		if err != nil {
-			stack.err = fmt.Errorf("unpacking %s: %w\n%s", tarball, err, out)
-			return
-		}
-		stack.err = Own(stack.dir)
-	})
-	if stack.err != nil {
-		t.Fatal(stack.err)
-	}
-	return stack.dir
+	return testenv.StackDir(t, Own)
 }
 
 // mode is one id mapping the current user can run sandboxes with.
