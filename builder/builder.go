@@ -79,6 +79,9 @@ type Report struct {
 	Durations  map[string]float64        `json:"durations"`
 	Outputs    []string                  `json:"outputs,omitempty"`
 	Pushed     string                    `json:"pushed,omitempty"`
+	// Unchanged says that the inputs were those of the last build, whose
+	// image this is: nothing was built.
+	Unchanged bool `json:"unchanged,omitempty"`
 }
 
 // Build builds o.AppDir into an image stored in h. A failed build leaves
@@ -93,18 +96,27 @@ func Build(ctx context.Context, h *home.Home, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer b.close()
-	res, err := lifecycle.Build(ctx, b.lifecycleOptions(h, o))
-	if err != nil {
-		return nil, err
-	}
-	defer res.Close()
-	report, err := b.export(ctx, h, o, res)
-	if err != nil {
+	report := b.keys(ctx, h, o)
+	if report != nil {
+		if err := b.reuse(ctx, h, o, report); err != nil {
+			return nil, err
+		}
+	} else if report, err = b.build(ctx, h, o); err != nil {
 		return nil, err
 	}
 	report.Durations["total"] = round(time.Since(start).Seconds())
 	o.Console.Step("Built %s (%s) in %s", report.Image, report.Digest, console.Duration(time.Since(start)))
 	return report, nil
+}
+
+// build runs the buildpacks and exports the image.
+func (b *build) build(ctx context.Context, h *home.Home, o Options) (*Report, error) {
+	res, err := lifecycle.Build(ctx, b.lifecycleOptions(h, o))
+	if err != nil {
+		return nil, err
+	}
+	defer res.Close()
+	return b.export(ctx, h, o, res)
 }
 
 // build is one build's resolved inputs and the resources it holds.
@@ -115,6 +127,10 @@ type build struct {
 	builtins    []*buildpack.Buildpack
 	work, cache string
 	unlock      func()
+	// buildKey identifies the build's inputs (key), taken with since;
+	// "" when they cannot tell an unchanged build.
+	buildKey string
+	since    time.Time
 }
 
 func prepare(ctx context.Context, h *home.Home, o *Options) (b *build, err error) {

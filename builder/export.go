@@ -62,6 +62,9 @@ func (b *build) export(ctx context.Context, h *home.Home, o Options, res *lifecy
 		o.Console.Info("%s  %-9s %s%s", console.ShortDigest(l.Digest), console.Size(l.Size), l.Holds, reused)
 	}
 	report.Durations["export"] = round(time.Since(start).Seconds())
+	if err := b.remember(h, report); err != nil {
+		o.Console.Warn("recording the build: %v (the next build runs the buildpacks even when nothing changed)", err)
+	}
 	if err := writeOutputs(ctx, o, img, b.tag, report); err != nil {
 		return nil, err
 	}

@@ -40,7 +40,9 @@ func TestGoApp(t *testing.T) {
 
 	gocache := filepath.Join(cacheDir(t, "builtin-go"), "go", "build")
 	before := countFiles(t, gocache)
-	_, out = build(t, "builtin-go", app)
+	// A config var the buildpack ignores makes it run again, rather than the
+	// last build being reused unchanged.
+	_, out = build(t, "builtin-go", app, "-e", "REBUILD=1")
 	if after := countFiles(t, gocache); after != before || before == 0 {
 		t.Errorf("GOCACHE held %d files before the rebuild and %d after: want the same, non-zero count", before, after)
 	}

@@ -60,3 +60,9 @@ func flockWaiting(f *os.File, waiting func()) error {
 func (h *Home) LayerCache(repo string) string {
 	return filepath.Join(h.dir, "cache", Key(repo)+".layers.json")
 }
+
+// BuildRecord returns the file recording the inputs of repo's last build
+// and the image it made (package builder), kept like LayerCache.
+func (h *Home) BuildRecord(repo string) string {
+	return filepath.Join(h.dir, "cache", Key(repo)+".build.json")
+}

@@ -53,6 +53,10 @@ type layoutImage struct {
 	once     sync.Once
 	manifest []byte
 	err      error
+
+	configOnce sync.Once
+	diffIDs    map[v1.Hash]v1.Hash // layer digest → DiffID, from the config
+	configErr  error
 }
 
 var _ partial.CompressedImageCore = (*layoutImage)(nil)
@@ -95,16 +99,63 @@ func (li *layoutImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error)
 	}
 	for _, d := range m.Layers {
 		if d.Digest == h {
-			return &layoutBlob{src: li.src, desc: d}, nil
+			return &layoutBlob{src: li.src, desc: d, img: li}, nil
 		}
 	}
 	return nil, fmt.Errorf("blob %s is not in image %s", h, li.desc.Digest)
+}
+
+// diffID returns the DiffID the config gives the layer with digest h.
+func (li *layoutImage) diffID(h v1.Hash) (v1.Hash, error) {
+	li.configOnce.Do(func() { li.diffIDs, li.configErr = li.readDiffIDs() })
+	if li.configErr != nil {
+		return v1.Hash{}, li.configErr
+	}
+	d, ok := li.diffIDs[h]
+	if !ok {
+		return v1.Hash{}, fmt.Errorf("layer %s is not in image %s", h, li.desc.Digest)
+	}
+	return d, nil
+}
+
+func (li *layoutImage) readDiffIDs() (map[v1.Hash]v1.Hash, error) {
+	m, err := li.parsedManifest()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := li.RawConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("parsing the config of image %s: %w", li.desc.Digest, err)
+	}
+	if len(cf.RootFS.DiffIDs) != len(m.Layers) {
+		return nil, fmt.Errorf("image %s has %d layers but its config %d DiffIDs", li.desc.Digest, len(m.Layers), len(cf.RootFS.DiffIDs))
+	}
+	out := make(map[v1.Hash]v1.Hash, len(m.Layers))
+	for i, l := range m.Layers {
+		out[l.Digest] = cf.RootFS.DiffIDs[i]
+	}
+	return out, nil
 }
 
 // layoutBlob is one layer or config blob of a layoutImage.
 type layoutBlob struct {
 	src  blobSource
 	desc v1.Descriptor
+	img  *layoutImage // nil for the config
+}
+
+// DiffID is the one the image's config claims, not one computed from the
+// blob (which would read and decompress it all): what unpacks a layer
+// checks its content against the claim (layers.VerifyDiffID).
+func (b *layoutBlob) DiffID() (v1.Hash, error) {
+	if b.img == nil {
+		return b.desc.Digest, nil // the config is not compressed
+	}
+	return b.img.diffID(b.desc.Digest)
 }
 
 func (b *layoutBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }

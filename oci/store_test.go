@@ -342,3 +342,33 @@ func verifyBlobs(t *testing.T, s *Store) {
 		}
 	}
 }
+
+// A stored image's layers give the DiffIDs its config claims without
+// reading their blobs: a build asks for them on every run, and reading a
+// stack's layers took seconds. What unpacks a layer checks the claim.
+func TestStoredLayerDiffIDFromConfig(t *testing.T) {
+	s := openStore(t)
+	img := randomImage(t, 1024, 2)
+	if _, err := s.Put(context.Background(), KindStack, "base", img); err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := s.Image(KindStack, "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := img.Layers()
+	got, err := back.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range got {
+		d, _ := l.Digest()
+		if err := os.Remove(s.blobPath(d)); err != nil {
+			t.Fatal(err)
+		}
+		wd, _ := want[i].DiffID()
+		if gd, err := l.DiffID(); err != nil || gd != wd {
+			t.Errorf("layer %d DiffID() = %v, %v; want %v from the config, with the blob gone", i, gd, err, wd)
+		}
+	}
+}

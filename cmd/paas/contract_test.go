@@ -60,7 +60,9 @@ func TestBuildCacheAndEnvDir(t *testing.T) {
 		args := []string{"-t", "cached-" + h.user.name, "-b", buildpackDir("cache-env"),
 			"--env-file", envFile, "-e", "SECRET_TOKEN=s3cr3t", "-e", "OVERRIDDEN=flag", app}
 		h.mustBuild(t, args...)
-		r := h.mustBuild(t, args...)
+		// Another config var, so that the buildpack runs again rather than
+		// the last build being reused unchanged.
+		r := h.mustBuild(t, append([]string{"-e", "BUILD=2"}, args...)...)
 		if got := strings.TrimSpace(appFile(t, h, r.Image, "build-count")); got != "2" {
 			t.Errorf("second build count = %s, want 2 (CACHE_DIR kept)", got)
 		}
