@@ -13,9 +13,14 @@ import (
 	"github.com/paas-dev/paas/console"
 )
 
+// pushJobs is how many blobs a push uploads at once: enough to fill a link
+// with a registry's per-request latency, few enough not to be throttled.
+const pushJobs = 4
+
 // Push uploads img to the registry reference ref, with the credentials
 // docker and podman users already have (~/.docker/config.json and its
-// credential helpers). Blobs the registry holds are not uploaded again.
+// credential helpers). Blobs the registry holds are not uploaded again; the
+// others go up pushJobs at a time.
 // When progress is not nil, lines reporting the bytes pushed are written to
 // it as the upload advances.
 func Push(ctx context.Context, img v1.Image, ref string, progress io.Writer) error {
@@ -23,7 +28,7 @@ func Push(ctx context.Context, img v1.Image, ref string, progress io.Writer) err
 	if err != nil {
 		return fmt.Errorf("%w %q: %w", ErrInvalidName, ref, err)
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain), remote.WithJobs(pushJobs)}
 	done := make(chan struct{})
 	if progress != nil {
 		updates := make(chan v1.Update, 64)

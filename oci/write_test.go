@@ -9,16 +9,21 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
@@ -338,4 +343,67 @@ func TestLoadForeignArchives(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A push uploads only the blobs the registry lacks: pushing an image again
+// (to its tag or another of the repository) uploads none, and after one
+// layer changed, only that layer and the config go up.
+func TestPushUploadsOnlyMissingBlobs(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	var mu sync.Mutex
+	uploads := 0
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			mu.Lock()
+			uploads++
+			mu.Unlock()
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	push := func(img v1.Image, ref string) int {
+		t.Helper()
+		mu.Lock()
+		uploads = 0
+		mu.Unlock()
+		if err := Push(context.Background(), img, host+"/"+ref, nil); err != nil {
+			t.Fatalf("Push(%s) = %v", ref, err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return uploads
+	}
+
+	img := randomImage(t, 64<<10, 3)
+	if n := push(img, "team/app:v1"); n != 4 {
+		t.Errorf("first push uploaded %d blobs, want 4 (3 layers and the config)", n)
+	}
+	if n := push(img, "team/app:v1"); n != 0 {
+		t.Errorf("pushing the same image again uploaded %d blobs, want 0", n)
+	}
+	if n := push(img, "team/app:v2"); n != 0 {
+		t.Errorf("pushing it to another tag uploaded %d blobs, want 0", n)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed, err := mutate.AppendLayers(empty.Image, append(layers[:2:2], newLayer(t))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := push(changed, "team/app:v3"); n != 2 {
+		t.Errorf("pushing an image with one new layer uploaded %d blobs, want 2 (the layer and the config)", n)
+	}
+}
+
+func newLayer(t *testing.T) v1.Layer {
+	t.Helper()
+	l, err := random.Layer(64<<10, types.OCILayer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
