@@ -3,6 +3,8 @@ package proxy
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
+	"time"
 )
 
 // Backend is one process the proxy forwards to, with a count of the
@@ -11,7 +13,22 @@ type Backend struct {
 	addr     string
 	pool     *pool
 	inflight gauge
+	// downUntil (ns since the epoch) passes the backend over while other
+	// backends remain: a connection to it failed a moment ago.
+	downUntil atomic.Int64
 }
+
+// downFor is how long a backend that refused a connection is passed over:
+// long enough for its supervisor to notice the process died and take it
+// out of the rotation, short enough that a backend whose accept queue was
+// only full a moment is back soon.
+const downFor = time.Second
+
+// markDown passes the backend over for downFor.
+func (b *Backend) markDown() { b.downUntil.Store(time.Now().Add(downFor).UnixNano()) }
+
+// isDown reports whether the backend failed within downFor of now (ns).
+func (b *Backend) isDown(now int64) bool { return b.downUntil.Load() > now }
 
 // Addr returns the backend's "host:port"; "" for a nil Backend.
 func (b *Backend) Addr() string {

@@ -2,7 +2,10 @@ package proxy
 
 import (
 	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -128,27 +131,33 @@ func orDefault[T time.Duration | int](v, def T) T {
 	return v
 }
 
-// Proxy is an http.Handler that forwards each request to the current
-// Backend, or answers 503 while there is none. Its methods are safe for
+// Proxy is an http.Handler that forwards each request to one of its ready
+// backends, or answers 503 while there is none. Its methods are safe for
 // concurrent use.
 type Proxy struct {
 	opts     Options
 	route    atomic.Pointer[route]
-	inflight gauge      // every request, on any backend, for Serve's shutdown
-	log      *accessLog // nil without Options.AccessLog
+	next     atomic.Uint64 // where the next request starts looking for a backend
+	inflight gauge         // every request, on any backend, for Serve's shutdown
+	log      *accessLog    // nil without Options.AccessLog
+
+	mu     sync.Mutex          // serialises changes of slots
+	slots  map[string]*Backend // the ready backend of each slot
+	reason string              // why there is none, when no slot has one
 }
 
-// route is what new requests go to: a backend, or the reason there is none.
-// It is replaced whole, so one atomic load gives a consistent pair.
+// route is what new requests go to: the ready backends, in the order of
+// their slots' names, or the reason there are none. It is replaced whole,
+// so one atomic load gives a consistent view.
 type route struct {
-	backend *Backend
-	reason  string
+	backends []*Backend
+	reason   string
 }
 
 // New returns a Proxy that answers 503 until the first Switch.
 func New(o Options) *Proxy {
 	o = o.withDefaults()
-	p := &Proxy{opts: o}
+	p := &Proxy{opts: o, slots: map[string]*Backend{}, reason: notStarted}
 	if o.AccessLog != nil {
 		p.log = newAccessLog(o.AccessLog)
 	}
@@ -156,67 +165,139 @@ func New(o Options) *Proxy {
 	return p
 }
 
-// Switch routes new requests to addr ("127.0.0.1:PORT") and returns the
-// previous Backend, nil if there was none, so the caller can Drain it
-// before stopping its process. Requests already running stay on the
-// backend they started on.
-func (p *Proxy) Switch(addr string) *Backend {
-	return p.swap(&route{backend: newBackend(addr)})
-}
+// Switch routes new requests to addr ("127.0.0.1:PORT") alone: it is
+// Slot("").Switch, for an app of one web process.
+func (p *Proxy) Switch(addr string) *Backend { return p.Slot("").Switch(addr) }
 
-// Unavailable makes new requests get a 503 page that gives reason (for
-// example while a crashed process restarts). Like Switch it returns the
-// previous Backend, nil if there was none, so the caller can Drain it.
-func (p *Proxy) Unavailable(reason string) *Backend {
-	return p.swap(&route{reason: reason})
-}
+// Unavailable is Slot("").Unavailable.
+func (p *Proxy) Unavailable(reason string) *Backend { return p.Slot("").Unavailable(reason) }
 
-// swap installs r and returns the backend it replaces, whose keep-alive
-// connections are no longer reused (see Backend.retire).
-func (p *Proxy) swap(r *route) *Backend {
-	old := p.route.Swap(r)
-	old.backend.retire()
-	return old.backend
-}
-
-// Backend returns the backend new requests go to, nil while unavailable.
+// Backend returns the first ready backend, nil while there is none.
 func (p *Proxy) Backend() *Backend {
-	return p.route.Load().backend
+	if bs := p.route.Load().backends; len(bs) > 0 {
+		return bs[0]
+	}
+	return nil
 }
 
-// ServeHTTP forwards r to the current backend and writes the access log.
+// Slot returns the place in the proxy's rotation named name: one per web
+// process of a formation ("web.1", "web.2", …), each holding at most one
+// ready backend, its process's.
+func (p *Proxy) Slot(name string) *Slot { return &Slot{p: p, name: name} }
+
+// Slot is one place in the proxy's rotation; see Proxy.Slot.
+type Slot struct {
+	p    *Proxy
+	name string
+}
+
+// Switch makes addr ("127.0.0.1:PORT") the slot's backend, which new
+// requests may go to, and returns the slot's previous Backend, nil if
+// there was none, so the caller can Drain it before stopping its process.
+// Requests already running stay on the backend they started on.
+func (s *Slot) Switch(addr string) *Backend { return s.p.set(s.name, newBackend(addr), "") }
+
+// Unavailable takes the slot out of the rotation (for example while its
+// crashed process restarts); while no slot has a backend, requests get a
+// 503 page that gives reason. Like Switch it returns the previous Backend,
+// nil if there was none, so the caller can Drain it.
+func (s *Slot) Unavailable(reason string) *Backend { return s.p.set(s.name, nil, reason) }
+
+// set gives slot the backend b (nil: none) and installs the new route. The
+// backend it replaces no longer reuses its keep-alive connections (see
+// Backend.retire).
+func (p *Proxy) set(slot string, b *Backend, reason string) *Backend {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := p.slots[slot]
+	if b == nil {
+		delete(p.slots, slot)
+		p.reason = reason
+	} else {
+		p.slots[slot] = b
+	}
+	r := &route{reason: p.reason}
+	for _, name := range slices.Sorted(maps.Keys(p.slots)) {
+		r.backends = append(r.backends, p.slots[name])
+	}
+	p.route.Store(r)
+	old.retire()
+	return old
+}
+
+// ServeHTTP forwards r to a ready backend and writes the access log. When
+// the backend cannot be reached (its process died a moment ago), the
+// request, which it never saw, goes to another one.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.inflight.add()
 	defer p.inflight.done()
 	x := newExchange(w, r)
 	defer p.logExchange(x, r)
-	rt := p.acquire()
-	if rt.backend == nil {
+	rt, b := p.acquire(nil)
+	if b == nil {
 		p.unavailablePage(x, rt.reason)
 		return
 	}
-	defer rt.backend.inflight.done()
 	if x.body = p.watchBody(w, r); x.body != nil {
 		defer x.body.finish()
 	}
-	p.forward(x, r, rt.backend)
+	var tried []*Backend
+	for {
+		err := p.forward(x, r, b)
+		b.inflight.done()
+		if err == nil {
+			return
+		}
+		b.markDown()
+		tried = append(tried, b)
+		if _, b = p.acquire(tried); b == nil {
+			p.errorPage(x, r, err)
+			return
+		}
+	}
 }
 
-// acquire returns the current route with its backend's in-flight count
-// already raised. Checking the route again after raising the count closes
-// the race with Switch: either the request was counted before Switch
-// returned, so a Drain that follows waits for it, or it sees the new route
-// and tries again there.
-func (p *Proxy) acquire() *route {
+// acquire picks a ready backend not in avoid and raises its in-flight
+// count, returning the route it came from; the backend is nil when the
+// route has no other. Checking the route again after raising the count
+// closes the race with Switch: either the request was counted before
+// Switch returned, so a Drain that follows waits for it, or it sees the
+// new route and picks again there.
+func (p *Proxy) acquire(avoid []*Backend) (*route, *Backend) {
 	for {
 		rt := p.route.Load()
-		if rt.backend == nil {
-			return rt
+		b := rt.pick(p.next.Add(1), avoid)
+		if b == nil {
+			return rt, nil
 		}
-		rt.backend.inflight.add()
+		b.inflight.add()
 		if p.route.Load() == rt {
-			return rt
+			return rt, b
 		}
-		rt.backend.inflight.done()
+		b.inflight.done()
 	}
+}
+
+// pick returns the backend with the fewest requests in flight, looking
+// from the nth one round so that equals take turns, skipping those in
+// avoid and passing over backends that failed a moment ago while others
+// remain.
+func (rt *route) pick(n uint64, avoid []*Backend) *Backend {
+	if len(rt.backends) == 1 && avoid == nil {
+		return rt.backends[0] // the common case, at no cost
+	}
+	var best *Backend
+	bestDown := false
+	now := time.Now().UnixNano()
+	for i := range rt.backends {
+		b := rt.backends[(n+uint64(i))%uint64(len(rt.backends))]
+		if slices.Contains(avoid, b) {
+			continue
+		}
+		down := b.isDown(now)
+		if best == nil || (bestDown && !down) || (down == bestDown && b.InFlight() < best.InFlight()) {
+			best, bestDown = b, down
+		}
+	}
+	return best
 }

@@ -90,6 +90,13 @@ func (u *upstream) alive() bool {
 	return err == nil && ok
 }
 
+// dialError is a connection to a backend that could not be made: the
+// request was not sent.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
 // pool keeps idle keep-alive connections to one backend, the most
 // recently used first, so that under light load the same few stay warm.
 type pool struct {
@@ -127,7 +134,7 @@ func (p *pool) get(ctx context.Context) (*upstream, error) {
 func (p *pool) dial(ctx context.Context) (*upstream, error) {
 	c, err := p.dialer.DialContext(ctx, "tcp", p.addr)
 	if err != nil {
-		return nil, err
+		return nil, &dialError{err}
 	}
 	u := &upstream{Conn: c, addr: p.addr, bw: bufio.NewWriterSize(c, upstreamBufferSize)}
 	u.unlimit()
