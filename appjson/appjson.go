@@ -1,9 +1,9 @@
 // Package appjson reads app.json, Heroku's app manifest as Dokku extends
-// it. paas reads two of its keys: `buildpacks` when building (package
-// detect) and `healthchecks` when running (package health). Both read the
-// file through Parse, so it is decoded one way; each key's content is left
-// to the package that uses it. The package imports only the standard
-// library, so both may import it.
+// it. paas reads `buildpacks` when building (package detect), and
+// `healthchecks` (package health) and `formation` (package deploy) when
+// running. Each reads the file through Parse, so it is decoded one way;
+// each key's content is left to the package that uses it. The package
+// imports only the standard library, so any of them may import it.
 package appjson
 
 import (
@@ -28,6 +28,9 @@ type Manifest struct {
 	// `paas run` needs it (health.ParseAppJSON), and a mistake in it must
 	// not stop a build.
 	Healthchecks json.RawMessage `json:"healthchecks"`
+	// Formation is Heroku's `formation` object (`{"web": {"quantity":
+	// 2}}`), kept undecoded for the same reason: package deploy reads it.
+	Formation json.RawMessage `json:"formation"`
 }
 
 // Buildpack is one entry of `buildpacks`.

@@ -37,8 +37,12 @@ const (
 type Options struct {
 	// Image is a store name or a transport (oci:DIR, …).
 	Image string
-	// Process is the process type ("web").
+	// Process, when not "", is the one process type to run, one process
+	// of it; else Scale and the image decide (formationOf).
 	Process string
+	// Scale sets the number of processes of each type it names, over the
+	// image's app.json formation (--scale web=3,worker=1).
+	Scale Formation
 	// Env is added to the image's environment.
 	Env []string
 	// Runtime is RuntimeAuto (containerd when reachable, else the
@@ -127,7 +131,7 @@ func openRuntime(ctx context.Context, h *home.Home, o Options) (runner.Runtime, 
 
 // readinessChecks: o.Check, else the image's app.json healthchecks for the
 // process type, else health's default (the process stays up).
-func readinessChecks(img v1.Image, o Options) ([]health.Check, error) {
+func readinessChecks(img v1.Image, o Options, processType string) ([]health.Check, error) {
 	if o.Check != "" {
 		c := health.PathCheck(o.Check)
 		c.Timeout = o.CheckTimeout
@@ -137,7 +141,7 @@ func readinessChecks(img v1.Image, o Options) ([]health.Check, error) {
 	if err != nil || data == nil {
 		return nil, err
 	}
-	checks, err := health.ParseAppJSON(data, o.Process)
+	checks, err := health.ParseAppJSON(data, processType)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the image's app.json: %w", ErrRuntime, err)
 	}

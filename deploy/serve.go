@@ -3,85 +3,204 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/paas-dev/paas/health"
 	"github.com/paas-dev/paas/home"
 	"github.com/paas-dev/paas/oci"
 	"github.com/paas-dev/paas/proxy"
+	"github.com/paas-dev/paas/runner"
 	"github.com/paas-dev/paas/supervisor"
 )
 
-// Serve runs o.Image's process behind a proxy accepting on ln until ctx
-// ends, then drains requests and stops the process. SIGHUP, or Replace
-// from another process, replaces the process without downtime. Serve
-// closes ln.
+// Serve runs o.Image's formation (formationOf) until ctx ends: its web
+// processes behind a proxy accepting on ln, the others beside them. Then
+// it drains requests and stops the processes. SIGHUP, or Replace from
+// another process, replaces the processes one after another without
+// downtime. Serve closes ln; without web processes it serves nothing on
+// it.
 func Serve(ctx context.Context, h *home.Home, ln net.Listener, o Options) error {
-	t, err := openTarget(h, o.Image)
+	d, err := newDeployment(ctx, h, o)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	checks, err := readinessChecks(t.img, o)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	rt, err := openRuntime(ctx, h, o)
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer rt.Close()
-	release, err := h.ClaimServing(t.key)
+	defer d.close()
+	release, err := h.ClaimServing(d.target.key)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer release()
-	px := proxy.New(proxy.Options{
-		AccessLog: o.Console.Writer(), Name: t.name, ShutdownGrace: o.StopTimeout, MaxConnections: o.MaxConnections,
-	})
-	sup := supervisor.New(supervisor.Options{
-		Runtime: rt, Proxy: px, AppName: oci.Repository(t.name), ImageName: t.name, Resolve: t.resolve,
-		Process: o.Process, Env: o.Env, Checks: checks, ListenTimeout: o.ListenTimeout,
-		Restart: o.Restart, StopTimeout: o.StopTimeout, Console: o.Console, Output: o.Stdout,
-	})
-	return serveWithProxy(ctx, o, px, ln, sup, t.name)
+	return d.serve(ctx, ln)
 }
 
-// serveWithProxy runs the proxy and the supervisor together. When ctx ends
-// the proxy stops accepting and finishes in-flight requests while the
-// supervisor stops the process; SIGHUP replaces the process.
-func serveWithProxy(ctx context.Context, o Options, px *proxy.Proxy, ln net.Listener, sup *supervisor.Supervisor, name string) error {
-	replace := replaceOnHangup()
-	defer signal.Stop(replace.signals)
-	proxyCtx, stopProxy := context.WithCancel(context.WithoutCancel(ctx))
+// deployment is one Serve: the image, its formation, and a supervisor per
+// process of it.
+type deployment struct {
+	o         Options
+	target    *target
+	formation Formation
+	rt        runner.Runtime
+	px        *proxy.Proxy // nil without web processes
+	sups      []*slot
+}
+
+// slot is one process of the formation under its supervisor.
+type slot struct {
+	sup      *supervisor.Supervisor
+	replace  chan struct{}
+	replaced chan error
+}
+
+func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, error) {
+	t, err := openTarget(h, o.Image)
+	if err != nil {
+		return nil, err
+	}
+	d := &deployment{o: o, target: t}
+	if d.formation, err = formationOf(t.img, o); err != nil {
+		return nil, err
+	}
+	if d.formation["web"] > 0 {
+		d.px = proxy.New(proxy.Options{
+			AccessLog: o.Console.Writer(), Name: t.name, ShutdownGrace: o.StopTimeout, MaxConnections: o.MaxConnections,
+		})
+	}
+	if d.rt, err = openRuntime(ctx, h, o); err != nil {
+		return nil, err
+	}
+	for _, typ := range d.formation.Types() {
+		if err := d.addSupervisors(typ); err != nil {
+			d.close()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// addSupervisors adds the supervisors of the processes of type typ.
+func (d *deployment) addSupervisors(typ string) error {
+	var checks []health.Check
+	if typ == "web" {
+		c, err := readinessChecks(d.target.img, d.o, typ)
+		if err != nil {
+			return err
+		}
+		checks = c
+	}
+	n := d.formation[typ]
+	for i := 1; i <= n; i++ {
+		s := &slot{replace: make(chan struct{}), replaced: make(chan error, 1)}
+		var router supervisor.Router
+		if typ == "web" {
+			router = d.px.Slot(fmt.Sprintf("%s.%d", typ, i))
+		}
+		s.sup = supervisor.New(supervisor.Options{
+			Runtime: d.rt, Proxy: router, AppName: oci.Repository(d.target.name), ImageName: d.target.name,
+			Resolve: d.target.resolve, Process: typ, Index: i, Count: n, Replaced: s.replaced,
+			Env: d.o.Env, Checks: checks, ListenTimeout: d.o.ListenTimeout,
+			Restart: d.o.Restart, StopTimeout: d.o.StopTimeout, Console: d.o.Console, Output: d.o.Stdout,
+		})
+		d.sups = append(d.sups, s)
+	}
+	return nil
+}
+
+func (d *deployment) close() {
+	if d.rt != nil {
+		d.rt.Close()
+	}
+}
+
+// serve runs the proxy and the supervisors together. When ctx ends the
+// proxy stops accepting and finishes in-flight requests while the
+// supervisors stop their processes. When one supervisor fails (a process
+// never ready, or crashing past the restart policy) the others stop too.
+func (d *deployment) serve(ctx context.Context, ln net.Listener) error {
+	hup := replaceOnHangup()
+	defer signal.Stop(hup.signals)
 	proxied := make(chan error, 1)
-	go func() { proxied <- px.Serve(proxyCtx, ln) }()
-	o.Console.Step("Serving %s (%s) on http://%s", name, o.Process, ln.Addr())
-	supCtx, stopSup := context.WithCancel(ctx)
-	defer stopSup()
-	supErr := make(chan error, 1)
-	go func() { supErr <- sup.Serve(supCtx, replace.requests) }()
+	proxyCtx, stopProxy := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopProxy()
+	if d.px != nil {
+		go func() { proxied <- d.px.Serve(proxyCtx, ln) }()
+		d.o.Console.Step("Serving %s (%s) on http://%s", d.target.name, d.formation, ln.Addr())
+	} else {
+		ln.Close()
+		proxied <- nil
+		d.o.Console.Step("Running %s (%s); no web process, so no proxy", d.target.name, d.formation)
+	}
+	supCtx, stopSups := context.WithCancel(ctx)
+	defer stopSups()
+	supErrs := make(chan error, len(d.sups))
+	for _, s := range d.sups {
+		go func() { supErrs <- s.sup.Serve(supCtx, s.replace) }()
+	}
+	go d.rollOnRequest(supCtx, hup.requests)
 	var err error
 	select {
-	case err = <-supErr:
+	case err = <-supErrs:
+		// One failed: the others stop, then the proxy.
+		stopSups()
+		err = errors.Join(err, d.waitSupervisors(supErrs, 1))
 		stopProxy()
 		err = errors.Join(err, <-proxied)
 	case <-ctx.Done():
-		o.Console.Step("Stopping: draining requests, then the process")
+		d.o.Console.Step("Stopping: draining requests, then the processes")
 		stopProxy()
 		perr := <-proxied
-		stopSup()
-		err = errors.Join(<-supErr, perr)
+		stopSups()
+		err = errors.Join(d.waitSupervisors(supErrs, 0), perr)
 	}
 	if err == nil && ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+// waitSupervisors collects what the supervisors not yet done return.
+func (d *deployment) waitSupervisors(errs <-chan error, done int) error {
+	var all error
+	for range len(d.sups) - done {
+		all = errors.Join(all, <-errs)
+	}
+	return all
+}
+
+// rollOnRequest replaces the processes one after another for each
+// replacement request, each new one serving before the next is replaced,
+// so that the formation never runs short. A replacement that fails stops
+// the roll: the processes not yet replaced keep the old version.
+func (d *deployment) rollOnRequest(ctx context.Context, requests <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-requests:
+		}
+		for _, s := range d.sups {
+			select {
+			case s.replace <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			var err error
+			select {
+			case err = <-s.replaced:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				d.o.Console.Warn("replacement stopped: %v; the processes not replaced yet keep the old version", err)
+				break
+			}
+		}
+	}
 }
 
 // hangups turns SIGHUPs into replacement requests; requests made while

@@ -38,29 +38,35 @@ var errTooMany1xx = errors.New("the app sent too many 1xx informational response
 // forward sends r to b and b's answer to the client. A request that needs
 // no body and finds its pooled connection closed by the app (which may
 // close idle connections at any time) is sent again on a new connection,
-// as http.Transport does. When no connection to b can be made, nothing
-// is answered and the error is returned: the app never saw the request,
-// which may go to another backend. Other failures are answered with an
-// error page.
+// as http.Transport does. When no connection to b can be made, or a new
+// one is closed with no answer to such a request (the process is going
+// away), nothing is answered and the error is returned: the request may
+// go to another backend, as nginx's proxy_next_upstream does. Other
+// failures are answered with an error page.
 func (p *Proxy) forward(x *exchange, r *http.Request, b *Backend) error {
 	upType, err := upgradeType(r.Header)
 	if err != nil {
 		p.errorPage(x, r, err)
 		return nil
 	}
+	elsewhere := false
 	u, err := b.pool.get(r.Context())
 	for err == nil {
 		var again bool
 		if again, err = p.exchangeOn(u, x, r, b.pool, upType); err == nil {
 			return nil
 		}
-		if !again || !u.reused || !replayable(r) || r.Context().Err() != nil {
+		if !again || !replayable(r) || r.Context().Err() != nil {
+			break
+		}
+		if !u.reused {
+			elsewhere = true
 			break
 		}
 		u, err = b.pool.dial(r.Context())
 	}
 	var de *dialError
-	if errors.As(err, &de) && r.Context().Err() == nil {
+	if (elsewhere || errors.As(err, &de)) && r.Context().Err() == nil {
 		return err
 	}
 	p.errorPage(x, r, err)

@@ -1,8 +1,10 @@
 package proxy_test
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -129,5 +131,38 @@ func TestSlotsFewestInFlight(t *testing.T) {
 	slow.unblock()
 	if got := <-done; got != "done" {
 		t.Errorf("the slow request ended with %q", got)
+	}
+}
+
+// A process that closes connections without answering (it is exiting)
+// loses no replayable request: each goes to another slot. Others get the
+// 502 page, as they may have been acted on.
+func TestClosingBackendLosesNoReplayableRequest(t *testing.T) {
+	closing := serveRaw(t, func(c net.Conn) {
+		bufio.NewReader(c).ReadString('\n') // the request line, then nothing
+	})
+	web2 := named(t, "web.2")
+	newProxy := func() *proxy.Proxy {
+		p := proxy.New(proxy.Options{})
+		p.Slot("web.1").Switch(closing)
+		p.Slot("web.2").Switch(web2)
+		return p
+	}
+	if got := hits(t, newProxy(), 20); got["web.2"] != 20 {
+		t.Errorf("GETs went %v, want all 20 answered by web.2", got)
+	}
+	srv := httptest.NewServer(newProxy())
+	defer srv.Close()
+	statuses := map[int]int{}
+	for range 20 {
+		res, err := http.Post(srv.URL+"/", "text/plain", strings.NewReader("x"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		statuses[res.StatusCode]++
+	}
+	if statuses[http.StatusOK] == 20 || statuses[http.StatusBadGateway] == 0 {
+		t.Errorf("POSTs got %v, want some 502s: a POST the app may have acted on is not sent twice", statuses)
 	}
 }

@@ -58,7 +58,8 @@ func (s *Supervisor) start(ctx context.Context) (*instance, error) {
 		return nil, err
 	}
 	s.seq++
-	name := fmt.Sprintf("%s.%d", s.o.Process, s.seq)
+	n := s.o.Index + (s.seq-1)*s.o.Count
+	name := fmt.Sprintf("%s.%d", s.o.Process, n)
 	tail := console.NewTail(20)
 	out := io.MultiWriter(console.NewPrefixer(s.o.Output, name+" | "), tail)
 	// HOST tells apps that honour it (paas-static, many Node.js servers)
@@ -66,7 +67,7 @@ func (s *Supervisor) start(ctx context.Context) (*instance, error) {
 	// clients must come through the proxy.
 	env := append([]string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "PAAS_PROCESS_TYPE=" + s.o.Process}, s.o.Env...)
 	proc, err := s.o.Runtime.Start(ctx, runner.Spec{
-		ID:        containerID(s.o.AppName, s.o.Process, s.seq),
+		ID:        containerID(s.o.AppName, s.o.Process, n),
 		Image:     img,
 		ImageName: s.o.ImageName,
 		Args:      []string{s.o.Process},

@@ -68,6 +68,16 @@ type Options struct {
 	// listen on $PORT, are checked and get traffic, as on Heroku and Dokku;
 	// other types just run under the restart policy.
 	Process string
+	// Index and Count say that this supervisor keeps process Index (from
+	// 1) of the Count of its type running: its processes are named
+	// TYPE.Index, then TYPE.Index+Count, … for each replacement or
+	// restart, so that the names of a formation never clash. Zero means 1
+	// of 1.
+	Index, Count int
+	// Replaced, when not nil, gets the result of each replacement Serve
+	// was asked for: nil once the new process serves, else why the old
+	// one still does.
+	Replaced chan<- error
 	// Env is added to the image's environment.
 	Env []string
 	// Checks decide when a process is ready; nil uses health's default.
@@ -101,7 +111,10 @@ type instance struct {
 }
 
 // New returns a supervisor; nothing starts until Serve.
-func New(o Options) *Supervisor { return &Supervisor{o: o} }
+func New(o Options) *Supervisor {
+	o.Index, o.Count = max(o.Index, 1), max(o.Count, 1)
+	return &Supervisor{o: o}
+}
 
 // Serve starts the first process and keeps the process type serving until
 // ctx ends, replacing it on every value from replace. When ctx ends it
@@ -118,7 +131,10 @@ func (s *Supervisor) Serve(ctx context.Context, replace <-chan struct{}) error {
 		case <-ctx.Done():
 			return s.stop(s.current)
 		case <-replace:
-			s.replace(ctx)
+			err := s.replace(ctx)
+			if s.o.Replaced != nil {
+				s.o.Replaced <- err
+			}
 		case <-s.current.proc.Done():
 			if ctx.Err() != nil {
 				return s.stop(s.current)
@@ -206,20 +222,21 @@ func (s *Supervisor) backoff(n int) time.Duration {
 
 // replace starts a new process from the image as it is now, switches the
 // proxy to it once it is ready, then drains and stops the old one. If the
-// new process fails its checks, the old one keeps serving.
-func (s *Supervisor) replace(ctx context.Context) {
+// new process fails its checks, the old one keeps serving, and the error
+// says why.
+func (s *Supervisor) replace(ctx context.Context) error {
 	s.o.Console.Step("Replacing %s", s.current.name)
 	in, err := s.startReady(ctx)
 	if err != nil {
 		s.o.Console.Warn("replacement failed, %s keeps serving: %v", s.current.name, err)
-		return
+		return fmt.Errorf("replacing %s: %w", s.current.name, err)
 	}
 	old := s.current
 	s.current = in
 	if !s.web() {
 		s.route(in)
 		_ = s.stop(old)
-		return
+		return nil
 	}
 	prev := s.o.Proxy.Switch(in.addr)
 	s.o.Console.Step("%s is ready on %s and receives traffic; draining %s", in.name, in.addr, old.name)
@@ -229,6 +246,7 @@ func (s *Supervisor) replace(ctx context.Context) {
 		cancel()
 	}
 	_ = s.stop(old)
+	return nil
 }
 
 // stop stops one process, SIGTERM then SIGKILL after the stop timeout.

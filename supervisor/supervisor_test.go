@@ -289,3 +289,27 @@ func TestServeStop(t *testing.T) {
 		h.rec.expectNoMore(t)
 	})
 }
+
+// A supervisor of process 2 of 3 names its processes web.2, web.5, … so
+// that a formation's names never clash, and reports each replacement's
+// result on Replaced.
+func TestFormationNamesAndReplaced(t *testing.T) {
+	h := newHarness(t, healthy, unhealthy)
+	replaced := make(chan error, 1)
+	h.opts.Index, h.opts.Count, h.opts.Replaced = 2, 3, replaced
+	s := h.serve(t)
+	h.rec.expect(t, "start 1", "switch 1")
+	said(t, h.con, "web.2 is ready")
+	s.replaceNow(t)
+	h.rec.expect(t, "start 2", "stop 2")
+	if err := <-replaced; !errors.Is(err, supervisor.ErrNotReady) || !strings.Contains(err.Error(), "replacing web.2") {
+		t.Errorf("Replaced got %v, want ErrNotReady naming web.2", err)
+	}
+	s.replaceNow(t)
+	h.rec.expect(t, "start 3", "switch 3", "stop 1")
+	if err := <-replaced; err != nil {
+		t.Errorf("Replaced got %v after a replacement that worked, want nil", err)
+	}
+	said(t, h.con, "web.8 is ready on")
+	h.stopServing(t, s, 3)
+}

@@ -19,6 +19,7 @@ import (
 type runFlags struct {
 	port                     int
 	listen, envFile, restart string
+	scale                    string
 	env                      []string
 	replace                  bool
 	deploy.Options
@@ -36,7 +37,8 @@ func runCommand() command {
 		fs.IntVarP(&f.port, "port", "p", 8080, "public port the proxy listens on")
 		fs.StringVar(&f.listen, "listen", "", "address the proxy listens on (default 0.0.0.0:PORT)")
 		fs.IntVar(&f.MaxConnections, "max-connections", 0, "most client connections the proxy keeps open at once; more wait (default: what the open-file limit allows, at most 4096)")
-		fs.StringVar(&f.Process, "process", "web", "process type to run")
+		fs.StringVar(&f.Process, "process", "", "run one process of this type alone (default: the formation)")
+		fs.StringVar(&f.scale, "scale", "", "processes of each type, such as web=3,worker=1 (over app.json formation; default: one web)")
 		fs.StringArrayVarP(&f.env, "env", "e", nil, "environment variable K=V for the process; repeatable")
 		fs.StringVar(&f.envFile, "env-file", "", "file of KEY=value variables for the process")
 		fs.StringVar(&f.Runtime, "runtime", deploy.RuntimeAuto, "auto, containerd or sandbox")
@@ -96,6 +98,9 @@ func (f *runFlags) check() error {
 	}
 	var err error
 	if f.Restart, err = restartPolicy(f.restart); err != nil {
+		return err
+	}
+	if f.Scale, err = deploy.ParseScale(f.scale); err != nil {
 		return err
 	}
 	f.Env, err = processEnv(f.envFile, f.env)
