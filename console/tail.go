@@ -2,6 +2,7 @@ package console
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 )
 
@@ -75,4 +76,15 @@ func (t *Tail) Lines() []string {
 		out = out[len(out)-t.max:]
 	}
 	return out
+}
+
+// Quote formats the last lines for an error message about the process
+// that wrote them: "; its last output:" and the lines, indented; "" when
+// there were none.
+func (t *Tail) Quote() string {
+	lines := t.Lines()
+	if len(lines) == 0 {
+		return ""
+	}
+	return "; its last output:\n" + Indent + strings.Join(lines, "\n"+Indent)
 }

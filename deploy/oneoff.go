@@ -3,8 +3,11 @@ package deploy
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/home"
 	"github.com/paas-dev/paas/oci"
@@ -31,17 +34,35 @@ func OneOff(ctx context.Context, h *home.Home, command []string, o Options) erro
 		return err
 	}
 	defer rt.Close()
+	code, err := runOnce(ctx, rt, t, t.img, command, o, nil)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return ExitError{code}
+	}
+	return nil
+}
+
+// runOnce runs args in a fresh process of img until it exits or ctx ends,
+// with PORT=5000 and o.Env, and returns its exit status. Its output goes
+// to out, else to o.Stdout and o.Stderr.
+func runOnce(ctx context.Context, rt runner.Runtime, t *target, img v1.Image, args []string, o Options, out io.Writer) (int, error) {
+	stdout, stderr := o.Stdout, o.Stderr
+	if out != nil {
+		stdout, stderr = out, out
+	}
 	proc, err := rt.Start(ctx, runner.Spec{
 		ID:        fmt.Sprintf("%s-run-%d", home.IDSafe(oci.Repository(t.name)), time.Now().UnixNano()),
-		Image:     t.img,
+		Image:     img,
 		ImageName: t.name,
-		Args:      command,
+		Args:      args,
 		Env:       append([]string{"PORT=5000"}, o.Env...),
-		Stdout:    o.Stdout,
-		Stderr:    o.Stderr,
+		Stdout:    stdout,
+		Stderr:    stderr,
 	})
 	if err != nil {
-		return fmt.Errorf("%w: starting %s: %w", ErrRuntime, strings.Join(command, " "), err)
+		return 0, fmt.Errorf("%w: starting %s: %w", ErrRuntime, strings.Join(args, " "), err)
 	}
 	select {
 	case <-proc.Done():
@@ -50,10 +71,7 @@ func OneOff(ctx context.Context, h *home.Home, command []string, o Options) erro
 	stopCtx, cancel := context.WithTimeout(context.Background(), o.StopTimeout+30*time.Second)
 	defer cancel()
 	if err := proc.Stop(stopCtx, o.StopTimeout); err != nil {
-		return err
+		return 0, err
 	}
-	if code := proc.Exit().Code; code != 0 {
-		return ExitError{code}
-	}
-	return nil
+	return proc.Exit().Code, nil
 }

@@ -7,7 +7,10 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/health"
 	"github.com/paas-dev/paas/home"
@@ -17,12 +20,13 @@ import (
 	"github.com/paas-dev/paas/supervisor"
 )
 
-// Serve runs o.Image's formation (formationOf) until ctx ends: its web
-// processes behind a proxy accepting on ln, the others beside them. Then
-// it drains requests and stops the processes. SIGHUP, or Replace from
-// another process, replaces the processes one after another without
-// downtime. Serve closes ln; without web processes it serves nothing on
-// it.
+// Serve runs o.Image's release phase, then its formation (formationOf)
+// until ctx ends: its web processes behind a proxy accepting on ln, the
+// others beside them. Then it drains requests and stops the processes.
+// SIGHUP, or Replace from another process, runs the release phase of the
+// image the name gives now, then replaces the processes one after another
+// without downtime. Serve closes ln; without web processes it serves
+// nothing on it.
 func Serve(ctx context.Context, h *home.Home, ln net.Listener, o Options) error {
 	d, err := newDeployment(ctx, h, o)
 	if err != nil {
@@ -36,6 +40,10 @@ func Serve(ctx context.Context, h *home.Home, ln net.Listener, o Options) error 
 		return err
 	}
 	defer release()
+	if err := d.releasePhase(ctx, d.target.img); err != nil {
+		ln.Close()
+		return err
+	}
 	return d.serve(ctx, ln)
 }
 
@@ -48,6 +56,9 @@ type deployment struct {
 	rt        runner.Runtime
 	px        *proxy.Proxy // nil without web processes
 	sups      []*slot
+	// image is what new processes run, restarts included: the image whose
+	// release phase ran last.
+	image atomic.Pointer[v1.Image]
 }
 
 // slot is one process of the formation under its supervisor.
@@ -63,6 +74,7 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 		return nil, err
 	}
 	d := &deployment{o: o, target: t}
+	d.image.Store(&t.img)
 	if d.formation, err = formationOf(t.img, o); err != nil {
 		return nil, err
 	}
@@ -102,7 +114,7 @@ func (d *deployment) addSupervisors(typ string) error {
 		}
 		s.sup = supervisor.New(supervisor.Options{
 			Runtime: d.rt, Proxy: router, AppName: oci.Repository(d.target.name), ImageName: d.target.name,
-			Resolve: d.target.resolve, Process: typ, Index: i, Count: n, Replaced: s.replaced,
+			Resolve: d.current, Process: typ, Index: i, Count: n, Replaced: s.replaced,
 			Env: d.o.Env, Checks: checks, ListenTimeout: d.o.ListenTimeout,
 			Restart: d.o.Restart, StopTimeout: d.o.StopTimeout, Console: d.o.Console, Output: d.o.Stdout,
 		})
@@ -110,6 +122,9 @@ func (d *deployment) addSupervisors(typ string) error {
 	}
 	return nil
 }
+
+// current returns the image new processes run.
+func (d *deployment) current() (v1.Image, error) { return *d.image.Load(), nil }
 
 func (d *deployment) close() {
 	if d.rt != nil {
@@ -172,10 +187,12 @@ func (d *deployment) waitSupervisors(errs <-chan error, done int) error {
 	return all
 }
 
-// rollOnRequest replaces the processes one after another for each
-// replacement request, each new one serving before the next is replaced,
-// so that the formation never runs short. A replacement that fails stops
-// the roll: the processes not yet replaced keep the old version.
+// rollOnRequest, for each replacement request, runs the release phase of
+// the image the name gives now, then replaces the processes one after
+// another, each new one serving before the next is replaced, so that the
+// formation never runs short. A failed release phase keeps every process
+// as it is; a replacement that fails stops the roll, and the processes not
+// yet replaced keep the old version.
 func (d *deployment) rollOnRequest(ctx context.Context, requests <-chan struct{}) {
 	for {
 		select {
@@ -183,22 +200,36 @@ func (d *deployment) rollOnRequest(ctx context.Context, requests <-chan struct{}
 			return
 		case <-requests:
 		}
-		for _, s := range d.sups {
-			select {
-			case s.replace <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			var err error
-			select {
-			case err = <-s.replaced:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				d.o.Console.Warn("replacement stopped: %v; the processes not replaced yet keep the old version", err)
-				break
-			}
+		img, err := d.target.resolve()
+		if err == nil {
+			err = d.releasePhase(ctx, img)
+		}
+		if err != nil {
+			d.o.Console.Warn("not replacing: %v; the processes keep serving", err)
+			continue
+		}
+		d.image.Store(&img)
+		d.roll(ctx)
+	}
+}
+
+// roll replaces the processes one after another.
+func (d *deployment) roll(ctx context.Context) {
+	for _, s := range d.sups {
+		select {
+		case s.replace <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		var err error
+		select {
+		case err = <-s.replaced:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			d.o.Console.Warn("replacement stopped: %v; the processes not replaced yet keep the old version", err)
+			return
 		}
 	}
 }

@@ -11,25 +11,26 @@ type Kind uint8
 
 // The classes of SPEC.md's exit code table, in its order.
 const (
-	Failure     Kind = iota // any other failure
-	Usage                   // bad flags or arguments
-	App                     // the app directory is missing, not a directory or unreadable
-	Stack                   // the stack is unknown or unusable
-	Sandbox                 // user namespaces are unavailable
-	NotFound                // the image is not in the store
-	Detect                  // no buildpack detected the app, or a named one rejected it
-	Buildpack               // a buildpack could not be fetched or is malformed
-	Compile                 // a buildpack's bin/compile failed
-	Release                 // a buildpack's bin/release failed or printed invalid YAML
-	Procfile                // the Procfile is malformed
-	Timeout                 // the build, or a detect or release script, ran past its limit
-	Export                  // an image could not be assembled or stored
-	DiskFull                // no space left on the device while writing
-	Output                  // an --output or --push failed
-	NotReady                // paas run: the process never passed its checks
-	CrashLoop               // paas run: the process kept exiting past the restart policy
-	Runtime                 // paas run: the chosen runtime cannot be used
-	Interrupted             // a signal stopped paas
+	Failure      Kind = iota // any other failure
+	Usage                    // bad flags or arguments
+	App                      // the app directory is missing, not a directory or unreadable
+	Stack                    // the stack is unknown or unusable
+	Sandbox                  // user namespaces are unavailable
+	NotFound                 // the image is not in the store
+	Detect                   // no buildpack detected the app, or a named one rejected it
+	Buildpack                // a buildpack could not be fetched or is malformed
+	Compile                  // a buildpack's bin/compile failed
+	Release                  // a buildpack's bin/release failed or printed invalid YAML
+	Procfile                 // the Procfile is malformed
+	Timeout                  // the build, or a detect or release script, ran past its limit
+	Export                   // an image could not be assembled or stored
+	DiskFull                 // no space left on the device while writing
+	Output                   // an --output or --push failed
+	NotReady                 // paas run: the process never passed its checks
+	CrashLoop                // paas run: the process kept exiting past the restart policy
+	Runtime                  // paas run: the chosen runtime cannot be used
+	ReleasePhase             // paas run: the release phase (Procfile release) failed
+	Interrupted              // a signal stopped paas
 	numKinds
 )
 
@@ -37,25 +38,26 @@ var kinds = [numKinds]struct {
 	name string
 	code int
 }{
-	Failure:     {"failure", 1},
-	Usage:       {"usage", 2},
-	App:         {"app", 3},
-	Stack:       {"stack", 4},
-	Sandbox:     {"sandbox", 5},
-	NotFound:    {"not found", 6},
-	Detect:      {"detect", 10},
-	Buildpack:   {"buildpack", 11},
-	Compile:     {"compile", 12},
-	Release:     {"release", 13},
-	Procfile:    {"procfile", 14},
-	Timeout:     {"timeout", 15},
-	Export:      {"export", 20},
-	DiskFull:    {"disk full", 21},
-	Output:      {"output", 22},
-	NotReady:    {"not ready", 30},
-	CrashLoop:   {"crash loop", 31},
-	Runtime:     {"runtime", 32},
-	Interrupted: {"interrupted", 130},
+	Failure:      {"failure", 1},
+	Usage:        {"usage", 2},
+	App:          {"app", 3},
+	Stack:        {"stack", 4},
+	Sandbox:      {"sandbox", 5},
+	NotFound:     {"not found", 6},
+	Detect:       {"detect", 10},
+	Buildpack:    {"buildpack", 11},
+	Compile:      {"compile", 12},
+	Release:      {"release", 13},
+	Procfile:     {"procfile", 14},
+	Timeout:      {"timeout", 15},
+	Export:       {"export", 20},
+	DiskFull:     {"disk full", 21},
+	Output:       {"output", 22},
+	NotReady:     {"not ready", 30},
+	CrashLoop:    {"crash loop", 31},
+	Runtime:      {"runtime", 32},
+	ReleasePhase: {"release phase", 33},
+	Interrupted:  {"interrupted", 130},
 }
 
 // Kinds returns every Kind, so that a test can hold them against SPEC.md.

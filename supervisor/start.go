@@ -42,7 +42,7 @@ func (s *Supervisor) startReady(ctx context.Context) (_ *instance, retErr error)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w: %s: %w%s", ErrNotReady, in.name, err, lastLines(in.tail))
+		return nil, fmt.Errorf("%w: %s: %w%s", ErrNotReady, in.name, err, in.tail.Quote())
 	}
 	return in, nil
 }

@@ -9,7 +9,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -184,10 +183,10 @@ func (s *Supervisor) recover(ctx context.Context, restarts int) (int, error) {
 		restarts = 0
 	}
 	if !s.o.Restart.OnFailure || exit.Code == 0 {
-		return restarts, fmt.Errorf("%w: %s exited with status %d%s", ErrCrashLoop, dead.name, exit.Code, lastLines(dead.tail))
+		return restarts, fmt.Errorf("%w: %s exited with status %d%s", ErrCrashLoop, dead.name, exit.Code, dead.tail.Quote())
 	}
 	if s.o.Restart.Max > 0 && restarts >= s.o.Restart.Max {
-		return restarts, fmt.Errorf("%w: %s exited with status %d after %d restarts%s", ErrCrashLoop, dead.name, exit.Code, restarts, lastLines(dead.tail))
+		return restarts, fmt.Errorf("%w: %s exited with status %d after %d restarts%s", ErrCrashLoop, dead.name, exit.Code, restarts, dead.tail.Quote())
 	}
 	restarts++
 	wait := s.backoff(restarts)
@@ -261,13 +260,4 @@ func (s *Supervisor) stop(in *instance) error {
 	}
 	s.o.Console.Info("%s stopped (status %d)", in.name, in.proc.Exit().Code)
 	return nil
-}
-
-// lastLines formats a process's last output for an error message.
-func lastLines(t *console.Tail) string {
-	lines := t.Lines()
-	if len(lines) == 0 {
-		return ""
-	}
-	return "; its last output:\n" + console.Indent + strings.Join(lines, "\n"+console.Indent)
 }

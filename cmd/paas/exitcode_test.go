@@ -26,19 +26,20 @@ import (
 
 // Exit codes by name, for the tests; fault owns the numbers.
 var (
-	exitUsage     = fault.Usage.ExitCode()
-	exitApp       = fault.App.ExitCode()
-	exitStack     = fault.Stack.ExitCode()
-	exitSandbox   = fault.Sandbox.ExitCode()
-	exitNotFound  = fault.NotFound.ExitCode()
-	exitDetect    = fault.Detect.ExitCode()
-	exitBuildpack = fault.Buildpack.ExitCode()
-	exitCompile   = fault.Compile.ExitCode()
-	exitRelease   = fault.Release.ExitCode()
-	exitProcfile  = fault.Procfile.ExitCode()
-	exitTimeout   = fault.Timeout.ExitCode()
-	exitDiskFull  = fault.DiskFull.ExitCode()
-	exitNotReady  = fault.NotReady.ExitCode()
+	exitUsage        = fault.Usage.ExitCode()
+	exitApp          = fault.App.ExitCode()
+	exitStack        = fault.Stack.ExitCode()
+	exitSandbox      = fault.Sandbox.ExitCode()
+	exitNotFound     = fault.NotFound.ExitCode()
+	exitDetect       = fault.Detect.ExitCode()
+	exitBuildpack    = fault.Buildpack.ExitCode()
+	exitCompile      = fault.Compile.ExitCode()
+	exitRelease      = fault.Release.ExitCode()
+	exitProcfile     = fault.Procfile.ExitCode()
+	exitTimeout      = fault.Timeout.ExitCode()
+	exitDiskFull     = fault.DiskFull.ExitCode()
+	exitNotReady     = fault.NotReady.ExitCode()
+	exitReleasePhase = fault.ReleasePhase.ExitCode()
 )
 
 // Every code of SPEC.md's table is a class of fault, and every class has a

@@ -73,8 +73,9 @@ func TestRunZeroDowntimeReplace(t *testing.T) {
 // startRunAny is startRun waiting for another readiness line.
 func startRunAny(t *testing.T, h *testHome, ready string, args ...string) *serving {
 	t.Helper()
-	s := &serving{t: t, exited: make(chan struct{})}
-	s.cmd = h.command(nil, append([]string{"run", "-p", freePort(t)}, args...)...)
+	port := freePort(t)
+	s := &serving{t: t, url: "http://127.0.0.1:" + port, exited: make(chan struct{})}
+	s.cmd = h.command(nil, append([]string{"run", "-p", port}, args...)...)
 	s.cmd.Stdout, s.cmd.Stderr = s, s
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)

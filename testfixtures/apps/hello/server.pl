@@ -26,7 +26,8 @@ while (my $client = $server->accept) {
     my (undef, $path) = split ' ', $request;
     my $body = "Hello from paas\n"
       . 'greeting=' . ($ENV{GREETING} // '') . "\n"
-      . 'path=' . ($path // '') . "\n";
+      . 'path=' . ($path // '') . "\n"
+      . "port=$port\n";
     for my $h (sort grep { /^x-/ } keys %headers) {
         $body .= "$h=$headers{$h}\n";
     }
