@@ -1,7 +1,7 @@
 // Package appjson reads app.json, Heroku's app manifest as Dokku extends
 // it. paas reads `buildpacks` when building (package detect), and
-// `healthchecks` (package health) and `formation` (package deploy) when
-// running. Each reads the file through Parse, so it is decoded one way;
+// `healthchecks` (package health), `formation` and `cron` (package
+// deploy) when running. Each reads the file through Parse, so it is decoded one way;
 // each key's content is left to the package that uses it. The package
 // imports only the standard library, so any of them may import it.
 package appjson
@@ -31,6 +31,9 @@ type Manifest struct {
 	// Formation is Heroku's `formation` object (`{"web": {"quantity":
 	// 2}}`), kept undecoded for the same reason: package deploy reads it.
 	Formation json.RawMessage `json:"formation"`
+	// Cron is Dokku's `cron` list (`[{"command": "…", "schedule": "…"}]`),
+	// undecoded too.
+	Cron json.RawMessage `json:"cron"`
 }
 
 // Buildpack is one entry of `buildpacks`.

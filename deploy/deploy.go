@@ -26,6 +26,9 @@ import (
 // used, or a serving deploy that cannot be reached.
 var ErrRuntime = fault.New(fault.Runtime, "runtime unavailable")
 
+// ErrTLS reports a TLS certificate or key that cannot be used.
+var ErrTLS = fault.New(fault.Usage, "unusable TLS certificate")
+
 // Runtimes Options.Runtime names.
 const (
 	RuntimeAuto       = "auto"
@@ -55,6 +58,14 @@ type Options struct {
 	CheckTimeout, ListenTimeout, StopTimeout time.Duration
 	Restart                                  supervisor.Restart
 	MaxConnections                           int
+	// TLSCert and TLSKey, PEM files, make the proxy serve HTTPS, with
+	// plain HTTP on its port redirected when RedirectHTTP is set; SIGHUP
+	// reads them again.
+	TLSCert, TLSKey string
+	RedirectHTTP    bool
+	// Clock drives the image's app.json cron entries; nil is the real
+	// time.
+	Clock Clock
 	// Console gets paas's own lines; Stdout and Stderr the processes'.
 	Console        *console.Console
 	Stdout, Stderr io.Writer

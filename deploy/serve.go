@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/signal"
@@ -54,8 +55,10 @@ type deployment struct {
 	target    *target
 	formation Formation
 	rt        runner.Runtime
-	px        *proxy.Proxy // nil without web processes
+	px        *proxy.Proxy       // nil without web processes
+	cert      *proxy.Certificate // nil without TLS
 	sups      []*slot
+	cron      *cron // nil without cron entries
 	// image is what new processes run, restarts included: the image whose
 	// release phase ran last.
 	image atomic.Pointer[v1.Image]
@@ -79,12 +82,28 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 		return nil, err
 	}
 	if d.formation["web"] > 0 {
-		d.px = proxy.New(proxy.Options{
+		popts := proxy.Options{
 			AccessLog: o.Console.Writer(), Name: t.name, ShutdownGrace: o.StopTimeout, MaxConnections: o.MaxConnections,
-		})
+		}
+		if o.TLSCert != "" {
+			cert, err := proxy.LoadCertificate(o.TLSCert, o.TLSKey)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrTLS, err)
+			}
+			popts.TLS = &proxy.TLS{Certificate: cert, RedirectHTTP: o.RedirectHTTP}
+			d.cert = cert
+		}
+		d.px = proxy.New(popts)
+	}
+	entries, err := cronEntries(t.img)
+	if err != nil {
+		return nil, err
 	}
 	if d.rt, err = openRuntime(ctx, h, o); err != nil {
 		return nil, err
+	}
+	if len(entries) > 0 {
+		d.cron = d.newCron(entries)
 	}
 	for _, typ := range d.formation.Types() {
 		if err := d.addSupervisors(typ); err != nil {
@@ -123,6 +142,24 @@ func (d *deployment) addSupervisors(typ string) error {
 	return nil
 }
 
+// newCron runs entries as one-offs of the current image, with sh -c.
+func (d *deployment) newCron(entries []CronEntry) *cron {
+	clock := d.o.Clock
+	if clock == nil {
+		clock = realClock{}
+	}
+	for i, e := range entries {
+		d.o.Console.Info("cron.%d: %s at %q", i+1, e.Command, e.Schedule)
+	}
+	return &cron{
+		entries: entries, clock: clock, con: d.o.Console, out: d.o.Stdout,
+		run: func(ctx context.Context, command string, out io.Writer) (int, error) {
+			img, _ := d.current()
+			return runOnce(ctx, d.rt, d.target, img, []string{"sh", "-c", command}, d.o, out)
+		},
+	}
+}
+
 // current returns the image new processes run.
 func (d *deployment) current() (v1.Image, error) { return *d.image.Load(), nil }
 
@@ -144,7 +181,11 @@ func (d *deployment) serve(ctx context.Context, ln net.Listener) error {
 	defer stopProxy()
 	if d.px != nil {
 		go func() { proxied <- d.px.Serve(proxyCtx, ln) }()
-		d.o.Console.Step("Serving %s (%s) on http://%s", d.target.name, d.formation, ln.Addr())
+		scheme := "http"
+		if d.cert != nil {
+			scheme = "https"
+		}
+		d.o.Console.Step("Serving %s (%s) on %s://%s", d.target.name, d.formation, scheme, ln.Addr())
 	} else {
 		ln.Close()
 		proxied <- nil
@@ -157,6 +198,14 @@ func (d *deployment) serve(ctx context.Context, ln net.Listener) error {
 		go func() { supErrs <- s.sup.Serve(supCtx, s.replace) }()
 	}
 	go d.rollOnRequest(supCtx, hup.requests)
+	cronDone := make(chan struct{})
+	go func() {
+		defer close(cronDone)
+		if d.cron != nil {
+			d.cron.serve(supCtx)
+		}
+	}()
+	defer func() { <-cronDone }()
 	var err error
 	select {
 	case err = <-supErrs:
@@ -200,6 +249,7 @@ func (d *deployment) rollOnRequest(ctx context.Context, requests <-chan struct{}
 			return
 		case <-requests:
 		}
+		d.reloadCertificate()
 		img, err := d.target.resolve()
 		if err == nil {
 			err = d.releasePhase(ctx, img)
@@ -211,6 +261,18 @@ func (d *deployment) rollOnRequest(ctx context.Context, requests <-chan struct{}
 		d.image.Store(&img)
 		d.roll(ctx)
 	}
+}
+
+// reloadCertificate reads the TLS certificate again, if there is one.
+func (d *deployment) reloadCertificate() {
+	if d.cert == nil {
+		return
+	}
+	if err := d.cert.Reload(); err != nil {
+		d.o.Console.Warn("%v; still serving the certificate read before", err)
+		return
+	}
+	d.o.Console.Info("Reloaded the TLS certificate %s", d.o.TLSCert)
 }
 
 // roll replaces the processes one after another.

@@ -103,6 +103,8 @@ type Options struct {
 	// (new connections wait in the kernel's backlog, as with nginx) and
 	// closes idle keep-alive connections to make room.
 	MaxConnections int
+	// TLS, when not nil, makes the proxy serve HTTPS (see TLS).
+	TLS *TLS
 }
 
 // withDefaults fills in the zero fields.

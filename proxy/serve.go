@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,32 +23,60 @@ func (p *Proxy) Serve(ctx context.Context, l net.Listener) error {
 	hard, abort := context.WithCancel(context.WithoutCancel(ctx))
 	defer abort()
 	defer p.flushLog()
-	srv := &http.Server{
-		Handler:           p,
-		ReadHeaderTimeout: p.opts.ReadHeaderTimeout,
-		IdleTimeout:       p.opts.IdleTimeout,
-		MaxHeaderBytes:    p.opts.MaxHeaderBytes,
-		BaseContext:       func(net.Listener) context.Context { return hard },
+	var servers []*http.Server
+	limited := newLimitListener(l, p.opts.MaxConnections, p.opts.WriteTimeout, func() {
+		for _, srv := range servers {
+			closeIdle(srv)
+		}
+	})
+	newServer := func(h http.Handler) *http.Server {
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: p.opts.ReadHeaderTimeout,
+			IdleTimeout:       p.opts.IdleTimeout,
+			MaxHeaderBytes:    p.opts.MaxHeaderBytes,
+			BaseContext:       func(net.Listener) context.Context { return hard },
+			ConnState:         limited.connState,
+		}
+		servers = append(servers, srv)
+		return srv
 	}
-	limited := newLimitListener(l, p.opts.MaxConnections, p.opts.WriteTimeout, func() { closeIdle(srv) })
-	srv.ConnState = limited.connState
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(limited) }()
+	listeners := []net.Listener{limited}
+	main := newServer(p)
+	if t := p.opts.TLS; t != nil {
+		main.TLSConfig = t.config()
+		newServer(http.HandlerFunc(t.plainHTTP))
+		d := newDemux(limited, main.TLSConfig, p.opts.ReadHeaderTimeout)
+		listeners = []net.Listener{d.tlsL, d.plainL}
+		go d.run() //nolint:errcheck // it ends when the listener closes, which Serve reports
+	}
+	served := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { served <- srv.Serve(listeners[i]) }()
+	}
 	select {
 	case err := <-served:
+		for _, srv := range servers {
+			srv.Close()
+		}
 		return fmt.Errorf("serving proxy on %s: %w", l.Addr(), err)
 	case <-ctx.Done():
 	}
-	return p.shutdown(srv, served, abort)
+	return p.shutdown(servers, served, abort)
 }
 
-// shutdown stops srv and waits for every request in flight on p, then
-// cuts off what is left when the grace period ends.
-func (p *Proxy) shutdown(srv *http.Server, served <-chan error, abort context.CancelFunc) error {
+// shutdown stops the servers and waits for every request in flight on p,
+// then cuts off what is left when the grace period ends.
+func (p *Proxy) shutdown(servers []*http.Server, served <-chan error, abort context.CancelFunc) error {
 	grace, cancel := context.WithTimeout(context.Background(), p.opts.ShutdownGrace)
 	defer cancel()
-	err := srv.Shutdown(grace)
-	<-served //nolint:errcheck // Serve returns http.ErrServerClosed once Shutdown has begun
+	var err error
+	for _, srv := range servers {
+		err = errors.Join(err, srv.Shutdown(grace))
+	}
+	for range servers {
+		<-served //nolint:errcheck // Serve returns http.ErrServerClosed once Shutdown has begun
+	}
 	if err == nil {
 		err = p.inflight.wait(grace)
 	}
@@ -56,7 +85,9 @@ func (p *Proxy) shutdown(srv *http.Server, served <-chan error, abort context.Ca
 	}
 	n := p.inflight.count()
 	abort()
-	srv.Close()
+	for _, srv := range servers {
+		srv.Close()
+	}
 	return fmt.Errorf("shutting down proxy: %d requests still in flight after %s: %w", n, p.opts.ShutdownGrace, err)
 }
 

@@ -49,6 +49,9 @@ func runCommand() command {
 		fs.DurationVar(&f.ListenTimeout, "listen-timeout", health.DefaultListenTimeout, "how long a process may take to listen on $PORT")
 		fs.StringVar(&f.restart, "restart", "on-failure:10", "no, or on-failure[:N] (restarts in a row)")
 		fs.DurationVar(&f.StopTimeout, "stop-timeout", 30*time.Second, "time between SIGTERM and SIGKILL")
+		fs.StringVar(&f.TLSCert, "tls-cert", "", "PEM certificate chain: the proxy serves HTTPS (and HTTP/2); reloaded on SIGHUP")
+		fs.StringVar(&f.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+		fs.BoolVar(&f.RedirectHTTP, "redirect-http", false, "with --tls-cert, redirect plain HTTP on the port to https (else it gets 400)")
 		fs.BoolVar(&f.replace, "replace", false, "replace the process of a paas run already serving this image, without downtime")
 		if err := parseFlags(fs, args); err != nil {
 			return err
@@ -102,6 +105,12 @@ func (f *runFlags) check() error {
 	}
 	if f.Scale, err = deploy.ParseScale(f.scale); err != nil {
 		return err
+	}
+	if (f.TLSCert == "") != (f.TLSKey == "") {
+		return usageError{"--tls-cert and --tls-key go together: give both"}
+	}
+	if f.RedirectHTTP && f.TLSCert == "" {
+		return usageError{"--redirect-http needs --tls-cert and --tls-key"}
 	}
 	f.Env, err = processEnv(f.envFile, f.env)
 	return err
