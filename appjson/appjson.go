@@ -1,7 +1,7 @@
 // Package appjson reads app.json, Heroku's app manifest as Dokku extends
 // it. paas reads `buildpacks` when building (package detect), and
-// `healthchecks` (package health), `formation` and `cron` (package
-// deploy) when running. Each reads the file through Parse, so it is decoded one way;
+// `healthchecks` (package health), `formation`, `cron` and `scripts`
+// (package deploy) when running. Each reads the file through Parse, so it is decoded one way;
 // each key's content is left to the package that uses it. The package
 // imports only the standard library, so any of them may import it.
 package appjson
@@ -34,6 +34,9 @@ type Manifest struct {
 	// Cron is Dokku's `cron` list (`[{"command": "…", "schedule": "…"}]`),
 	// undecoded too.
 	Cron json.RawMessage `json:"cron"`
+	// Scripts is `scripts`, whose `dokku` object names the predeploy and
+	// postdeploy commands; undecoded too.
+	Scripts json.RawMessage `json:"scripts"`
 }
 
 // Buildpack is one entry of `buildpacks`.

@@ -65,10 +65,16 @@ func (e CronEntry) check() error {
 	switch {
 	case strings.TrimSpace(e.Command) == "":
 		return fmt.Errorf("no command")
-	case !(len(fields) == 5 || len(fields) == 1 && strings.HasPrefix(fields[0], "@")) || !gronx.IsValid(e.Schedule):
+	case !fiveFieldsOrTag(fields) || !gronx.IsValid(e.Schedule):
 		return fmt.Errorf("schedule %q: want five fields (minute hour day month weekday, such as \"*/15 * * * *\") or @hourly, @daily, @weekly, @monthly or @yearly", e.Schedule)
 	}
 	return nil
+}
+
+// fiveFieldsOrTag reports whether a schedule is five fields or one @tag:
+// gronx also takes seconds and years, which cron does not.
+func fiveFieldsOrTag(fields []string) bool {
+	return len(fields) == 5 || len(fields) == 1 && strings.HasPrefix(fields[0], "@")
 }
 
 // next is the first time after t the entry is due, to the minute.

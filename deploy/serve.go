@@ -59,6 +59,10 @@ type deployment struct {
 	cert      *proxy.Certificate // nil without TLS
 	sups      []*slot
 	cron      *cron // nil without cron entries
+	// pending counts the processes not yet started; up is closed when
+	// none is left.
+	pending atomic.Int32
+	up      chan struct{}
 	// image is what new processes run, restarts included: the image whose
 	// release phase ran last.
 	image atomic.Pointer[v1.Image]
@@ -76,7 +80,7 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{o: o, target: t}
+	d := &deployment{o: o, target: t, up: make(chan struct{})}
 	d.image.Store(&t.img)
 	if d.formation, err = formationOf(t.img, o); err != nil {
 		return nil, err
@@ -98,6 +102,11 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 	entries, err := cronEntries(t.img)
 	if err != nil {
 		return nil, err
+	}
+	if s, err := scriptsOf(t.img); err != nil {
+		return nil, err
+	} else if s.Predeploy != "" {
+		o.Console.Warn("app.json scripts.dokku.predeploy (%s) is not run: paas does not run predeploy scripts yet", s.Predeploy)
 	}
 	if d.rt, err = openRuntime(ctx, h, o); err != nil {
 		return nil, err
@@ -133,13 +142,34 @@ func (d *deployment) addSupervisors(typ string) error {
 		}
 		s.sup = supervisor.New(supervisor.Options{
 			Runtime: d.rt, Proxy: router, AppName: oci.Repository(d.target.name), ImageName: d.target.name,
-			Resolve: d.current, Process: typ, Index: i, Count: n, Replaced: s.replaced,
+			Resolve: d.current, Process: typ, Index: i, Count: n, Replaced: s.replaced, Started: d.started,
 			Env: d.o.Env, Checks: checks, ListenTimeout: d.o.ListenTimeout,
 			Restart: d.o.Restart, StopTimeout: d.o.StopTimeout, Console: d.o.Console, Output: d.o.Stdout,
 		})
 		d.sups = append(d.sups, s)
+		d.pending.Add(1)
 	}
 	return nil
+}
+
+// started counts one more process of the formation up.
+func (d *deployment) started() {
+	if d.pending.Add(-1) == 0 {
+		close(d.up)
+	}
+}
+
+// whenUp, once every process of the formation has started, tells systemd
+// and runs the postdeploy script.
+func (d *deployment) whenUp(ctx context.Context) {
+	select {
+	case <-d.up:
+	case <-ctx.Done():
+		return
+	}
+	notify("READY=1")
+	img, _ := d.current()
+	d.postdeploy(ctx, img)
 }
 
 // newCron runs entries as one-offs of the current image, with sh -c.
@@ -198,6 +228,7 @@ func (d *deployment) serve(ctx context.Context, ln net.Listener) error {
 		go func() { supErrs <- s.sup.Serve(supCtx, s.replace) }()
 	}
 	go d.rollOnRequest(supCtx, hup.requests)
+	go d.whenUp(supCtx)
 	cronDone := make(chan struct{})
 	go func() {
 		defer close(cronDone)
@@ -215,6 +246,7 @@ func (d *deployment) serve(ctx context.Context, ln net.Listener) error {
 		stopProxy()
 		err = errors.Join(err, <-proxied)
 	case <-ctx.Done():
+		notify("STOPPING=1")
 		d.o.Console.Step("Stopping: draining requests, then the processes")
 		stopProxy()
 		perr := <-proxied
@@ -259,7 +291,12 @@ func (d *deployment) rollOnRequest(ctx context.Context, requests <-chan struct{}
 			continue
 		}
 		d.image.Store(&img)
-		d.roll(ctx)
+		notify("RELOADING=1")
+		done := d.roll(ctx)
+		notify("READY=1")
+		if done {
+			d.postdeploy(ctx, img)
+		}
 	}
 }
 
@@ -275,25 +312,27 @@ func (d *deployment) reloadCertificate() {
 	d.o.Console.Info("Reloaded the TLS certificate %s", d.o.TLSCert)
 }
 
-// roll replaces the processes one after another.
-func (d *deployment) roll(ctx context.Context) {
+// roll replaces the processes one after another, and reports whether all
+// were.
+func (d *deployment) roll(ctx context.Context) bool {
 	for _, s := range d.sups {
 		select {
 		case s.replace <- struct{}{}:
 		case <-ctx.Done():
-			return
+			return false
 		}
 		var err error
 		select {
 		case err = <-s.replaced:
 		case <-ctx.Done():
-			return
+			return false
 		}
 		if err != nil {
 			d.o.Console.Warn("replacement stopped: %v; the processes not replaced yet keep the old version", err)
-			return
+			return false
 		}
 	}
+	return true
 }
 
 // hangups turns SIGHUPs into replacement requests; requests made while

@@ -73,6 +73,9 @@ type Options struct {
 	// restart, so that the names of a formation never clash. Zero means 1
 	// of 1.
 	Index, Count int
+	// Started, when not nil, is called once the first process runs (a web
+	// one: once it passed its checks and receives traffic).
+	Started func()
 	// Replaced, when not nil, gets the result of each replacement Serve
 	// was asked for: nil once the new process serves, else why the old
 	// one still does.
@@ -154,6 +157,9 @@ func (s *Supervisor) startFirst(ctx context.Context) error {
 	}
 	s.current = in
 	s.route(in)
+	if s.o.Started != nil {
+		s.o.Started()
+	}
 	return nil
 }
 

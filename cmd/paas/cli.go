@@ -31,6 +31,7 @@ func commands() []command {
 	return []command{
 		buildCommand(),
 		runCommand(),
+		generateCommand(),
 		stackCommand(),
 		imagesCommand(),
 		inspectCommand(),

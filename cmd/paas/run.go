@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/deploy"
 	"github.com/paas-dev/paas/health"
@@ -34,25 +36,7 @@ func runCommand() command {
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		var f runFlags
 		fs := newFlags(c, env.stderr)
-		fs.IntVarP(&f.port, "port", "p", 8080, "public port the proxy listens on")
-		fs.StringVar(&f.listen, "listen", "", "address the proxy listens on (default 0.0.0.0:PORT)")
-		fs.IntVar(&f.MaxConnections, "max-connections", 0, "most client connections the proxy keeps open at once; more wait (default: what the open-file limit allows, at most 4096)")
-		fs.StringVar(&f.Process, "process", "", "run one process of this type alone (default: the formation)")
-		fs.StringVar(&f.scale, "scale", "", "processes of each type, such as web=3,worker=1 (over app.json formation; default: one web)")
-		fs.StringArrayVarP(&f.env, "env", "e", nil, "environment variable K=V for the process; repeatable")
-		fs.StringVar(&f.envFile, "env-file", "", "file of KEY=value variables for the process")
-		fs.StringVar(&f.Runtime, "runtime", deploy.RuntimeAuto, "auto, containerd or sandbox")
-		fs.StringVar(&f.ContainerdAddress, "containerd-address", "", "containerd socket (default $CONTAINERD_ADDRESS, else "+runner.DefaultAddress+")")
-		fs.StringVar(&f.Namespace, "namespace", runner.DefaultNamespace, "containerd namespace")
-		fs.StringVar(&f.Check, "check", "", "HTTP path that must answer 2xx before traffic reaches a process (default: app.json healthchecks, else 10 s uptime)")
-		fs.DurationVar(&f.CheckTimeout, "check-timeout", health.DefaultTimeout, "timeout of each --check attempt")
-		fs.DurationVar(&f.ListenTimeout, "listen-timeout", health.DefaultListenTimeout, "how long a process may take to listen on $PORT")
-		fs.StringVar(&f.restart, "restart", "on-failure:10", "no, or on-failure[:N] (restarts in a row)")
-		fs.DurationVar(&f.StopTimeout, "stop-timeout", 30*time.Second, "time between SIGTERM and SIGKILL")
-		fs.StringVar(&f.TLSCert, "tls-cert", "", "PEM certificate chain: the proxy serves HTTPS (and HTTP/2); reloaded on SIGHUP")
-		fs.StringVar(&f.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
-		fs.BoolVar(&f.RedirectHTTP, "redirect-http", false, "with --tls-cert, redirect plain HTTP on the port to https (else it gets 400)")
-		fs.BoolVar(&f.replace, "replace", false, "replace the process of a paas run already serving this image, without downtime")
+		f.define(fs)
 		if err := parseFlags(fs, args); err != nil {
 			return err
 		}
@@ -87,6 +71,29 @@ func runCommand() command {
 		return deploy.Serve(ctx, h, ln, f.Options)
 	}
 	return c
+}
+
+// define declares the flags of paas run (and paas generate systemd) on fs.
+func (f *runFlags) define(fs *pflag.FlagSet) {
+	fs.IntVarP(&f.port, "port", "p", 8080, "public port the proxy listens on")
+	fs.StringVar(&f.listen, "listen", "", "address the proxy listens on (default 0.0.0.0:PORT)")
+	fs.IntVar(&f.MaxConnections, "max-connections", 0, "most client connections the proxy keeps open at once; more wait (default: what the open-file limit allows, at most 4096)")
+	fs.StringVar(&f.Process, "process", "", "run one process of this type alone (default: the formation)")
+	fs.StringVar(&f.scale, "scale", "", "processes of each type, such as web=3,worker=1 (over app.json formation; default: one web)")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "environment variable K=V for the process; repeatable")
+	fs.StringVar(&f.envFile, "env-file", "", "file of KEY=value variables for the process")
+	fs.StringVar(&f.Runtime, "runtime", deploy.RuntimeAuto, "auto, containerd or sandbox")
+	fs.StringVar(&f.ContainerdAddress, "containerd-address", "", "containerd socket (default $CONTAINERD_ADDRESS, else "+runner.DefaultAddress+")")
+	fs.StringVar(&f.Namespace, "namespace", runner.DefaultNamespace, "containerd namespace")
+	fs.StringVar(&f.Check, "check", "", "HTTP path that must answer 2xx before traffic reaches a process (default: app.json healthchecks, else 10 s uptime)")
+	fs.DurationVar(&f.CheckTimeout, "check-timeout", health.DefaultTimeout, "timeout of each --check attempt")
+	fs.DurationVar(&f.ListenTimeout, "listen-timeout", health.DefaultListenTimeout, "how long a process may take to listen on $PORT")
+	fs.StringVar(&f.restart, "restart", "on-failure:10", "no, or on-failure[:N] (restarts in a row)")
+	fs.DurationVar(&f.StopTimeout, "stop-timeout", 30*time.Second, "time between SIGTERM and SIGKILL")
+	fs.StringVar(&f.TLSCert, "tls-cert", "", "PEM certificate chain: the proxy serves HTTPS (and HTTP/2); reloaded on SIGHUP")
+	fs.StringVar(&f.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.BoolVar(&f.RedirectHTTP, "redirect-http", false, "with --tls-cert, redirect plain HTTP on the port to https (else it gets 400)")
+	fs.BoolVar(&f.replace, "replace", false, "replace the process of a paas run already serving this image, without downtime")
 }
 
 // check validates the flags and completes the options from them.
