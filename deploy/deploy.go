@@ -66,6 +66,8 @@ type Options struct {
 	// Clock drives the image's app.json cron entries; nil is the real
 	// time.
 	Clock Clock
+	// LogFile is the file a detached run's output goes to, for paas ps.
+	LogFile string
 	// Console gets paas's own lines; Stdout and Stderr the processes'.
 	Console        *console.Console
 	Stdout, Stderr io.Writer

@@ -6,20 +6,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paas-dev/paas/home"
-	"github.com/paas-dev/paas/oci"
 )
 
 // Replace asks every paas run serving ref to replace its process with the
 // image as the store has it now, and returns their pids. Each logs the
 // outcome itself.
 func Replace(h *home.Home, ref string) ([]int, error) {
-	name := ref
-	if !oci.IsTransport(ref) {
-		n, err := oci.NormalizeName(ref)
-		if err != nil {
-			return nil, err
-		}
-		name = n
+	name, err := servingName(ref)
+	if err != nil {
+		return nil, err
 	}
 	pids, err := h.SignalServing(name, unix.SIGHUP)
 	if err != nil {

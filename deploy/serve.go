@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -35,12 +36,11 @@ func Serve(ctx context.Context, h *home.Home, ln net.Listener, o Options) error 
 		return err
 	}
 	defer d.close()
-	release, err := h.ClaimServing(d.target.key)
-	if err != nil {
+	if d.serving, err = h.ClaimServing(d.target.key); err != nil {
 		ln.Close()
 		return err
 	}
-	defer release()
+	defer d.serving.Release()
 	if err := d.releasePhase(ctx, d.target.img); err != nil {
 		ln.Close()
 		return err
@@ -59,6 +59,10 @@ type deployment struct {
 	cert      *proxy.Certificate // nil without TLS
 	sups      []*slot
 	cron      *cron // nil without cron entries
+	serving   *home.Serving
+	url       string // where the proxy listens
+	startedAt time.Time
+	restarts  atomic.Int32
 	// pending counts the processes not yet started; up is closed when
 	// none is left.
 	pending atomic.Int32
@@ -80,7 +84,7 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{o: o, target: t, up: make(chan struct{})}
+	d := &deployment{o: o, target: t, up: make(chan struct{}), startedAt: time.Now()}
 	d.image.Store(&t.img)
 	if d.formation, err = formationOf(t.img, o); err != nil {
 		return nil, err
@@ -143,13 +147,20 @@ func (d *deployment) addSupervisors(typ string) error {
 		s.sup = supervisor.New(supervisor.Options{
 			Runtime: d.rt, Proxy: router, AppName: oci.Repository(d.target.name), ImageName: d.target.name,
 			Resolve: d.current, Process: typ, Index: i, Count: n, Replaced: s.replaced, Started: d.started,
-			Env: d.o.Env, Checks: checks, ListenTimeout: d.o.ListenTimeout,
+			Restarted: d.restarted,
+			Env:       d.o.Env, Checks: checks, ListenTimeout: d.o.ListenTimeout,
 			Restart: d.o.Restart, StopTimeout: d.o.StopTimeout, Console: d.o.Console, Output: d.o.Stdout,
 		})
 		d.sups = append(d.sups, s)
 		d.pending.Add(1)
 	}
 	return nil
+}
+
+// restarted counts a restart of a crashed process, for paas ps.
+func (d *deployment) restarted() {
+	d.restarts.Add(1)
+	d.recordStatus()
 }
 
 // started counts one more process of the formation up.
@@ -215,12 +226,14 @@ func (d *deployment) serve(ctx context.Context, ln net.Listener) error {
 		if d.cert != nil {
 			scheme = "https"
 		}
-		d.o.Console.Step("Serving %s (%s) on %s://%s", d.target.name, d.formation, scheme, ln.Addr())
+		d.url = fmt.Sprintf("%s://%s", scheme, ln.Addr())
+		d.o.Console.Step("Serving %s (%s) on %s", d.target.name, d.formation, d.url)
 	} else {
 		ln.Close()
 		proxied <- nil
 		d.o.Console.Step("Running %s (%s); no web process, so no proxy", d.target.name, d.formation)
 	}
+	d.recordStatus()
 	supCtx, stopSups := context.WithCancel(ctx)
 	defer stopSups()
 	supErrs := make(chan error, len(d.sups))
@@ -291,6 +304,7 @@ func (d *deployment) rollOnRequest(ctx context.Context, requests <-chan struct{}
 			continue
 		}
 		d.image.Store(&img)
+		d.recordStatus()
 		notify("RELOADING=1")
 		done := d.roll(ctx)
 		notify("READY=1")

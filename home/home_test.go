@@ -105,9 +105,18 @@ func TestServingRecords(t *testing.T) {
 	if pids, err := h.SignalServing("app:latest", 0); err != nil || len(pids) != 0 {
 		t.Fatalf("nothing serving: got %v, %v", pids, err)
 	}
-	release, err := h.ClaimServing("app:latest")
+	serving, err := h.ClaimServing("app:latest")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if err := serving.SetStatus([]byte(`{"x": 1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := h.ServingStatus(); err != nil || string(st[os.Getpid()]) != `{"x": 1}` {
+		t.Errorf("ServingStatus() = %q, %v", st, err)
+	}
+	if pids := h.ServingPids("app:latest"); len(pids) != 1 || pids[0] != os.Getpid() {
+		t.Errorf("ServingPids() = %v, want [%d]", pids, os.Getpid())
 	}
 	// Signal 0 checks the holder is alive without disturbing it.
 	pids, err := h.SignalServing("app:latest", unix.Signal(0))
@@ -117,8 +126,11 @@ func TestServingRecords(t *testing.T) {
 	if pids, _ := h.SignalServing("other:latest", 0); len(pids) != 0 {
 		t.Errorf("another name matched: %v", pids)
 	}
-	release()
+	serving.Release()
 	if pids, _ := h.SignalServing("app:latest", 0); len(pids) != 0 {
 		t.Errorf("released, still found: %v", pids)
+	}
+	if st, _ := h.ServingStatus(); len(st) != 0 {
+		t.Errorf("released, status still listed: %q", st)
 	}
 }

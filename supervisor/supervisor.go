@@ -76,6 +76,9 @@ type Options struct {
 	// Started, when not nil, is called once the first process runs (a web
 	// one: once it passed its checks and receives traffic).
 	Started func()
+	// Restarted, when not nil, is called each time a process that exited
+	// by itself is started again.
+	Restarted func()
 	// Replaced, when not nil, gets the result of each replacement Serve
 	// was asked for: nil once the new process serves, else why the old
 	// one still does.
@@ -201,6 +204,9 @@ func (s *Supervisor) recover(ctx context.Context, restarts int) (int, error) {
 	case <-ctx.Done():
 		return restarts, nil
 	case <-time.After(wait):
+	}
+	if s.o.Restarted != nil {
+		s.o.Restarted()
 	}
 	in, err := s.startReady(ctx)
 	if err != nil {

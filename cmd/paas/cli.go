@@ -31,6 +31,9 @@ func commands() []command {
 	return []command{
 		buildCommand(),
 		runCommand(),
+		psCommand(),
+		logsCommand(),
+		stopCommand(),
 		generateCommand(),
 		stackCommand(),
 		imagesCommand(),

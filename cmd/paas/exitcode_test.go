@@ -40,6 +40,7 @@ var (
 	exitDiskFull     = fault.DiskFull.ExitCode()
 	exitNotReady     = fault.NotReady.ExitCode()
 	exitReleasePhase = fault.ReleasePhase.ExitCode()
+	exitRuntime      = fault.Runtime.ExitCode()
 )
 
 // Every code of SPEC.md's table is a class of fault, and every class has a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,7 @@ type runFlags struct {
 	listen, envFile, restart string
 	scale                    string
 	env                      []string
-	replace                  bool
+	replace, detach          bool
 	deploy.Options
 }
 
@@ -55,7 +56,9 @@ func runCommand() command {
 			return err
 		}
 		f.Console, f.Stdout, f.Stderr = console.New(env.stderr, false), env.stdout, env.stderr
-		if dash := fs.ArgsLenAtDash(); dash >= 0 {
+		if dash := fs.ArgsLenAtDash(); dash >= 0 && f.detach {
+			return usageError{"paas run -d serves an image; a one-off command runs in the foreground"}
+		} else if dash >= 0 {
 			if dash != 1 || fs.NArg() < 2 {
 				return usageError{"paas run IMAGE -- COMMAND [ARGS...]: give the command after --"}
 			}
@@ -63,6 +66,11 @@ func runCommand() command {
 		}
 		if fs.NArg() != 1 {
 			return usageError{"paas run takes one IMAGE; put a one-off command after --"}
+		}
+		if f.detach {
+			if f.LogFile = os.Getenv(deploy.DetachedEnv); f.LogFile == "" {
+				return detach(ctx, env, h, f.Image, args)
+			}
 		}
 		ln, err := f.listener()
 		if err != nil {
@@ -93,6 +101,7 @@ func (f *runFlags) define(fs *pflag.FlagSet) {
 	fs.StringVar(&f.TLSCert, "tls-cert", "", "PEM certificate chain: the proxy serves HTTPS (and HTTP/2); reloaded on SIGHUP")
 	fs.StringVar(&f.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.BoolVar(&f.RedirectHTTP, "redirect-http", false, "with --tls-cert, redirect plain HTTP on the port to https (else it gets 400)")
+	fs.BoolVarP(&f.detach, "detach", "d", false, "serve in the background, past the shell's exit; output goes to a log (paas logs, paas ps, paas stop)")
 	fs.BoolVar(&f.replace, "replace", false, "replace the process of a paas run already serving this image, without downtime")
 }
 
@@ -174,5 +183,15 @@ func replace(env *cliEnv, h *home.Home, ref string) error {
 	for _, pid := range pids {
 		fmt.Fprintf(env.stderr, "-----> Asked paas run (pid %d) to replace %s; it logs the outcome\n", pid, ref)
 	}
+	return nil
+}
+
+// detach starts paas run args in the background and says how to follow it.
+func detach(ctx context.Context, env *cliEnv, h *home.Home, ref string, args []string) error {
+	pid, err := deploy.Detach(ctx, h, ref, append([]string{"run"}, args...))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stderr, "-----> Serving %s in the background (pid %d): paas ps lists it, paas logs %s [-f] shows its output, paas stop %s stops it\n", ref, pid, ref, ref)
 	return nil
 }
