@@ -134,17 +134,18 @@ func (c *cron) serveEntry(ctx context.Context, n int, e CronEntry) {
 		running.Add(1)
 		go func() {
 			defer running.Done()
-			defer func() { <-busy }()
-			c.runOnce(ctx, name, e)
+			c.runOnce(ctx, name, e, func() { <-busy })
 		}()
 	}
 }
 
-// runOnce runs one turn of an entry and logs how it ended.
-func (c *cron) runOnce(ctx context.Context, name string, e CronEntry) {
+// runOnce runs one turn of an entry, calls ended as soon as it has, and
+// logs how it ended.
+func (c *cron) runOnce(ctx context.Context, name string, e CronEntry, ended func()) {
 	start := c.clock.Now()
 	c.con.Info("%s: running %s", name, e.Command)
 	code, err := c.run(ctx, e.Command, console.NewPrefixer(c.out, name+" | "))
+	ended()
 	switch {
 	case err != nil:
 		c.con.Warn("%s: %v", name, err)

@@ -113,7 +113,7 @@ func TestServingRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st, err := h.ServingStatus(); err != nil || string(st[os.Getpid()]) != `{"x": 1}` {
-		t.Errorf("ServingStatus() = %q, %v", st, err)
+		t.Errorf("ServingStatus() = %v, %v", st, err)
 	}
 	if pids := h.ServingPids("app:latest"); len(pids) != 1 || pids[0] != os.Getpid() {
 		t.Errorf("ServingPids() = %v, want [%d]", pids, os.Getpid())
@@ -131,6 +131,6 @@ func TestServingRecords(t *testing.T) {
 		t.Errorf("released, still found: %v", pids)
 	}
 	if st, _ := h.ServingStatus(); len(st) != 0 {
-		t.Errorf("released, status still listed: %q", st)
+		t.Errorf("released, status still listed: %v", st)
 	}
 }
