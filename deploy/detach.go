@@ -73,12 +73,12 @@ func Detach(ctx context.Context, h *home.Home, ref string, args []string) (int, 
 		code := cmd.ProcessState.ExitCode()
 		tail := logTail(logPath, start)
 		if code <= 0 {
-			return 0, fmt.Errorf("paas run ended before serving (%v); its log %s ends:\n%s", err, logPath, tail)
+			return 0, fmt.Errorf("paas run ended before serving: %w; its log %s ends:\n%s", err, logPath, tail)
 		}
 		return 0, fmt.Errorf("paas run -d: %w before serving; its log %s ends:\n%s", ExitError{code}, logPath, tail)
 	case <-ctx.Done():
 		_ = cmd.Process.Signal(syscall.SIGTERM)
-		<-exited
+		<-exited //nolint:errcheck // it was stopped: how it ended says nothing more
 		return 0, ctx.Err()
 	}
 }

@@ -114,7 +114,7 @@ func TestRunFormation(t *testing.T) {
 			if out, code := h.paas(t, "run", "--replace", "formation"); code != 0 {
 				t.Fatalf("paas run --replace: %d\n%s", code, out.stderr)
 			}
-			s.waitForCount("stopped (status", 4, 120*time.Second)
+			s.waitForCount("stopped (status", 3, 120*time.Second)
 			l.end(t, "replacing all three")
 			if code := s.stop(); code != 0 {
 				t.Errorf("exit after SIGINT = %d\n%s", code, s.log())
