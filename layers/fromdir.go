@@ -6,9 +6,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"golang.org/x/sys/unix"
 
 	"github.com/paas-dev/paas/fsutil"
 )
@@ -88,7 +90,14 @@ func (w *walker) entry(abs, rel string, info fs.FileInfo) error {
 		if err := w.tw.dir(name, mode); err != nil {
 			return err
 		}
+		if w.o.overlay && opaque(abs) {
+			if err := w.tw.file(path.Join(name, opaqueWhiteout), 0o644, 0, strings.NewReader("")); err != nil {
+				return err
+			}
+		}
 		return w.walk(abs, rel)
+	case w.o.overlay && isWhiteout(info):
+		return w.tw.file(path.Join(path.Dir(name), whiteoutPrefix+path.Base(name)), 0o644, 0, strings.NewReader(""))
 	case mode&fs.ModeSymlink != 0:
 		target, err := os.Readlink(abs)
 		if err != nil {
@@ -123,4 +132,22 @@ func (w *walker) regular(abs, name string, info fs.FileInfo) error {
 	}
 	defer f.Close()
 	return w.tw.file(name, info.Mode(), info.Size(), f)
+}
+
+// isWhiteout reports whether info is an overlay whiteout: a character
+// device numbered 0:0.
+func isWhiteout(info fs.FileInfo) bool {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return ok && info.Mode()&fs.ModeCharDevice != 0 && st.Rdev == 0
+}
+
+// opaque reports whether the overlay marked the directory at abs opaque.
+func opaque(abs string) bool {
+	for _, attr := range []string{"trusted.overlay.opaque", "user.overlay.opaque"} {
+		buf := make([]byte, 1)
+		if n, err := unix.Lgetxattr(abs, attr, buf); err == nil && n == 1 && buf[0] == 'y' {
+			return true
+		}
+	}
+	return false
 }

@@ -53,6 +53,8 @@ type options struct {
 	tempDir     string
 	warn        func(msg string)
 	reuse       Reuse
+	// overlay reads the tree as an overlay filesystem's upper directory.
+	overlay bool
 	// compressor replaces the compressor that compression selects; only
 	// tests and benchmarks set it.
 	compressor func(w io.Writer) (io.WriteCloser, error)
@@ -124,6 +126,20 @@ func WithExclude(fn func(rel string, isDir bool) bool) Option {
 			return fmt.Errorf("nil exclude func: %w", ErrInvalidOption)
 		}
 		o.exclude = fn
+		return nil
+	}
+}
+
+// WithOverlayUpper reads the tree as the upper directory of an overlay
+// mount, the changes made over a lower tree, and writes them as an OCI
+// layer to stack on that tree: a whiteout (a character device 0:0) becomes
+// a ".wh.NAME" entry that deletes NAME, and a directory marked opaque (the
+// xattr trusted.overlay.opaque, or user.overlay.opaque in a user
+// namespace, set to "y") is followed by a ".wh..wh..opq" entry that hides
+// what the lower tree had in it.
+func WithOverlayUpper() Option {
+	return func(o *options) error {
+		o.overlay = true
 		return nil
 	}
 }
