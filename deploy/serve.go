@@ -22,13 +22,13 @@ import (
 	"github.com/paas-dev/paas/supervisor"
 )
 
-// Serve runs o.Image's release phase, then its formation (formationOf)
-// until ctx ends: its web processes behind a proxy accepting on ln, the
-// others beside them. Then it drains requests and stops the processes.
-// SIGHUP, or Replace from another process, runs the release phase of the
-// image the name gives now, then replaces the processes one after another
-// without downtime. Serve closes ln; without web processes it serves
-// nothing on it.
+// Serve runs o.Image's predeploy script and release phase, then its
+// formation (formationOf) until ctx ends: its web processes behind a proxy
+// accepting on ln, the others beside them. Then it drains requests and
+// stops the processes. SIGHUP, or Replace from another process, runs the
+// predeploy script and release phase of the image the name gives now,
+// then replaces the processes one after another without downtime. Serve
+// closes ln; without web processes it serves nothing on it.
 func Serve(ctx context.Context, h *home.Home, ln net.Listener, o Options) error {
 	d, err := newDeployment(ctx, h, o)
 	if err != nil {
@@ -41,7 +41,12 @@ func Serve(ctx context.Context, h *home.Home, ln net.Listener, o Options) error 
 		return err
 	}
 	defer d.serving.Release()
-	if err := d.releasePhase(ctx, d.target.img); err != nil {
+	img, err := d.predeploy(ctx, d.target.img)
+	if err == nil {
+		d.image.Store(&img)
+		err = d.releasePhase(ctx, img)
+	}
+	if err != nil {
 		ln.Close()
 		return err
 	}
@@ -52,6 +57,7 @@ func Serve(ctx context.Context, h *home.Home, ln net.Listener, o Options) error 
 // process of it.
 type deployment struct {
 	o         Options
+	home      *home.Home
 	target    *target
 	formation Formation
 	rt        runner.Runtime
@@ -84,7 +90,7 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 	if err != nil {
 		return nil, err
 	}
-	d := &deployment{o: o, target: t, up: make(chan struct{}), startedAt: time.Now()}
+	d := &deployment{o: o, home: h, target: t, up: make(chan struct{}), startedAt: time.Now()}
 	d.image.Store(&t.img)
 	if d.formation, err = formationOf(t.img, o); err != nil {
 		return nil, err
@@ -107,10 +113,8 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 	if err != nil {
 		return nil, err
 	}
-	if s, err := scriptsOf(t.img); err != nil {
+	if _, err := scriptsOf(t.img); err != nil {
 		return nil, err
-	} else if s.Predeploy != "" {
-		o.Console.Warn("app.json scripts.dokku.predeploy (%s) is not run: paas does not run predeploy scripts yet", s.Predeploy)
 	}
 	if d.rt, err = openRuntime(ctx, h, o); err != nil {
 		return nil, err
@@ -296,6 +300,9 @@ func (d *deployment) rollOnRequest(ctx context.Context, requests <-chan struct{}
 		}
 		d.reloadCertificate()
 		img, err := d.target.resolve()
+		if err == nil {
+			img, err = d.predeploy(ctx, img)
+		}
 		if err == nil {
 			err = d.releasePhase(ctx, img)
 		}

@@ -20,6 +20,9 @@ const (
 	LabelRevision = "org.opencontainers.image.revision"
 	// LabelSource is the app's git origin URL without userinfo, when known.
 	LabelSource = "org.opencontainers.image.source"
+	// LabelPredeploy is the digest of the image an app.json predeploy
+	// script ran on, on the image it made of it (SPEC.md §7).
+	LabelPredeploy = "io.paas.predeploy"
 )
 
 // Labels in the config of a stack image that paas creates (SPEC.md §6), so

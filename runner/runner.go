@@ -66,6 +66,15 @@ type Process interface {
 	Stop(ctx context.Context, timeout time.Duration) error
 }
 
+// Changes is a Process whose changes to its filesystem can be read once it
+// has exited, until Stop: the sandbox runtime's processes are.
+type Changes interface {
+	Process
+	// UpperDir returns the process's writable layer, the upper directory
+	// of the overlay it runs on (see layers.WithOverlayUpper).
+	UpperDir() string
+}
+
 // Runtime starts processes of images.
 type Runtime interface {
 	// Name returns "containerd" or "sandbox".

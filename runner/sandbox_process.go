@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -55,6 +56,11 @@ type sandboxProcess struct {
 func (p *sandboxProcess) ID() string            { return p.id }
 func (p *sandboxProcess) Done() <-chan struct{} { return p.done }
 func (p *sandboxProcess) Exit() Exit            { return p.exit }
+
+// UpperDir is the overlay's upper directory, which sandbox.New was given.
+func (p *sandboxProcess) UpperDir() string { return filepath.Join(p.dir, "upper") }
+
+var _ Changes = (*sandboxProcess)(nil)
 
 // finish records how the sandbox's Run ended.
 func (p *sandboxProcess) finish(err error, stderr io.Writer) {
