@@ -74,3 +74,30 @@ func TestRunDetached(t *testing.T) {
 		t.Errorf("paas run -d of a missing image: exit %d, want %d with the child's status\n%s", code4, exitNotFound, failed.stderr)
 	}
 }
+
+// An ordinary user detaches a run on the sandbox runtime, lists it and
+// stops it: no root, no daemon.
+func TestRunDetachedRootless(t *testing.T) {
+	testenv.Require(t, testenv.Stack|testenv.Root)
+	u := unprivileged(t)
+	h := sharedHome(t, u)
+	h.mustBuild(t, "-t", "bg-rootless", "-b", buildpackDir("hello"), appCopy(t, u, "hello"))
+	port := freePort(t)
+	out, code := h.paas(t, "run", "-d", "-p", port, "--runtime", "sandbox", "--check", "/", "bg-rootless")
+	if code != 0 {
+		t.Fatalf("paas run -d as %s: exit %d\n%s", u.name, code, out.stderr)
+	}
+	t.Cleanup(func() { h.paas(t, "stop", "bg-rootless") })
+	if code, _, body := get(t, "http://127.0.0.1:"+port+"/", nil); code != 200 || !strings.Contains(body, "greeting=hello") {
+		t.Errorf("GET = %d %q", code, body)
+	}
+	if ps, _ := h.paas(t, "ps"); !strings.Contains(ps.stdout, "bg-rootless:latest") || !strings.Contains(ps.stdout, "sandbox") {
+		t.Errorf("paas ps:\n%s", ps.stdout)
+	}
+	if stopped, code := h.paas(t, "stop", "bg-rootless"); code != 0 {
+		t.Fatalf("paas stop: %d\n%s", code, stopped.stderr)
+	}
+	if ps, _ := h.paas(t, "ps", "--json"); strings.TrimSpace(ps.stdout) != "[]" {
+		t.Errorf("paas ps after stop = %q", ps.stdout)
+	}
+}
