@@ -29,9 +29,9 @@ func mediaType(c Compression) (types.MediaType, error) {
 	return "", fmt.Errorf("compression %q: %w", c, ErrInvalidOption)
 }
 
-// newCompressor wraps w in compression c. It is the one place that picks a
+// NewCompressor wraps w in compression c. It is the one place that picks a
 // compressor implementation: gzip is the parallel one of compress.go.
-func newCompressor(w io.Writer, c Compression) (io.WriteCloser, error) {
+func NewCompressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
 		return newGzip(w, gzipWorkers())
@@ -43,7 +43,7 @@ func newCompressor(w io.Writer, c Compression) (io.WriteCloser, error) {
 	return nil, fmt.Errorf("compression %q: %w", c, ErrInvalidOption)
 }
 
-// newDecompressor is newCompressor's inverse.
+// newDecompressor is NewCompressor's inverse.
 func newDecompressor(r io.Reader, c Compression) (io.ReadCloser, error) {
 	switch c {
 	case Gzip:
@@ -145,7 +145,7 @@ func spool(o *options, write func(tw *tarWriter) error) (_ v1.Layer, retErr erro
 	digest := fsutil.NewDigester()
 	compress := o.compressor
 	if compress == nil {
-		compress = func(w io.Writer) (io.WriteCloser, error) { return newCompressor(w, o.compression) }
+		compress = func(w io.Writer) (io.WriteCloser, error) { return NewCompressor(w, o.compression) }
 	}
 	zw, err := compress(io.MultiWriter(buf, digest))
 	if err != nil {

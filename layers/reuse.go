@@ -52,7 +52,7 @@ func Reused(l v1.Layer) bool {
 // reusedLayer marks a layer given back by a Reuse.
 type reusedLayer struct{ v1.Layer }
 
-// CompressorID names the bytes newCompressor writes for c. It changes
+// CompressorID names the bytes NewCompressor writes for c. It changes
 // whenever they change (TestCompressorID pins it to a digest), so layers
 // compressed by an earlier paas are never taken for this one's.
 func CompressorID(c Compression) string {

@@ -17,16 +17,12 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/paas-dev/paas/fsutil"
+	"github.com/paas-dev/paas/layers"
 )
 
 // ErrNotTarball is returned when a rootfs file is not a tar archive (plain,
 // gzip or zstd compressed) with at least one entry.
 var ErrNotTarball = errors.New("not a rootfs tarball")
-
-// gzipLevel is fixed because the compressed bytes, and so the layer digest,
-// depend on it. The default level costs a few seconds on a 100 MB rootfs and
-// is what registries and other tools expect.
-const gzipLevel = gzip.DefaultCompression
 
 // tarballCreatedBy is the history entry of a stack made from a tarball. It
 // does not name the file: the same bytes must give the same image.
@@ -162,9 +158,12 @@ func encodeLayer(br *bufio.Reader, blob io.Writer, diffID io.Writer) error {
 	return compressTar(br, blob, diffID)
 }
 
-// compressTar gzips the tar stream r into blob, also writing it to diffID.
+// compressTar gzips the tar stream r into blob, also writing it to diffID,
+// with the compressor of the layers paas builds: on every core, and with
+// bytes that depend only on the tar stream, so a stack's digest is the
+// same on every machine.
 func compressTar(r io.Reader, blob io.Writer, diffID io.Writer) error {
-	zw, err := gzip.NewWriterLevel(blob, gzipLevel)
+	zw, err := layers.NewCompressor(blob, layers.Gzip)
 	if err != nil {
 		return err
 	}

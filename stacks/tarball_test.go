@@ -167,7 +167,7 @@ func ExampleFromTarball() {
 	fmt.Println(d)
 	fmt.Println(diffID)
 	// Output:
-	// sha256:f89e680b117f76927b8649e72e8c3db3a67b2869eca2f3cd8dd75faad7a4ac46
+	// sha256:a25ba941ff67b1a921e6554ed96e10d981b088408e1203c95f3e8ccc70d7c28a
 	// sha256:8969935a2a756728e2d4142ce9c99b08ec37b17107f3c67d10d71e1f502be2cc
 }
 
