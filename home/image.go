@@ -22,7 +22,7 @@ func (h *Home) Image(ref string) (v1.Image, string, error) {
 	}
 	img, _, err := h.store.Image(oci.KindImage, name)
 	if err != nil {
-		return nil, "", fmt.Errorf("image %s: %w (see `paas images`)", name, err)
+		return nil, "", fmt.Errorf("%w (see `paas images`)", err)
 	}
 	return img, name, nil
 }
