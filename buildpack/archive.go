@@ -3,6 +3,8 @@ package buildpack
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -54,7 +56,10 @@ func (a archiveFile) fetch(ctx context.Context, dir string) (string, error) {
 }
 
 // archiveURL is a .tgz buildpack served over http(s).
-type archiveURL struct{ ref, url string }
+type archiveURL struct {
+	ref, url string
+	cas      []byte // PEM; nil: the host's
+}
 
 // fetch downloads to a temporary file while hashing, so a broken download
 // (ErrFetch) is told apart from a broken archive (ErrInvalid), then unpacks.
@@ -84,7 +89,11 @@ func (a archiveURL) download(ctx context.Context, w io.Writer) (string, error) {
 	if err != nil {
 		return "", fetchf(a.ref, "%w", err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client, err := httpClient(a.cas)
+	if err != nil {
+		return "", fetchf(a.ref, "%w", err)
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		return "", fetchf(a.ref, "%w", err)
 	}
@@ -97,6 +106,20 @@ func (a archiveURL) download(ctx context.Context, w io.Writer) (string, error) {
 		return "", fetchf(a.ref, "downloading %s: %w", a.url, err)
 	}
 	return digestOf(h), nil
+}
+
+// httpClient trusts the CAs of the PEM bundle cas, or the host's when nil.
+func httpClient(cas []byte) (*http.Client, error) {
+	if cas == nil {
+		return http.DefaultClient, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cas) {
+		return nil, errors.New("the CA bundle holds no certificate")
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr}, nil
 }
 
 func digestOf(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }

@@ -26,6 +26,10 @@ type Options struct {
 	// exactly one's name (Buildpack.Ref, e.g. "go") names it; a directory of
 	// that name must then be given as a path ("./go").
 	Builtins []*Buildpack
+	// CAs is a PEM bundle of the certificate authorities https downloads
+	// and git clones trust (the host's and --ca-cert files); nil trusts
+	// the host's.
+	CAs []byte
 }
 
 // Buildpack is a fetched, validated buildpack directory.

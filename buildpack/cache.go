@@ -48,7 +48,7 @@ func (o Options) cached(ctx context.Context, ref string, loc location) (dir, res
 		return filepath.Join(entry, entryDir), got, nil
 	}
 	o.logf("Fetching buildpack %s", ref)
-	resolved, err = fill(ctx, entry, fetcherFor(ref, loc))
+	resolved, err = fill(ctx, entry, o.fetcherFor(ref, loc))
 	if err != nil {
 		return "", "", named(ref, err)
 	}
@@ -96,14 +96,14 @@ type fetcher interface {
 }
 
 // fetcherFor returns how loc is fetched into the cache.
-func fetcherFor(ref string, loc location) fetcher {
+func (o Options) fetcherFor(ref string, loc location) fetcher {
 	switch loc.kind {
 	case kindArchive:
 		return archiveFile{ref: ref, path: loc.src}
 	case kindArchiveURL:
-		return archiveURL{ref: ref, url: loc.src}
+		return archiveURL{ref: ref, url: loc.src, cas: o.CAs}
 	default:
-		return gitRepo{ref: ref, src: loc.src, rev: loc.rev}
+		return gitRepo{ref: ref, src: loc.src, rev: loc.rev, cas: o.CAs}
 	}
 }
 

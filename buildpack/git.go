@@ -12,7 +12,11 @@ import (
 )
 
 // gitRepo is a buildpack in a git repository, at rev or the default branch.
-type gitRepo struct{ ref, src, rev string }
+type gitRepo struct {
+	ref, src, rev string
+	cas           []byte // PEM; nil: the host's
+	caFile        string // cas written out for git, once fetch has
+}
 
 // fetch clones the repository into dir, checks out rev detached and drops
 // the .git directory, returning the commit sha. A full clone is used
@@ -22,14 +26,21 @@ func (g gitRepo) fetch(ctx context.Context, dir string) (string, error) {
 	if _, err := exec.LookPath("git"); err != nil {
 		return "", fetchf(g.ref, "git is not installed; install git or use a .tgz buildpack")
 	}
-	if _, err := runGit(ctx, "", "clone", "--quiet", "--no-checkout", "--", g.src, dir); err != nil {
+	if g.cas != nil {
+		g.caFile = dir + ".ca.pem"
+		if err := os.WriteFile(g.caFile, g.cas, 0o644); err != nil {
+			return "", fmt.Errorf("writing the CA bundle for git: %w", err)
+		}
+		defer os.Remove(g.caFile)
+	}
+	if _, err := g.git(ctx, "", "clone", "--quiet", "--no-checkout", "--", g.src, dir); err != nil {
 		return "", fetchf(g.ref, "%w", err)
 	}
 	sha, err := g.resolve(ctx, dir)
 	if err != nil {
 		return "", err
 	}
-	if _, err := runGit(ctx, dir, "checkout", "--quiet", "--detach", sha); err != nil {
+	if _, err := g.git(ctx, dir, "checkout", "--quiet", "--detach", sha); err != nil {
 		return "", fetchf(g.ref, "%w", err)
 	}
 	// The history is not needed once the commit is checked out, and every
@@ -55,7 +66,7 @@ func (g gitRepo) resolve(ctx context.Context, dir string) (string, error) {
 			return sha, nil
 		}
 	}
-	if _, err := runGit(ctx, dir, "fetch", "--quiet", "origin", g.rev); err == nil {
+	if _, err := g.git(ctx, dir, "fetch", "--quiet", "origin", g.rev); err == nil {
 		if sha, ok := revParse(ctx, dir, "FETCH_HEAD"); ok {
 			return sha, nil
 		}
@@ -65,20 +76,31 @@ func (g gitRepo) resolve(ctx context.Context, dir string) (string, error) {
 
 // revParse returns the commit name resolves to in the repository at dir.
 func revParse(ctx context.Context, dir, name string) (string, bool) {
-	out, err := runGit(ctx, dir, "rev-parse", "--verify", "--quiet", name+"^{commit}")
+	out, err := runGit(ctx, dir, nil, "rev-parse", "--verify", "--quiet", name+"^{commit}")
 	if err != nil {
 		return "", false
 	}
 	return strings.TrimSpace(out), true
 }
 
-// runGit runs git with args in dir and returns its stdout. The environment
-// keeps git from prompting (no terminal is watching) and limits it to
-// transports that fetch data, not ones that run commands (ext::).
-func runGit(ctx context.Context, dir string, args ...string) (string, error) {
+// git runs git for the repository, trusting its CA bundle when it has one
+// and the user set none (GIT_SSL_CAINFO).
+func (g gitRepo) git(ctx context.Context, dir string, args ...string) (string, error) {
+	var env []string
+	if g.caFile != "" && os.Getenv("GIT_SSL_CAINFO") == "" {
+		env = append(env, "GIT_SSL_CAINFO="+g.caFile)
+	}
+	return runGit(ctx, dir, env, args...)
+}
+
+// runGit runs git with args in dir, env added to its environment, and
+// returns its stdout. The environment keeps git from prompting (no
+// terminal is watching) and limits it to transports that fetch data, not
+// ones that run commands (ext::).
+func runGit(ctx context.Context, dir string, env []string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = dir
-	cmd.Env = gitEnv()
+	cmd.Env = append(gitEnv(), env...)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -25,12 +25,7 @@ type prepared struct {
 func (p *prepared) path(rel string) string { return path.Join(p.mountDir, rel) }
 
 func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepared, error) {
-	bp, err := buildpack.Fetch(ctx, ref, buildpack.Options{
-		CacheDir: b.opts.BuildpackCache,
-		Pull:     b.opts.Pull,
-		Log:      b.con.Writer(),
-		Builtins: b.opts.Builtins,
-	})
+	bp, err := buildpack.Fetch(ctx, ref, b.opts.fetchOptions(b.con.Writer()))
 	if err != nil {
 		if errors.Is(err, buildpack.ErrInvalid) || errors.Is(err, buildpack.ErrFetch) {
 			return nil, fmt.Errorf("%w: %w", ErrBuildpack, err)
@@ -50,6 +45,16 @@ func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepa
 		return nil, err
 	}
 	return p, nil
+}
+
+// fetchOptions are the buildpack.Options of the build's fetches: its
+// cache, builtins and the CAs its phases trust.
+func (o Options) fetchOptions(log io.Writer) buildpack.Options {
+	f := buildpack.Options{CacheDir: o.BuildpackCache, Pull: o.Pull, Log: log, Builtins: o.Builtins}
+	if o.CAs != nil {
+		f.CAs = o.CAs.PEM()
+	}
+	return f
 }
 
 // builtinNames returns the names references give builtin buildpacks.

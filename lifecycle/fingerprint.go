@@ -96,11 +96,7 @@ func buildpackStates(ctx context.Context, appDir string, opts Options, since tim
 	}
 	states := []string{string(sel.Source)}
 	for _, ref := range sel.Refs {
-		bp, err := buildpack.Fetch(ctx, ref, buildpack.Options{
-			CacheDir: opts.BuildpackCache,
-			Log:      opts.Console.Writer(),
-			Builtins: opts.Builtins,
-		})
+		bp, err := buildpack.Fetch(ctx, ref, opts.fetchOptions(opts.Console.Writer()))
 		if err != nil {
 			return nil, err
 		}
