@@ -48,6 +48,10 @@ func TestVersionChecks(t *testing.T) {
 			".tool-versions asks for Node.js 20.1.0, but this stack has Node.js 18.",
 		}},
 		{"node-matches", "", nodeApp("^18.0.0 || >=20", "# asdf\nnodejs 18\n"), nil},
+		{"nvmrc", "", withFile(nodeApp("*", ""), ".nvmrc", "v20.11.1\n"), []string{
+			".nvmrc asks for Node.js 20.11.1, but this stack has Node.js 18.",
+		}},
+		{"node-version-matches", "", withFile(withFile(nodeApp("*", ""), ".node-version", "18\n"), ".nvmrc", "lts/*\n"), nil},
 		{"golang-tool-versions", "go", map[string]string{".tool-versions": "golang 1.22\n"}, []string{
 			".tool-versions asks for Go 1.22, but this build uses Go 1.19.",
 			"name it in go.mod (`toolchain go1.22.0`) or set the config var GOTOOLCHAIN=go1.22.0",
@@ -85,4 +89,10 @@ func TestVersionChecks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withFile adds a file to an app's files.
+func withFile(files map[string]string, name, body string) map[string]string {
+	files[name] = body
+	return files
 }
