@@ -142,4 +142,15 @@ func TestBuildReusesLayers(t *testing.T) {
 	if r := depsBuild(t, h, app, false); r.Digest != edited.Digest || !slices.Equal(reused(r), none) {
 		t.Errorf("with a damaged record: %s reusing %v; want %s reusing nothing", r.Digest, reused(r), edited.Digest)
 	}
+
+	// Another edit compresses only the blocks it touched, taking the
+	// others from the last app layer's blob: the bytes are the same as
+	// compressing it all.
+	if err := os.WriteFile(filepath.Join(app, "server.js"), []byte("// edited again\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reusing := depsBuild(t, h, app, false)
+	if whole := depsBuild(t, h, app, true); whole.Digest != reusing.Digest {
+		t.Errorf("an edit built with the last build's blocks gives %s, without %s", reusing.Digest, whole.Digest)
+	}
 }

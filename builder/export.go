@@ -28,6 +28,7 @@ func (b *build) export(ctx context.Context, h *home.Home, o Options, res *lifecy
 	o.Console.Step("Exporting image %s", b.tag)
 	s := b.stack
 	cache := openLayerCache(h.Store(), h.LayerCache(oci.Repository(b.tag)), o.NoCache)
+	defer cache.close()
 	img, infos, err := lifecycle.Export(res, lifecycle.ExportOptions{
 		Base:        s.Run,
 		Stack:       lifecycle.StackLabel{Name: s.Name, Digest: s.Digest.String()},

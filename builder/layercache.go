@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,17 @@ type recordedLayer struct {
 	Digest     v1.Hash         `json:"digest"`
 	Size       int64           `json:"size"`
 	MediaType  types.MediaType `json:"media_type"`
+	// Blocks are the gzip blocks of the blob (layers.Block), where
+	// recorded: a changed layer takes the unchanged ones again.
+	Blocks []recordedBlock `json:"blocks,omitempty"`
+}
+
+// recordedBlock is a layers.Block: its key in hex, and where its bytes are
+// in the blob.
+type recordedBlock struct {
+	Key    string `json:"key"`
+	Offset int64  `json:"offset"`
+	Length int64  `json:"length"`
 }
 
 // layerCache is a layers.Reuse over the store and an app's layer record:
@@ -49,9 +61,20 @@ type layerCache struct {
 
 	mu   sync.Mutex
 	made []recordedLayer
+
+	blocksOnce sync.Once
+	blocks     map[layers.BlockKey]blockAt // the known layers' blocks
+	blobMu     sync.Mutex
+	blobs      map[v1.Hash]*os.File // opened and verified; nil: unusable
 }
 
-var _ layers.Reuse = (*layerCache)(nil)
+// blockAt is where a known block's bytes are.
+type blockAt struct {
+	layer          *recordedLayer
+	offset, length int64
+}
+
+var _ layers.BlockReuse = (*layerCache)(nil)
 
 // openLayerCache reads the record at path; empty (--no-cache) starts from
 // nothing. A record that is missing or unreadable is as good as empty: a
@@ -97,6 +120,78 @@ func (c *layerCache) Layer(compressor string, diffID v1.Hash) v1.Layer {
 	return nil
 }
 
+// Blocks gives back the gzip blocks of the last export's layers.
+func (c *layerCache) Blocks(compressor string) layers.Blocks {
+	c.blocksOnce.Do(func() {
+		c.blocks = map[layers.BlockKey]blockAt{}
+		for i := range c.known {
+			l := &c.known[i]
+			if l.Compressor != compressor {
+				continue
+			}
+			for _, b := range l.Blocks {
+				var k layers.BlockKey
+				if n, err := hex.Decode(k[:], []byte(b.Key)); err == nil && n == len(k) {
+					c.blocks[k] = blockAt{layer: l, offset: b.Offset, length: b.Length}
+				}
+			}
+		}
+	})
+	if len(c.blocks) == 0 {
+		return nil
+	}
+	return c
+}
+
+// maxBlockBytes bounds a recorded block's length: deflate at level 1
+// never grows a 1 MiB block by much. A record claiming more is damaged.
+const maxBlockBytes = 2 << 20
+
+// Block reads a block of a blob in the store, which is checked whole the
+// first time (oci.Store.OpenBlob); nil when the store lost or damaged it.
+func (c *layerCache) Block(key layers.BlockKey) []byte {
+	at, ok := c.blocks[key]
+	if !ok || at.length <= 0 || at.length > maxBlockBytes {
+		return nil
+	}
+	f := c.blob(at.layer)
+	if f == nil {
+		return nil
+	}
+	buf := make([]byte, at.length)
+	if _, err := f.ReadAt(buf, at.offset); err != nil {
+		return nil
+	}
+	return buf
+}
+
+// blob opens the blob of a known layer once, checked.
+func (c *layerCache) blob(l *recordedLayer) *os.File {
+	c.blobMu.Lock()
+	defer c.blobMu.Unlock()
+	if c.blobs == nil {
+		c.blobs = map[v1.Hash]*os.File{}
+	}
+	f, seen := c.blobs[l.Digest]
+	if !seen {
+		f, _ = c.store.OpenBlob(l.Digest, l.Size) // nil on failure: its blocks are compressed again
+		c.blobs[l.Digest] = f
+	}
+	return f
+}
+
+// close closes the blobs Block opened.
+func (c *layerCache) close() {
+	c.blobMu.Lock()
+	defer c.blobMu.Unlock()
+	for _, f := range c.blobs {
+		if f != nil {
+			f.Close()
+		}
+	}
+	c.blobs = nil
+}
+
 // Made remembers a layer of this export.
 func (c *layerCache) Made(compressor string, headers v1.Hash, l v1.Layer) {
 	r := recordedLayer{Compressor: compressor, Headers: headers}
@@ -108,9 +203,28 @@ func (c *layerCache) Made(compressor string, headers v1.Hash, l v1.Layer) {
 	if errors.Join(err1, err2, err3, err4) != nil {
 		return // not remembered: compressed again next time
 	}
+	r.Blocks = c.blocksOf(l, r.Digest)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.made = append(c.made, r)
+}
+
+// blocksOf lists the gzip blocks of a layer made (layers.MadeBlocks), or
+// of a known one given back whole.
+func (c *layerCache) blocksOf(l v1.Layer, digest v1.Hash) []recordedBlock {
+	if mb, ok := l.(layers.MadeBlocks); ok {
+		out := make([]recordedBlock, 0, len(mb.Blocks()))
+		for _, b := range mb.Blocks() {
+			out = append(out, recordedBlock{Key: hex.EncodeToString(b.Key[:]), Offset: b.Offset, Length: b.Length})
+		}
+		return out
+	}
+	for _, k := range c.known {
+		if k.Digest == digest {
+			return k.Blocks
+		}
+	}
+	return nil
 }
 
 // save replaces the record with this export's layers. Call it only once

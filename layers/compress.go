@@ -82,6 +82,13 @@ type parallelGzip struct {
 	started  bool   // the header is written
 	finished bool   // Close was called
 	err      error
+	// keyed makes each block's key (blockKey) and records the blocks in
+	// made; known, when not nil, gives back blocks made before, which are
+	// then not compressed again.
+	keyed  bool
+	known  Blocks
+	made   []Block
+	offset int64 // of the next block in the output
 }
 
 // gzipBlock is one block of input and its compressed bytes. It holds a
@@ -95,6 +102,9 @@ type gzipBlock struct {
 	last  bool
 	done  chan struct{}
 	err   error
+	keyed bool
+	known Blocks
+	key   BlockKey
 }
 
 // newGzip returns a parallel gzip compressor writing to w that keeps at most
@@ -105,6 +115,21 @@ func newGzip(w io.Writer, workers int) (io.WriteCloser, error) {
 	}
 	return &parallelGzip{w: w, level: gzipLevel, workers: workers}, nil
 }
+
+// newGzipReusing is newGzip whose blocks are keyed and recorded (Blocks),
+// taking the bytes known has for a block instead of compressing it.
+func newGzipReusing(w io.Writer, workers int, known Blocks) (*parallelGzip, error) {
+	z, err := newGzip(w, workers)
+	if err != nil {
+		return nil, err
+	}
+	g := z.(*parallelGzip)
+	g.keyed, g.known = true, known
+	return g, nil
+}
+
+// Blocks lists the blocks written, once Close has returned.
+func (z *parallelGzip) Blocks() []Block { return z.made }
 
 // Write buffers p into blocks, starting the compression of each as it
 // fills. It blocks while workers blocks are in flight.
@@ -196,6 +221,7 @@ func (z *parallelGzip) dispatch(last bool) error {
 	b.dict = append(b.dict[:0], z.tail...)
 	z.tail = append(z.tail[:0], b.in[max(len(b.in)-gzipDictSize, 0):]...)
 	b.level, b.last = z.level, last
+	b.keyed, b.known = z.keyed, z.known
 	if n := len(z.idle); n > 0 {
 		b.zw = z.idle[n-1]
 		z.idle = z.idle[:n-1]
@@ -223,21 +249,37 @@ func (z *parallelGzip) writeOldest() error {
 	}
 	if !z.started {
 		z.started = true
-		if _, err := z.w.Write(gzipHeader(z.level)); err != nil {
+		header := gzipHeader(z.level)
+		if _, err := z.w.Write(header); err != nil {
 			z.err = err
 			return err
 		}
+		z.offset = int64(len(header))
 	}
 	if _, err := z.w.Write(b.out.Bytes()); err != nil {
 		z.err = err
 	}
+	if z.keyed {
+		z.made = append(z.made, Block{Key: b.key, Offset: z.offset, Length: int64(b.out.Len())})
+	}
+	z.offset += int64(b.out.Len())
 	return z.err
 }
 
-// compress deflates b.in into b.out, primed with b.dict.
+// compress deflates b.in into b.out, primed with b.dict, unless b.known
+// has the bytes already.
 func (b *gzipBlock) compress() {
 	defer close(b.done)
 	b.out.Reset()
+	if b.keyed {
+		b.key = blockKey(b.level, b.last, b.dict, b.in)
+		if b.known != nil {
+			if out := b.known.Block(b.key); out != nil {
+				b.out.Write(out)
+				return
+			}
+		}
+	}
 	b.out.Grow(len(b.in) + len(b.in)>>4 + 64) // deflate never grows data by as much
 	if b.zw == nil {
 		b.zw, b.err = flate.NewWriter(nil, b.level)

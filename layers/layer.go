@@ -68,7 +68,11 @@ type spooledLayer struct {
 	digest      v1.Hash
 	diffID      v1.Hash
 	size        int64
+	blocks      []Block // with gzip under WithReuse
 }
+
+// Blocks lists the layer's gzip blocks, when they were recorded.
+func (l *spooledLayer) Blocks() []Block { return l.blocks }
 
 var _ v1.Layer = (*spooledLayer)(nil)
 
@@ -144,7 +148,20 @@ func spool(o *options, write func(tw *tarWriter) error) (_ v1.Layer, retErr erro
 	buf := bufio.NewWriterSize(f, 1<<20)
 	digest := fsutil.NewDigester()
 	compress := o.compressor
-	if compress == nil {
+	var gz *parallelGzip
+	switch {
+	case compress != nil:
+	case o.reuse != nil && o.compression == Gzip:
+		var known Blocks
+		if br, ok := o.reuse.(BlockReuse); ok {
+			known = br.Blocks(CompressorID(Gzip))
+		}
+		compress = func(w io.Writer) (io.WriteCloser, error) {
+			var err error
+			gz, err = newGzipReusing(w, gzipWorkers(), known)
+			return gz, err
+		}
+	default:
 		compress = func(w io.Writer) (io.WriteCloser, error) { return NewCompressor(w, o.compression) }
 	}
 	zw, err := compress(io.MultiWriter(buf, digest))
@@ -163,14 +180,18 @@ func spool(o *options, write func(tw *tarWriter) error) (_ v1.Layer, retErr erro
 	if err := buf.Flush(); err != nil {
 		return nil, fmt.Errorf("writing %s: %w", f.Name(), err)
 	}
-	return &spooledLayer{
+	l := &spooledLayer{
 		path:        f.Name(),
 		compression: o.compression,
 		mediaType:   mt,
 		digest:      digest.Digest(),
 		diffID:      diffID.Digest(),
 		size:        digest.Size(),
-	}, nil
+	}
+	if gz != nil {
+		l.blocks = gz.Blocks()
+	}
+	return l, nil
 }
 
 // closeAll closes the tar writer and then its compressor, in that order,

@@ -29,13 +29,24 @@ type Reuse interface {
 	Made(compressor string, headers v1.Hash, l v1.Layer)
 }
 
+// BlockReuse is a Reuse that also gives back the gzip blocks of layers
+// made before (Blocks): a layer whose content changed is then compressed
+// only where it changed.
+type BlockReuse interface {
+	Reuse
+	// Blocks returns the blocks compressor made before, nil if none.
+	Blocks(compressor string) Blocks
+}
+
 // WithReuse makes FromDir and FromFiles look for the layer in r before
 // compressing. They walk the tree once hashing only the entry headers;
 // when r may know a layer with those headers, they hash the whole tar
 // stream without compressing it (several times faster than compressing)
 // and return the layer r has for that DiffID, so nothing is compressed.
-// Otherwise they make the layer as without WithReuse. Either way the
-// result has the DiffID the content gives; Reused tells which it was.
+// Otherwise they make the layer as without WithReuse, taking from r the
+// gzip blocks it knows when it is a BlockReuse; such a layer lists its
+// blocks (MadeBlocks). Either way the result has the DiffID the content
+// gives and the bytes compressing it gives; Reused tells which it was.
 func WithReuse(r Reuse) Option {
 	return func(o *options) error {
 		o.reuse = r

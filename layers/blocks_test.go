@@ -1,0 +1,107 @@
+package layers
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// blockReuse is a memReuse that also keeps the gzip blocks of the layers
+// made, reading them from the blobs, and counts the blocks it gave back.
+type blockReuse struct {
+	*memReuse
+	mu     sync.Mutex
+	blocks map[BlockKey][]byte
+	hits   int
+}
+
+func (b *blockReuse) Blocks(compressor string) Blocks { return b }
+
+func (b *blockReuse) Block(key BlockKey) []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.blocks[key]
+	if out != nil {
+		b.hits++
+	}
+	return out
+}
+
+func (b *blockReuse) Made(compressor string, headers v1.Hash, l v1.Layer) {
+	b.memReuse.Made(compressor, headers, l)
+	mb, ok := l.(MadeBlocks)
+	if !ok {
+		return
+	}
+	blob, err := os.ReadFile(l.(*spooledLayer).path)
+	if err != nil {
+		panic(err)
+	}
+	for _, bl := range mb.Blocks() {
+		b.blocks[bl.Key] = blob[bl.Offset : bl.Offset+bl.Length]
+	}
+}
+
+// A layer whose content changed in one place is compressed only there: the
+// other blocks come back from the last layer's, and the bytes are those of
+// compressing it all.
+func TestFromDirReusesBlocks(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tree")
+	rng := rand.New(rand.NewPCG(1, 2))
+	var names []string
+	for i := range 8 {
+		data := make([]byte, 1<<20)
+		for j := range data {
+			data[j] = byte('a' + rng.IntN(8)) // compressible, not trivially
+		}
+		name := filepath.Join(dir, "f", string(rune('a'+i)))
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	r := &blockReuse{memReuse: newMemReuse(), blocks: map[BlockKey][]byte{}}
+	opts := []Option{WithPrefix("app"), WithTempDir(t.TempDir()), WithReuse(r)}
+	first, err := FromDir(dir, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(first.(MadeBlocks).Blocks())
+	if n < 8 || r.hits != 0 {
+		t.Fatalf("first layer: %d blocks, %d reused; want at least 8, none reused", n, r.hits)
+	}
+
+	// The same size, other bytes in the middle of one file.
+	f, err := os.OpenFile(names[4], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("an edit in the middle"), 300<<10); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	second, err := FromDir(dir, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := FromDir(dir, WithPrefix("app"), WithTempDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := second.Digest()
+	want, _ := plain.Digest()
+	if got != want {
+		t.Errorf("with reused blocks the layer is %s, compressed whole %s", got, want)
+	}
+	if compressed := len(second.(MadeBlocks).Blocks()) - r.hits; compressed < 1 || compressed > 2 {
+		t.Errorf("after one edit %d of %d blocks were compressed, want 1 or 2", compressed, n)
+	}
+	checkLayer(t, second)
+}
