@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -54,8 +55,10 @@ func TestStoreNames(t *testing.T) {
 		}
 	}
 	app := userTempDir(t, root)
-	for _, tag := range []string{"cache/a", "cache_a", "cache/a"} {
-		h.mustBuild(t, "-t", tag, "-b", buildpackDir("cache-env"), app)
+	for i, tag := range []string{"cache/a", "cache_a", "cache/a"} {
+		// A config var of its own each time, so that no build is the last
+		// one unchanged.
+		h.mustBuild(t, "-t", tag, "-b", buildpackDir("cache-env"), "-e", fmt.Sprintf("BUILD=%d", i), app)
 	}
 	want := map[string]string{"cache/a": "2", "cache_a": "1"}
 	for tag, n := range want {
