@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paas-dev/paas/deploy"
 	"github.com/paas-dev/paas/internal/testenv"
@@ -49,9 +50,27 @@ func TestRunDetached(t *testing.T) {
 	logs, _ := h.paas(t, "logs", "bg")
 	contains(t, "paas logs", logs.stdout, "web.1 | hello app listening")
 
+	// paas logs -f follows the log until the run stops.
+	follow := h.command(nil, "logs", "-f", "bg")
+	var followed strings.Builder
+	follow.Stdout = &followed
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
 	stopped, code3 := h.paas(t, "stop", "bg")
 	if code3 != 0 {
 		t.Fatalf("paas stop: %d\n%s", code3, stopped.stderr)
+	}
+	done := make(chan error, 1)
+	go func() { done <- follow.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !strings.Contains(followed.String(), "hello app stopping") {
+			t.Errorf("paas logs -f: %v, output lacks the run's last lines:\n%s", err, followed.String())
+		}
+	case <-time.After(30 * time.Second):
+		follow.Process.Kill()
+		t.Errorf("paas logs -f went on after the run stopped")
 	}
 	if again, _ := h.paas(t, "ps", "--json"); strings.TrimSpace(again.stdout) != "[]" {
 		t.Errorf("paas ps after paas stop = %q", again.stdout)
