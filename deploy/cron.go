@@ -10,10 +10,7 @@ import (
 	"time"
 
 	"github.com/adhocore/gronx"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/paas-dev/paas/appimage"
-	"github.com/paas-dev/paas/appjson"
 	"github.com/paas-dev/paas/console"
 )
 
@@ -39,14 +36,9 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // cronEntries reads and checks the image's app.json `cron`: each entry
 // needs a command and a schedule of five fields (minute hour day month
 // weekday) or a tag (@hourly, @daily, @weekly, @monthly, @yearly).
-func cronEntries(img v1.Image) ([]CronEntry, error) {
-	data, err := appimage.File(img, appjson.Name)
-	if err != nil || data == nil {
-		return nil, err
-	}
-	m, err := appjson.Parse(data)
-	if err != nil || len(m.Cron) == 0 {
-		return nil, err
+func cronEntries(m *manifest) ([]CronEntry, error) {
+	if len(m.Cron) == 0 {
+		return nil, nil
 	}
 	var entries []CronEntry
 	if err := json.Unmarshal(m.Cron, &entries); err != nil {

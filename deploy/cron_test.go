@@ -166,10 +166,10 @@ func TestCronEntryCheck(t *testing.T) {
 			t.Errorf("%+v: accepted", e)
 		}
 	}
-	if _, err := cronEntries(appImage(t, `{"web": "x"}`, `{"cron": [{"command": "x", "schedule": "nope"}]}`)); !errors.Is(err, ErrFormation) || !strings.Contains(err.Error(), "cron[0]") {
+	if _, err := cronEntries(manifestOf(t, `{"cron": [{"command": "x", "schedule": "nope"}]}`)); !errors.Is(err, ErrFormation) || !strings.Contains(err.Error(), "cron[0]") {
 		t.Errorf("cronEntries(bad schedule) = %v, want ErrFormation naming cron[0]", err)
 	}
-	got, err := cronEntries(appImage(t, `{"web": "x"}`, `{"cron": [{"command": "./a", "schedule": "@hourly"}]}`))
+	got, err := cronEntries(manifestOf(t, `{"cron": [{"command": "./a", "schedule": "@hourly"}]}`))
 	if err != nil || len(got) != 1 || got[0].Command != "./a" {
 		t.Errorf("cronEntries() = %v, %v", got, err)
 	}

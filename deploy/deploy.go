@@ -12,7 +12,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/paas-dev/paas/appimage"
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/fault"
 	"github.com/paas-dev/paas/health"
@@ -144,17 +143,16 @@ func openRuntime(ctx context.Context, h *home.Home, o Options) (runner.Runtime, 
 
 // readinessChecks: o.Check, else the image's app.json healthchecks for the
 // process type, else health's default (the process stays up).
-func readinessChecks(img v1.Image, o Options, processType string) ([]health.Check, error) {
+func readinessChecks(m *manifest, o Options, processType string) ([]health.Check, error) {
 	if o.Check != "" {
 		c := health.PathCheck(o.Check)
 		c.Timeout = o.CheckTimeout
 		return []health.Check{c}, nil
 	}
-	data, err := appimage.File(img, "app.json")
-	if err != nil || data == nil {
-		return nil, err
+	if m.data == nil {
+		return nil, nil
 	}
-	checks, err := health.ParseAppJSON(data, processType)
+	checks, err := health.ParseAppJSON(m.data, processType)
 	if err != nil {
 		return nil, fmt.Errorf("%w: the image's app.json: %w", ErrRuntime, err)
 	}

@@ -11,7 +11,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/paas-dev/paas/appimage"
-	"github.com/paas-dev/paas/appjson"
 	"github.com/paas-dev/paas/fault"
 )
 
@@ -72,7 +71,7 @@ func ParseScale(s string) (Formation, error) {
 // formationOf decides what runs: o.Process alone when given; else one
 // process of the image's default type (web, else its only type), then the
 // quantities of the image's app.json `formation`, then o.Scale's.
-func formationOf(img v1.Image, o Options) (Formation, error) {
+func formationOf(img v1.Image, m *manifest, o Options) (Formation, error) {
 	in, err := appimage.Inspect(img, o.Image)
 	if err != nil {
 		return nil, err
@@ -88,7 +87,7 @@ func formationOf(img v1.Image, o Options) (Formation, error) {
 		if in.Default != "" {
 			f[in.Default] = 1
 		}
-		if err := appJSONFormation(img, f); err != nil {
+		if err := appJSONFormation(m, f); err != nil {
 			return nil, err
 		}
 		maps.Copy(f, o.Scale)
@@ -97,14 +96,9 @@ func formationOf(img v1.Image, o Options) (Formation, error) {
 }
 
 // appJSONFormation sets the quantities the image's app.json gives.
-func appJSONFormation(img v1.Image, f Formation) error {
-	data, err := appimage.File(img, appjson.Name)
-	if err != nil || data == nil {
-		return err
-	}
-	m, err := appjson.Parse(data)
-	if err != nil || len(m.Formation) == 0 {
-		return err
+func appJSONFormation(m *manifest, f Formation) error {
+	if len(m.Formation) == 0 {
+		return nil
 	}
 	var entries map[string]struct {
 		Quantity *int `json:"quantity"`

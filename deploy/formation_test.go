@@ -69,7 +69,12 @@ func TestFormation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := formationOf(appImage(t, tt.processes, tt.appJSON), Options{Image: "app", Process: tt.process, Scale: scale})
+			img := appImage(t, tt.processes, tt.appJSON)
+			m, err := readManifest(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := formationOf(img, m, Options{Image: "app", Process: tt.process, Scale: scale})
 			switch {
 			case tt.wantErr && (!errors.Is(err, ErrFormation) || !bytes.Contains([]byte(err.Error()), []byte(tt.want))):
 				t.Errorf("formationOf() = %v, want ErrFormation saying %q", err, tt.want)
@@ -92,4 +97,14 @@ func TestParseScale(t *testing.T) {
 			t.Errorf("ParseScale(%q) = %v, want ErrFormation", bad, err)
 		}
 	}
+}
+
+// manifestOf reads app.json back from an image that has it.
+func manifestOf(t *testing.T, appJSON string) *manifest {
+	t.Helper()
+	m, err := readManifest(appImage(t, `{"web": "x"}`, appJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -30,10 +30,9 @@ import (
 // a process's changes as an overlay's upper directory. An image that is
 // itself the result of a predeploy (LabelPredeploy) is returned as it is:
 // the script ran for its build already.
-func (d *deployment) predeploy(ctx context.Context, img v1.Image) (v1.Image, error) {
-	s, err := scriptsOf(img)
-	if err != nil || s.Predeploy == "" {
-		return img, err
+func (d *deployment) predeploy(ctx context.Context, img v1.Image, s deployScripts) (v1.Image, error) {
+	if s.Predeploy == "" {
+		return img, nil
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {

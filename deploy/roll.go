@@ -2,9 +2,12 @@ package deploy
 
 import (
 	"context"
+
 	"os"
 	"os/signal"
 	"syscall"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
 
 // rollOnRequest, for each replacement request, reloads the TLS
@@ -22,10 +25,7 @@ func (d *deployment) rollOnRequest(ctx context.Context, requests <-chan struct{}
 		case <-requests:
 		}
 		d.reloadCertificate()
-		img, err := d.target.resolve()
-		if err == nil {
-			img, err = d.predeploy(ctx, img)
-		}
+		img, s, err := d.nextImage(ctx)
 		if err == nil {
 			err = d.releasePhase(ctx, img)
 		}
@@ -39,9 +39,28 @@ func (d *deployment) rollOnRequest(ctx context.Context, requests <-chan struct{}
 		done := d.roll(ctx)
 		notify("READY=1")
 		if done {
-			d.postdeploy(ctx, img)
+			d.postdeploy(ctx, img, s)
 		}
 	}
+}
+
+// nextImage is the image a replacement deploys: the one the name gives
+// now, after its predeploy script, and its deploy scripts.
+func (d *deployment) nextImage(ctx context.Context) (v1.Image, deployScripts, error) {
+	img, err := d.target.resolve()
+	if err != nil {
+		return nil, deployScripts{}, err
+	}
+	m, err := readManifest(img)
+	if err != nil {
+		return nil, deployScripts{}, err
+	}
+	s, err := scriptsOf(m)
+	if err != nil {
+		return nil, s, err
+	}
+	img, err = d.predeploy(ctx, img, s)
+	return img, s, err
 }
 
 // reloadCertificate reads the TLS certificate again, if there is one.

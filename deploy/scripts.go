@@ -11,8 +11,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/paas-dev/paas/appimage"
-	"github.com/paas-dev/paas/appjson"
 	"github.com/paas-dev/paas/console"
 )
 
@@ -22,18 +20,13 @@ type deployScripts struct {
 	Postdeploy string `json:"postdeploy"`
 }
 
-// scriptsOf reads the image's app.json `scripts.dokku`.
-func scriptsOf(img v1.Image) (deployScripts, error) {
+// scriptsOf reads app.json's `scripts.dokku`.
+func scriptsOf(m *manifest) (deployScripts, error) {
 	var s struct {
 		Dokku deployScripts `json:"dokku"`
 	}
-	data, err := appimage.File(img, appjson.Name)
-	if err != nil || data == nil {
-		return s.Dokku, err
-	}
-	m, err := appjson.Parse(data)
-	if err != nil || len(m.Scripts) == 0 {
-		return s.Dokku, err
+	if len(m.Scripts) == 0 {
+		return s.Dokku, nil
 	}
 	if err := json.Unmarshal(m.Scripts, &s); err != nil {
 		return s.Dokku, fmt.Errorf("%w: the image's app.json scripts: %w (want {\"dokku\": {\"postdeploy\": \"…\"}})", ErrFormation, err)
@@ -44,12 +37,7 @@ func scriptsOf(img v1.Image) (deployScripts, error) {
 // postdeploy runs the image's postdeploy command once its processes
 // serve, as a one-off process of it; a failure is reported, the
 // processes keep serving.
-func (d *deployment) postdeploy(ctx context.Context, img v1.Image) {
-	s, err := scriptsOf(img)
-	if err != nil {
-		d.o.Console.Warn("%v", err)
-		return
-	}
+func (d *deployment) postdeploy(ctx context.Context, img v1.Image, s deployScripts) {
 	if s.Postdeploy == "" {
 		return
 	}

@@ -39,7 +39,7 @@ func Serve(ctx context.Context, h *home.Home, ln net.Listener, o Options) error 
 		return err
 	}
 	defer d.serving.Release()
-	img, err := d.predeploy(ctx, d.target.img)
+	img, err := d.predeploy(ctx, d.target.img, d.scripts)
 	if err == nil {
 		d.image.Store(&img)
 		err = d.releasePhase(ctx, img)
@@ -62,7 +62,8 @@ type deployment struct {
 	px        *proxy.Proxy       // nil without web processes
 	cert      *proxy.Certificate // nil without TLS
 	sups      []*slot
-	cron      *cron // nil without cron entries
+	cron      *cron         // nil without cron entries
+	scripts   deployScripts // of the image first deployed
 	serving   *home.Serving
 	url       string // where the proxy listens
 	startedAt time.Time
@@ -90,7 +91,11 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 	}
 	d := &deployment{o: o, home: h, target: t, up: make(chan struct{}), startedAt: time.Now()}
 	d.image.Store(&t.img)
-	if d.formation, err = formationOf(t.img, o); err != nil {
+	m, err := readManifest(t.img)
+	if err != nil {
+		return nil, err
+	}
+	if d.formation, err = formationOf(t.img, m, o); err != nil {
 		return nil, err
 	}
 	if d.formation["web"] > 0 {
@@ -107,11 +112,11 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 		}
 		d.px = proxy.New(popts)
 	}
-	entries, err := cronEntries(t.img)
+	entries, err := cronEntries(m)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := scriptsOf(t.img); err != nil {
+	if d.scripts, err = scriptsOf(m); err != nil {
 		return nil, err
 	}
 	if d.rt, err = openRuntime(ctx, h, o); err != nil {
@@ -121,7 +126,7 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 		d.cron = d.newCron(entries)
 	}
 	for _, typ := range d.formation.Types() {
-		if err := d.addSupervisors(typ); err != nil {
+		if err := d.addSupervisors(typ, m); err != nil {
 			d.close()
 			return nil, err
 		}
@@ -130,10 +135,10 @@ func newDeployment(ctx context.Context, h *home.Home, o Options) (*deployment, e
 }
 
 // addSupervisors adds the supervisors of the processes of type typ.
-func (d *deployment) addSupervisors(typ string) error {
+func (d *deployment) addSupervisors(typ string, m *manifest) error {
 	var checks []health.Check
 	if typ == "web" {
-		c, err := readinessChecks(d.target.img, d.o, typ)
+		c, err := readinessChecks(m, d.o, typ)
 		if err != nil {
 			return err
 		}
@@ -182,7 +187,7 @@ func (d *deployment) whenUp(ctx context.Context) {
 	}
 	notify("READY=1")
 	img, _ := d.current()
-	d.postdeploy(ctx, img)
+	d.postdeploy(ctx, img, d.scripts)
 }
 
 // newCron runs entries as one-offs of the current image, with sh -c.
