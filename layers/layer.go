@@ -128,7 +128,7 @@ func (s *stackedCloser) Close() error {
 // spool runs write against a tar stream that is hashed (DiffID), compressed,
 // hashed again (Digest, Size) and written to a new file in o.tempDir, all in
 // one pass. On failure the file is removed.
-func spool(o *options, write func(tw *tarWriter) error) (_ v1.Layer, retErr error) {
+func spool(o *options, write func(tw *tarWriter) error) (_ *spooledLayer, retErr error) {
 	mt, err := mediaType(o.compression)
 	if err != nil {
 		return nil, err

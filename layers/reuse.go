@@ -2,6 +2,7 @@ package layers
 
 import (
 	"io"
+	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
@@ -40,13 +41,15 @@ type BlockReuse interface {
 
 // WithReuse makes FromDir and FromFiles look for the layer in r before
 // compressing. They walk the tree once hashing only the entry headers;
-// when r may know a layer with those headers, they hash the whole tar
-// stream without compressing it (several times faster than compressing)
-// and return the layer r has for that DiffID, so nothing is compressed.
-// Otherwise they make the layer as without WithReuse, taking from r the
-// gzip blocks it knows when it is a BlockReuse; such a layer lists its
-// blocks (MadeBlocks). Either way the result has the DiffID the content
-// gives and the bytes compressing it gives; Reused tells which it was.
+// when r may know a layer with those headers, they find its DiffID and
+// return the layer r has for it, so nothing is compressed. When r is a
+// BlockReuse and the compression gzip, the DiffID comes from the one pass
+// that also makes the layer, compressing only the blocks r does not know
+// (whose blob is dropped when r had the layer); otherwise from a pass that
+// only hashes the tar stream, before compressing when r had no such layer.
+// Layers made under a BlockReuse list their blocks (MadeBlocks). Either way
+// the result has the DiffID the content gives and the bytes compressing it
+// gives; Reused tells which it was.
 func WithReuse(r Reuse) Option {
 	return func(o *options) error {
 		o.reuse = r
@@ -80,7 +83,11 @@ func CompressorID(c Compression) string {
 // o.reuse when it knows it, else a new one spooled to o.tempDir.
 func makeLayer(o *options, write func(tw *tarWriter) error) (v1.Layer, error) {
 	if o.reuse == nil {
-		return spool(o, write)
+		l, err := spool(o, write)
+		if err != nil {
+			return nil, err // not a typed nil in the interface
+		}
+		return l, nil
 	}
 	mt, err := mediaType(o.compression)
 	if err != nil {
@@ -95,23 +102,51 @@ func makeLayer(o *options, write func(tw *tarWriter) error) (v1.Layer, error) {
 	}
 	quiet := *o
 	quiet.warn = func(string) {}
-	if o.reuse.Maybe(compressor, headers) {
+	maybe := o.reuse.Maybe(compressor, headers)
+	if maybe && !blockwise(o) {
 		diffID, err := hashPass(newTarWriter, &quiet, write)
 		if err != nil {
 			return nil, err
 		}
-		if l := o.reuse.Layer(compressor, diffID); l != nil && holds(l, diffID, mt) {
-			r := &reusedLayer{l}
-			o.reuse.Made(compressor, headers, r)
+		if r := found(o, compressor, headers, diffID, mt); r != nil {
 			return r, nil
 		}
+		maybe = false
 	}
 	l, err := spool(&quiet, write)
 	if err != nil {
 		return nil, err
 	}
+	if maybe {
+		if r := found(o, compressor, headers, l.diffID, mt); r != nil {
+			os.Remove(l.path)
+			return r, nil
+		}
+	}
 	o.reuse.Made(compressor, headers, l)
 	return l, nil
+}
+
+// blockwise reports whether spool takes unchanged gzip blocks from o.reuse
+// instead of compressing them. Then one pass that compresses only what
+// changed costs little more than a pass that only hashes: makeLayer runs
+// that one pass and looks for the layer by the DiffID it gave, rather than
+// reading every file twice when the content changed.
+func blockwise(o *options) bool {
+	_, ok := o.reuse.(BlockReuse)
+	return ok && o.compression == Gzip && o.compressor == nil
+}
+
+// found returns the layer o.reuse has for diffID, marked reused and told to
+// o.reuse, or nil.
+func found(o *options, compressor string, headers, diffID v1.Hash, mt types.MediaType) v1.Layer {
+	l := o.reuse.Layer(compressor, diffID)
+	if l == nil || !holds(l, diffID, mt) {
+		return nil
+	}
+	r := &reusedLayer{l}
+	o.reuse.Made(compressor, headers, r)
+	return r
 }
 
 // hashPass runs write against a tarWriter made by newWriter over a sha256
