@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -104,4 +105,70 @@ func TestFromDirReusesBlocks(t *testing.T) {
 		t.Errorf("after one edit %d of %d blocks were compressed, want 1 or 2", compressed, n)
 	}
 	checkLayer(t, second)
+}
+
+// A file that grows moves every byte after it, but blocks end where picked
+// tar entries end (tarCuts), so the blocks after the edit re-align and are
+// taken from the last layer: only the few around the edit are compressed.
+func TestFromDirReusesBlocksAfterResize(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tree")
+	rng := rand.New(rand.NewPCG(3, 4))
+	var names []string
+	for i := range 600 {
+		data := make([]byte, 1+rng.IntN(40<<10))
+		for j := range data {
+			data[j] = byte('a' + rng.IntN(8))
+		}
+		name := filepath.Join(dir, fmt.Sprintf("d%d", i/50), fmt.Sprintf("f%d", i))
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	r := &blockReuse{memReuse: newMemReuse(), blocks: map[BlockKey][]byte{}}
+	opts := []Option{WithPrefix("app"), WithTempDir(t.TempDir()), WithReuse(r)}
+	first, err := FromDir(dir, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(first.(MadeBlocks).Blocks())
+	if n < 10 {
+		t.Fatalf("first layer: %d blocks, want at least 10", n)
+	}
+	for _, edit := range []string{"grows by a few bytes", "shrinks"} {
+		f, err := os.OpenFile(names[200], os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if edit == "shrinks" {
+			err = f.Truncate(100)
+		} else {
+			_, err = f.WriteAt([]byte("grown"), 50<<10)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		hits := r.hits
+		second, err := FromDir(dir, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := FromDir(dir, WithPrefix("app"), WithTempDir(t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := second.Digest()
+		want, _ := plain.Digest()
+		if got != want {
+			t.Errorf("%s: with reused blocks the layer is %s, compressed whole %s", edit, got, want)
+		}
+		blocks := len(second.(MadeBlocks).Blocks())
+		if compressed := blocks - (r.hits - hits); compressed < 1 || compressed > 3 {
+			t.Errorf("after a file %s, %d of %d blocks were compressed, want 1 to 3", edit, compressed, blocks)
+		}
+	}
 }

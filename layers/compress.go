@@ -14,19 +14,21 @@ import (
 // Gzip layers are compressed on every core and still come out byte for byte
 // the same on every machine (SPEC.md §4, "Reproducibility").
 //
-// The tar stream is cut into blocks of exactly gzipBlockSize bytes, counted
-// from its start whatever the sizes of the writes. Each block is deflated by
-// a compressor reset for it and primed with the last gzipDictSize bytes of
-// the block before, and ends with a sync flush; the last block, full or not
-// (empty when the stream is a whole number of blocks), also ends the deflate
-// stream. The pieces are written in order between one gzip header and one
-// trailer: the blob is a single ordinary gzip member that every decoder
-// reads as one stream. A block's bytes are a function of its content, the
-// previous block's tail and gzipLevel alone, so neither the number of blocks
-// in flight, nor GOMAXPROCS, nor which goroutine compressed which block can
-// reach them. This is the framing github.com/klauspost/pgzip writes with
-// the same level and block size; the tests hold the output to pgzip's and to
-// a serial, block by block construction.
+// The tar stream is cut into blocks of at most gzipMaxBlock bytes, where
+// tarCuts says (gzipcuts.go): a function of the stream's bytes, whatever the
+// sizes of the writes. Each block is deflated by a compressor reset for it
+// and primed with the last gzipDictSize bytes of the block before, and ends
+// with a sync flush; the last block, full or not (empty when the stream
+// ends at a cut), also ends the deflate stream. The pieces are written in
+// order between one gzip header and one trailer: the blob is a single
+// ordinary gzip member that every decoder reads as one stream. A block's
+// bytes are a function of its content, the previous block's tail and
+// gzipLevel alone, so neither the number of blocks in flight, nor
+// GOMAXPROCS, nor which goroutine compressed which block can reach them.
+// On a stream that is not tar, blocks are cut every gzipMaxBlock bytes:
+// the framing github.com/klauspost/pgzip writes with the same level and
+// block size. The tests hold the output to pgzip's there, and on tar
+// streams to a serial, block by block construction.
 const (
 	// gzipLevel is deflate's fastest. On the Go toolchain's tree (232 MB
 	// in 15k files) it writes 78.5 MB, against 76.1 MB at level 2, 74.2 MB
@@ -40,12 +42,6 @@ const (
 	// a push or pull is rarely held up by a tenth more bytes; and
 	// `--compression zstd` is there for smaller layers.
 	gzipLevel = flate.BestSpeed
-	// gzipBlockSize is fixed because block boundaries shape the output.
-	// At 1 MiB, cutting the stream (a 16 KiB dictionary instead of the
-	// 32 KiB window at each boundary, 5 bytes per sync flush) costs next to
-	// nothing: 153 bytes more than one serial level-1 stream of the 78.5 MB
-	// Go toolchain layer.
-	gzipBlockSize = 1 << 20
 	// gzipDictSize is how much of the previous block primes the next.
 	gzipDictSize = 16 << 10
 	// maxGzipWorkers bounds the blocks in flight, and with them memory:
@@ -89,6 +85,7 @@ type parallelGzip struct {
 	known  Blocks
 	made   []Block
 	offset int64 // of the next block in the output
+	cuts   tarCuts
 }
 
 // gzipBlock is one block of input and its compressed bytes. It holds a
@@ -148,16 +145,17 @@ func (z *parallelGzip) Write(p []byte) (int, error) {
 			z.cur = z.nextBlock()
 		}
 		b := z.cur
-		k := min(len(p), gzipBlockSize-len(b.in))
+		k := z.cuts.limit(min(len(p), gzipMaxBlock-len(b.in)))
 		if len(b.in)+k > cap(b.in) {
 			// A block starts small, for small layers, and grows once.
-			grown := make([]byte, len(b.in), gzipBlockSize)
+			grown := make([]byte, len(b.in), gzipMaxBlock)
 			copy(grown, b.in)
 			b.in = grown
 		}
 		b.in = append(b.in, p[:k]...)
+		z.cuts.see(p[:k])
 		p = p[k:]
-		if len(b.in) == gzipBlockSize {
+		if len(b.in) == gzipMaxBlock || len(b.in) >= gzipMinBlock && z.cuts.atPickedEnd() {
 			if err := z.dispatch(false); err != nil {
 				return n - len(p), err
 			}

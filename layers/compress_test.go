@@ -1,15 +1,18 @@
 package layers
 
 import (
+	"archive/tar"
 	"bytes"
 	stdgzip "compress/gzip"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
 	"math/rand/v2"
 	"os/exec"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,8 +31,8 @@ const bigBodyDigest = "sha256:a226f31ef6a5a630b5ca7eb735acbc762e6b5acf5fb5666c84
 // whose size is not a multiple of the block size.
 func bigFiles() []File {
 	rng := rand.New(rand.NewPCG(5, 6))
-	body := textLike(rng, 3*gzipBlockSize)
-	noise := make([]byte, gzipBlockSize/2+12345)
+	body := textLike(rng, 3*gzipMaxBlock)
+	noise := make([]byte, gzipMaxBlock/2+12345)
 	for i := range noise {
 		noise[i] = byte(rng.Uint32())
 	}
@@ -68,43 +71,139 @@ func TestGzipParallelDeterministic(t *testing.T) {
 // in which every block gets a fresh deflate compressor primed with the last
 // 16 KiB of the block before. So nothing but the input reaches the bytes:
 // not the sizes of the writes, nor the number of blocks in flight, nor which
-// reused compressor took which block. pgzip writes the same bytes.
+// reused compressor took which block. On a stream that is not tar the
+// blocks are of gzipMaxBlock bytes, and pgzip writes the same bytes; on a
+// tar stream they end where tarEnds, an oracle of its own, says.
 func TestGzipParallelIsBlockwise(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, size := range []int{0, 100, gzipBlockSize, 2*gzipBlockSize + 777} {
+	type input struct {
+		name string
+		data []byte
+		cuts []int
+	}
+	var inputs []input
+	for _, size := range []int{0, 100, gzipMaxBlock, 2*gzipMaxBlock + 777} {
 		data := textLike(rng, size)
-		want := blockwiseGzip(t, data)
+		inputs = append(inputs, input{fmt.Sprintf("%d bytes of text", size), data, blockCuts(len(data), nil)})
+	}
+	for _, files := range []int{1, 40, 400} {
+		data, ends := tarEnds(t, rng, files)
+		inputs = append(inputs, input{fmt.Sprintf("tar of %d files, %d bytes", files, len(data)), data, blockCuts(len(data), ends)})
+	}
+	for _, in := range inputs {
+		want := blockwiseGzip(t, in.data, in.cuts)
 		for _, workers := range []int{1, 2, 8} {
 			for _, chunk := range []int{1 << 30, 512, 100_003} {
-				var got bytes.Buffer
-				zw, err := newGzip(&got, workers)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for p := data; len(p) > 0; {
-					n := min(chunk, len(p))
-					if _, err := zw.Write(p[:n]); err != nil {
-						t.Fatal(err)
-					}
-					p = p[n:]
-				}
-				if err := zw.Close(); err != nil {
-					t.Fatal(err)
-				}
-				if !bytes.Equal(got.Bytes(), want) {
-					t.Errorf("%d bytes, %d workers, writes of %d: output differs from the blockwise construction (%d bytes, want %d)",
-						size, workers, chunk, got.Len(), len(want))
+				if got := parallelOf(t, in.data, workers, chunk); !bytes.Equal(got, want) {
+					t.Errorf("%s, %d workers, writes of %d: output differs from the blockwise construction (%d bytes, want %d)",
+						in.name, workers, chunk, len(got), len(want))
 				}
 			}
 		}
-		if got := pgzipOf(t, data); !bytes.Equal(got, want) {
-			t.Errorf("%d bytes: pgzip's output differs from the blockwise construction (%d bytes, want %d)", size, len(got), len(want))
+		if strings.HasPrefix(in.name, "tar") {
+			continue
+		}
+		if got := pgzipOf(t, in.data); !bytes.Equal(got, want) {
+			t.Errorf("%s: pgzip's output differs from the blockwise construction (%d bytes, want %d)", in.name, len(got), len(want))
 		}
 	}
 }
 
+// parallelOf compresses data with workers blocks in flight, in writes of
+// chunk bytes.
+func parallelOf(t *testing.T, data []byte, workers, chunk int) []byte {
+	t.Helper()
+	var got bytes.Buffer
+	zw, err := newGzip(&got, workers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := data; len(p) > 0; {
+		n := min(chunk, len(p))
+		if _, err := zw.Write(p[:n]); err != nil {
+			t.Fatal(err)
+		}
+		p = p[n:]
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return got.Bytes()
+}
+
+// entryEnd is where a tar entry ends, and whether its header picks it to
+// end a block.
+type entryEnd struct {
+	at     int
+	picked bool
+}
+
+// tarEnds writes a tar of files of many sizes (a few larger than a block,
+// a directory, a symlink and a name long enough for a PAX record) and says
+// where each entry ends, from what archive/tar wrote for it.
+func tarEnds(t *testing.T, rng *rand.Rand, files int) ([]byte, []entryEnd) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	var ends []entryEnd
+	header := func(h *tar.Header) {
+		start := buf.Len()
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		written := buf.Bytes()[start:]
+		if len(written) > 512 { // a PAX entry, then the header it is for
+			ends = append(ends, entryEnd{start + len(written) - 512, crc32.ChecksumIEEE(written[:512])%gzipCutPick == 0})
+		}
+		main := written[len(written)-512:]
+		ends = append(ends, entryEnd{buf.Len() + int(h.Size+511)/512*512, crc32.ChecksumIEEE(main)%gzipCutPick == 0})
+	}
+	header(&tar.Header{Typeflag: tar.TypeDir, Name: "app/", Mode: 0o755, Format: tar.FormatPAX})
+	header(&tar.Header{Typeflag: tar.TypeSymlink, Name: "app/link", Linkname: "f0", Mode: 0o777, Format: tar.FormatPAX})
+	for i := range files {
+		size := rng.IntN(40 << 10)
+		if i%97 == 50 {
+			size = gzipMaxBlock + rng.IntN(3*gzipMaxBlock)
+		}
+		name := fmt.Sprintf("app/f%d", i)
+		if i == files/2 {
+			name = "app/" + strings.Repeat("long-", 30) + name[4:]
+		}
+		header(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(size), Format: tar.FormatPAX})
+		if _, err := tw.Write(textLike(rng, size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes(), ends
+}
+
+// blockCuts says where the blocks of a stream of size bytes end, given
+// where its entries end: at a picked entry's end once a block holds
+// gzipMinBlock bytes, and every gzipMaxBlock bytes otherwise.
+func blockCuts(size int, ends []entryEnd) []int {
+	var cuts []int
+	start := 0
+	for _, e := range append(ends, entryEnd{at: size}) {
+		for e.at-start >= gzipMaxBlock {
+			start += gzipMaxBlock
+			cuts = append(cuts, start)
+		}
+		if e.picked && e.at-start >= gzipMinBlock {
+			start = e.at
+			cuts = append(cuts, start)
+		}
+	}
+	return cuts
+}
+
 // pgzipOf compresses data with github.com/klauspost/pgzip at gzipLevel and
-// gzipBlockSize, whose framing parallelGzip shares.
+// gzipMaxBlock, whose framing parallelGzip shares.
 func pgzipOf(t *testing.T, data []byte) []byte {
 	t.Helper()
 	var out bytes.Buffer
@@ -112,7 +211,7 @@ func pgzipOf(t *testing.T, data []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := zw.SetConcurrency(gzipBlockSize, 3); err != nil {
+	if err := zw.SetConcurrency(gzipMaxBlock, 3); err != nil {
 		t.Fatal(err)
 	}
 	zw.ModTime = time.Unix(0, 0)
@@ -130,7 +229,7 @@ func pgzipOf(t *testing.T, data []byte) []byte {
 // and every later call fails too rather than hanging.
 func TestGzipParallelWriteError(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	data := textLike(rng, 5*gzipBlockSize)
+	data := textLike(rng, 5*gzipMaxBlock)
 	for _, budget := range []int{0, 5, 300 << 10} {
 		zw, err := newGzip(&failingWriter{budget: budget}, 2)
 		if err != nil {
@@ -168,37 +267,40 @@ func (w *failingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// blockwiseGzip compresses data the way gzipBlockSize, gzipDictSize and
-// gzipLevel say, one block after the other, each with a new compressor:
-// full blocks end with a sync flush, the last (possibly empty) one also with
-// the final block.
-func blockwiseGzip(t *testing.T, data []byte) []byte {
+// blockwiseGzip compresses data the way gzipDictSize and gzipLevel say, one
+// block after the other, each ending at the next of cuts and each with a
+// new compressor: blocks end with a sync flush, the last (possibly empty)
+// one also with the final block.
+func blockwiseGzip(t *testing.T, data []byte, cuts []int) []byte {
 	t.Helper()
 	var out bytes.Buffer
 	// ID, deflate, no flags, mtime 0, XFL 4 (fastest), OS 255 (unknown).
 	out.Write([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255})
 	var dict []byte
-	rest := data
-	for {
-		n := min(gzipBlockSize, len(rest))
+	start := 0
+	for i := 0; ; i++ {
+		end := len(data)
+		if i < len(cuts) {
+			end = cuts[i]
+		}
 		fw, err := flate.NewWriterDict(&out, gzipLevel, dict)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := fw.Write(rest[:n]); err != nil {
+		if _, err := fw.Write(data[start:end]); err != nil {
 			t.Fatal(err)
 		}
 		if err := fw.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		if n < gzipBlockSize {
+		if i == len(cuts) {
 			if err := fw.Close(); err != nil {
 				t.Fatal(err)
 			}
 			break
 		}
-		dict = rest[n-gzipDictSize : n]
-		rest = rest[n:]
+		dict = data[max(end-gzipDictSize, start):end]
+		start = end
 	}
 	out.Write(binary.LittleEndian.AppendUint32(nil, crc32.ChecksumIEEE(data)))
 	out.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(data))))
@@ -272,4 +374,52 @@ func wantSHA(t *testing.T, decoder string, r io.Reader, want v1.Hash) {
 	if got != want {
 		t.Errorf("%s: sha256 of the decompressed stream = %s, want the DiffID %s", decoder, got, want)
 	}
+}
+
+// FuzzGzipCuts feeds arbitrary streams, tar-like or not, to the compressor,
+// whose tarCuts parses them as tar: it must never panic, give the same
+// bytes whatever the writes' sizes, and decompress to the input.
+func FuzzGzipCuts(f *testing.F) {
+	var small bytes.Buffer
+	tw := tar.NewWriter(&small)
+	for i, size := range []int{0, 1, 511, 512, 513, 4000} {
+		h := &tar.Header{Name: fmt.Sprintf("f%d", i), Mode: 0o644, Size: int64(size), Format: tar.FormatPAX}
+		if i == 3 {
+			h.Name = strings.Repeat("n", 150)
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			f.Fatal(err)
+		}
+		if _, err := tw.Write(bytes.Repeat([]byte{'x'}, size)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(small.Bytes(), 7)
+	f.Add([]byte("not a tar at all"), 1)
+	f.Add(make([]byte, 2048), 300)
+	f.Fuzz(func(t *testing.T, data []byte, chunk int) {
+		chunk = 1 + abs(chunk)%4096
+		whole := parallelOf(t, data, 2, len(data)+1)
+		if got := parallelOf(t, data, 1, chunk); !bytes.Equal(got, whole) {
+			t.Fatalf("writes of %d bytes give other bytes than one write", chunk)
+		}
+		zr, err := stdgzip.NewReader(bytes.NewReader(whole))
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(back, data) {
+			t.Fatalf("decompressed %d bytes (%v), want the %d written", len(back), err, len(data))
+		}
+	})
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

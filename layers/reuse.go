@@ -72,7 +72,7 @@ type reusedLayer struct{ v1.Layer }
 func CompressorID(c Compression) string {
 	switch c {
 	case Gzip:
-		return "gzip/paas-parallel-flate-1-1MiB"
+		return "gzip/paas-parallel-flate-1-tar-cuts-512KiB-1MiB"
 	case Zstd:
 		return "zstd/klauspost-default-2"
 	}

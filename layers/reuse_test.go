@@ -2,7 +2,6 @@ package layers
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -180,10 +179,11 @@ func TestReuseWarnsOnce(t *testing.T) {
 	}
 }
 
-// probe is content that exercises a compressor past one block: text and
-// noise from a fixed generator, 3 MiB.
-func probe() []byte {
-	b := make([]byte, 3<<20)
+// probe is a layer's files whose gzip blocks are cut both where picked tar
+// entries end and at gzipMaxBlock: 64 files of 32 KiB, then one of 3 MiB,
+// each half text and half noise.
+func probe() []File {
+	b := make([]byte, 5<<20)
 	x := uint64(0x9e3779b97f4a7c15)
 	for i := range b {
 		x ^= x << 13
@@ -195,7 +195,11 @@ func probe() []byte {
 			b[i] = byte(x)
 		}
 	}
-	return b
+	var files []File
+	for i := range 64 {
+		files = append(files, File{Path: fmt.Sprintf("probe/%02d", i), Mode: 0o644, Body: b[i<<15 : (i+1)<<15]})
+	}
+	return append(files, File{Path: "probe/large", Mode: 0o644, Body: b[2<<20:]})
 }
 
 // Layers are found again by CompressorID, so it must name the compressed
@@ -205,10 +209,10 @@ func probe() []byte {
 // digest than a build without.
 func TestCompressorID(t *testing.T) {
 	want := map[string]string{
-		"gzip/paas-parallel-flate-1-1MiB": "sha256:57259e137fc9bfd5110fac45dff31de509572d12aaeacb435916e665617282cc",
-		"zstd/klauspost-default-2":        "sha256:2546dd462bc6733fa9f1dde881bb104b67668cc823c7879e971630051742eab2",
+		"gzip/paas-parallel-flate-1-tar-cuts-512KiB-1MiB": "sha256:1c66d3b5099143b3b7cd60891f43646145ff08210d0b62914f19f32b569946bd",
+		"zstd/klauspost-default-2":                        "sha256:243c2a570ad1b00c456bb442e04207e0c5c21dc94c0de8fe9f6a35f5e719e139",
 	}
-	files := []File{{Path: "probe", Mode: fs.FileMode(0o644), Body: probe()}}
+	files := probe()
 	for _, c := range []Compression{Gzip, Zstd} {
 		l, err := FromFiles(files, WithCompression(c), WithTempDir(t.TempDir()))
 		if err != nil {
