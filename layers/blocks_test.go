@@ -52,28 +52,10 @@ func (b *blockReuse) Made(compressor string, headers v1.Hash, l v1.Layer) {
 // compressing it all.
 func TestFromDirReusesBlocks(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tree")
-	rng := rand.New(rand.NewPCG(1, 2))
-	var names []string
-	for i := range 8 {
-		data := make([]byte, 1<<20)
-		for j := range data {
-			data[j] = byte('a' + rng.IntN(8)) // compressible, not trivially
-		}
-		name := filepath.Join(dir, "f", string(rune('a'+i)))
-		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(name, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, name)
-	}
-	r := &blockReuse{memReuse: newMemReuse(), blocks: map[BlockKey][]byte{}}
-	opts := []Option{WithPrefix("app"), WithTempDir(t.TempDir()), WithReuse(r)}
-	first, err := FromDir(dir, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	names := compressibleTree(t, dir, rand.New(rand.NewPCG(1, 2)), 8, func(i int) (string, int) {
+		return filepath.Join("f", string(rune('a'+i))), 1 << 20
+	})
+	r, opts, first := firstReusing(t, dir)
 	n := len(first.(MadeBlocks).Blocks())
 	if n < 8 || r.hits != 0 {
 		t.Fatalf("first layer: %d blocks, %d reused; want at least 8, none reused", n, r.hits)
@@ -113,27 +95,10 @@ func TestFromDirReusesBlocks(t *testing.T) {
 func TestFromDirReusesBlocksAfterResize(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "tree")
 	rng := rand.New(rand.NewPCG(3, 4))
-	var names []string
-	for i := range 600 {
-		data := make([]byte, 1+rng.IntN(40<<10))
-		for j := range data {
-			data[j] = byte('a' + rng.IntN(8))
-		}
-		name := filepath.Join(dir, fmt.Sprintf("d%d", i/50), fmt.Sprintf("f%d", i))
-		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(name, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		names = append(names, name)
-	}
-	r := &blockReuse{memReuse: newMemReuse(), blocks: map[BlockKey][]byte{}}
-	opts := []Option{WithPrefix("app"), WithTempDir(t.TempDir()), WithReuse(r)}
-	first, err := FromDir(dir, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	names := compressibleTree(t, dir, rng, 600, func(i int) (string, int) {
+		return filepath.Join(fmt.Sprintf("d%d", i/50), fmt.Sprintf("f%d", i)), 1 + rng.IntN(40<<10)
+	})
+	r, opts, first := firstReusing(t, dir)
 	n := len(first.(MadeBlocks).Blocks())
 	if n < 10 {
 		t.Fatalf("first layer: %d blocks, want at least 10", n)
@@ -171,4 +136,40 @@ func TestFromDirReusesBlocksAfterResize(t *testing.T) {
 			t.Errorf("after a file %s, %d of %d blocks were compressed, want 1 to 3", edit, compressed, blocks)
 		}
 	}
+}
+
+// compressibleTree writes n files under dir, named and sized by file, of
+// bytes compressible but not trivially, and returns their paths.
+func compressibleTree(t *testing.T, dir string, rng *rand.Rand, n int, file func(i int) (string, int)) []string {
+	t.Helper()
+	var names []string
+	for i := range n {
+		rel, size := file(i)
+		data := make([]byte, size)
+		for j := range data {
+			data[j] = byte('a' + rng.IntN(8))
+		}
+		name := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+// firstReusing makes the first layer of dir under a blockReuse, and returns
+// the reuse and the options that make the next layers with it.
+func firstReusing(t *testing.T, dir string) (*blockReuse, []Option, v1.Layer) {
+	t.Helper()
+	r := &blockReuse{memReuse: newMemReuse(), blocks: map[BlockKey][]byte{}}
+	opts := []Option{WithPrefix("app"), WithTempDir(t.TempDir()), WithReuse(r)}
+	first, err := FromDir(dir, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, opts, first
 }
