@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math/rand/v2"
 	"os"
+	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/stream"
@@ -92,12 +94,56 @@ func (s *Store) putLayer(ctx context.Context, l v1.Layer) error {
 	if s.has(digest, size) {
 		return nil
 	}
+	if f, ok := l.(spooled); ok {
+		if linked, err := s.linkBlob(f.Path(), digest, size); linked || err != nil {
+			return err
+		}
+	}
 	rc, err := l.Compressed()
 	if err != nil {
 		return fmt.Errorf("opening layer %s: %w", digest, err)
 	}
 	defer rc.Close()
 	return s.writeBlob(ctx, &digest, size, rc)
+}
+
+// spooled is a layer whose compressed bytes are a whole file of their own,
+// such as the layers package makes.
+type spooled interface{ Path() string }
+
+// linkBlob stores the blob in file path by a hard link rather than a copy:
+// a layer's 78 MB are then read once, to check them against want and size,
+// and never written again. linked is false when the file cannot be linked
+// (another filesystem, or a store that forbids links), for the caller to
+// copy it instead.
+func (s *Store) linkBlob(path string, want v1.Hash, size int64) (linked bool, err error) {
+	if err := checkAlgorithm(want); err != nil {
+		return false, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false, nil
+	}
+	defer f.Close()
+	d := fsutil.NewDigester()
+	if _, err := io.Copy(d, f); err != nil {
+		return false, nil
+	}
+	if err := checkDigest(d, want, size); err != nil {
+		return false, err
+	}
+	if err := f.Sync(); err != nil {
+		return false, nil
+	}
+	tmp := filepath.Join(s.path("blobs"), fmt.Sprintf("%slink-%d", tmpPrefix, rand.Uint64()))
+	if err := os.Link(path, tmp); err != nil {
+		return false, nil
+	}
+	if err := os.Rename(tmp, s.blobPath(want)); err != nil {
+		os.Remove(tmp)
+		return false, fmt.Errorf("storing blob %s: %w", want, err)
+	}
+	return true, fsutil.SyncDir(filepath.Dir(s.blobPath(want)))
 }
 
 // putStream writes a layer whose digest is known only after reading it.

@@ -372,3 +372,62 @@ func TestStoredLayerDiffIDFromConfig(t *testing.T) {
 		}
 	}
 }
+
+// fileLayer is a layer whose compressed bytes are in a file it names, as
+// the layers package spools them; lying, it names a file of other bytes.
+type fileLayer struct {
+	v1.Layer
+	path string
+}
+
+func (l fileLayer) Path() string { return l.path }
+
+// A spooled layer's file is linked into the store, not copied, once it
+// matches its digest; a file that does not match is refused and nothing
+// is stored.
+func TestPutLinksSpooledLayer(t *testing.T) {
+	s := openStore(t)
+	l := mustLayer(t, randomImage(t, 4096, 1))
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(s.dir, "tmp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	good, bad := filepath.Join(dir, "good"), filepath.Join(dir, "bad")
+	if err := os.WriteFile(good, blob, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, append([]byte("x"), blob[1:]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.putLayer(ctx, fileLayer{l, bad}); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatalf("putLayer(a file of other bytes) = %v, want %v", err, ErrDigestMismatch)
+	}
+	digest, _ := l.Digest()
+	if _, err := os.Stat(s.blobPath(digest)); !os.IsNotExist(err) {
+		t.Fatalf("after a refused layer, its blob: %v, want it absent", err)
+	}
+	if err := s.putLayer(ctx, fileLayer{l, good}); err != nil {
+		t.Fatalf("putLayer() = %v", err)
+	}
+	spooled, err := os.Stat(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := os.Stat(s.blobPath(digest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(spooled, stored) {
+		t.Errorf("the stored blob is a copy of the spooled file, want a link to it")
+	}
+}
