@@ -173,3 +173,20 @@ func firstReusing(t *testing.T, dir string) (*blockReuse, []Option, v1.Layer) {
 	}
 	return r, opts, first
 }
+
+// The one pass of a blockwise layer hashes the headers as the header pass
+// does, so a Reuse that is not a BlockReuse finds the layers it recorded.
+func TestBlockwiseRecordsHeaders(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "tree")
+	compressibleTree(t, dir, rand.New(rand.NewPCG(5, 6)), 20, func(i int) (string, int) {
+		return fmt.Sprintf("f%d", i), 1000 * i
+	})
+	r, _, _ := firstReusing(t, dir)
+	again, err := FromDir(dir, WithPrefix("app"), WithTempDir(t.TempDir()), WithReuse(r.memReuse))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Reused(again) || r.memReuse.maybe != 1 {
+		t.Errorf("made again without blocks: reused %v after %d Maybe calls, want reused after 1", Reused(again), r.memReuse.maybe)
+	}
+}

@@ -67,6 +67,7 @@ type spooledLayer struct {
 	mediaType   types.MediaType
 	digest      v1.Hash
 	diffID      v1.Hash
+	headers     v1.Hash // of the tar headers' fields, as newHeaderHasher's
 	size        int64
 	blocks      []Block // with gzip under WithReuse
 }
@@ -168,8 +169,9 @@ func spool(o *options, write func(tw *tarWriter) error) (_ *spooledLayer, retErr
 	if err != nil {
 		return nil, err
 	}
-	diffID := fsutil.NewDigester()
+	diffID, headers := fsutil.NewDigester(), fsutil.NewDigester()
 	tw := newTarWriter(io.MultiWriter(zw, diffID), o)
+	tw.headers = headers
 	if err := write(tw); err != nil {
 		zw.Close()
 		return nil, err
@@ -186,6 +188,7 @@ func spool(o *options, write func(tw *tarWriter) error) (_ *spooledLayer, retErr
 		mediaType:   mt,
 		digest:      digest.Digest(),
 		diffID:      diffID.Digest(),
+		headers:     headers.Digest(),
 		size:        digest.Size(),
 	}
 	if gz != nil {

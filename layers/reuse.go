@@ -40,16 +40,16 @@ type BlockReuse interface {
 }
 
 // WithReuse makes FromDir and FromFiles look for the layer in r before
-// compressing. They walk the tree once hashing only the entry headers;
-// when r may know a layer with those headers, they find its DiffID and
-// return the layer r has for it, so nothing is compressed. When r is a
-// BlockReuse and the compression gzip, the DiffID comes from the one pass
-// that also makes the layer, compressing only the blocks r does not know
-// (whose blob is dropped when r had the layer); otherwise from a pass that
-// only hashes the tar stream, before compressing when r had no such layer.
-// Layers made under a BlockReuse list their blocks (MadeBlocks). Either way
-// the result has the DiffID the content gives and the bytes compressing it
-// gives; Reused tells which it was.
+// compressing. When r is a BlockReuse and the compression gzip, they make
+// the layer in one pass that compresses only the blocks r does not know,
+// and return instead the layer r has for the DiffID that pass gave, if any
+// (see blockwise). Otherwise they walk the tree once hashing only the entry
+// headers; when r may know a layer with those headers, they hash the whole
+// tar stream without compressing it and return the layer r has for that
+// DiffID, so nothing is compressed; else they make the layer as without
+// WithReuse. Layers made under a BlockReuse list their blocks (MadeBlocks).
+// Either way the result has the DiffID the content gives and the bytes
+// compressing it gives; Reused tells which it was.
 func WithReuse(r Reuse) Option {
 	return func(o *options) error {
 		o.reuse = r
@@ -94,6 +94,20 @@ func makeLayer(o *options, write func(tw *tarWriter) error) (v1.Layer, error) {
 		return nil, err
 	}
 	compressor := CompressorID(o.compression)
+	if blockwise(o) {
+		// One pass makes the layer, taking unchanged blocks, and gives
+		// the DiffID to look for (see blockwise).
+		l, err := spool(o, write)
+		if err != nil {
+			return nil, err
+		}
+		if r := found(o, compressor, l.headers, l.diffID, mt); r != nil {
+			os.Remove(l.path)
+			return r, nil
+		}
+		o.reuse.Made(compressor, l.headers, l)
+		return l, nil
+	}
 	// The header pass, which always runs, says what it skips; the passes
 	// after it visit the same entries and keep quiet.
 	headers, err := hashPass(newHeaderHasher, o, write)
@@ -102,8 +116,7 @@ func makeLayer(o *options, write func(tw *tarWriter) error) (v1.Layer, error) {
 	}
 	quiet := *o
 	quiet.warn = func(string) {}
-	maybe := o.reuse.Maybe(compressor, headers)
-	if maybe && !blockwise(o) {
+	if o.reuse.Maybe(compressor, headers) {
 		diffID, err := hashPass(newTarWriter, &quiet, write)
 		if err != nil {
 			return nil, err
@@ -111,17 +124,10 @@ func makeLayer(o *options, write func(tw *tarWriter) error) (v1.Layer, error) {
 		if r := found(o, compressor, headers, diffID, mt); r != nil {
 			return r, nil
 		}
-		maybe = false
 	}
 	l, err := spool(&quiet, write)
 	if err != nil {
 		return nil, err
-	}
-	if maybe {
-		if r := found(o, compressor, headers, l.diffID, mt); r != nil {
-			os.Remove(l.path)
-			return r, nil
-		}
 	}
 	o.reuse.Made(compressor, headers, l)
 	return l, nil
@@ -129,9 +135,10 @@ func makeLayer(o *options, write func(tw *tarWriter) error) (v1.Layer, error) {
 
 // blockwise reports whether spool takes unchanged gzip blocks from o.reuse
 // instead of compressing them. Then one pass that compresses only what
-// changed costs little more than a pass that only hashes: makeLayer runs
-// that one pass and looks for the layer by the DiffID it gave, rather than
-// reading every file twice when the content changed.
+// changed costs little more than a pass that only hashes the tar stream,
+// and less than the header pass and that one together: makeLayer runs only
+// it and looks for the layer by the DiffID it gave, rather than reading
+// every file twice when the content changed.
 func blockwise(o *options) bool {
 	_, ok := o.reuse.(BlockReuse)
 	return ok && o.compression == Gzip && o.compressor == nil

@@ -24,11 +24,12 @@ const defaultDirMode = 0o755
 // large files are encoded one way only.
 //
 // A tarWriter made by newHeaderHasher writes no tar at all: it hashes each
-// header's fields and never reads a file's content (see Reuse).
+// header's fields and never reads a file's content (see Reuse). One that
+// writes a tar may hash them too (headers).
 type tarWriter struct {
 	tw      *tar.Writer // nil when only headers are hashed
 	o       *options
-	headers io.Writer
+	headers io.Writer // nil when not hashed
 }
 
 func newTarWriter(w io.Writer, o *options) *tarWriter {
@@ -72,12 +73,17 @@ func (t *tarWriter) header(name string, typ byte, mode fs.FileMode) *tar.Header 
 }
 
 func (t *tarWriter) write(h *tar.Header) error {
-	if t.tw == nil {
+	if t.headers != nil {
 		// NUL cannot occur in a name or link target, so the fields of one
 		// header, and the headers of a stream, cannot run into each other.
 		_, err := fmt.Fprintf(t.headers, "%c\x00%s\x00%s\x00%o\x00%d\x00%d:%d\x00%d\x00",
 			h.Typeflag, h.Name, h.Linkname, h.Mode, h.Size, h.Uid, h.Gid, h.ModTime.Unix())
-		return err
+		if err != nil {
+			return err
+		}
+	}
+	if t.tw == nil {
+		return nil
 	}
 	if err := t.tw.WriteHeader(h); err != nil {
 		return fmt.Errorf("writing tar header %s: %w", h.Name, err)
