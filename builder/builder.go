@@ -192,6 +192,7 @@ func (b *build) lifecycleOptions(h *home.Home, o Options) lifecycle.Options {
 		Builtins:          b.builtins,
 		Env:               b.vars,
 		CacheDir:          b.cache,
+		LayersDir:         h.CNBLayers(oci.Repository(b.tag)),
 		BuildpackCache:    h.Buildpacks(),
 		Pull:              o.Pull,
 		WorkDir:           b.work,

@@ -46,6 +46,9 @@ type Buildpack struct {
 	// "sha256:<hex>" of the archive for archives, "builtin@sha256:<hex>" of
 	// the content for builtin buildpacks, "" for local directories.
 	Resolved string
+	// CNB is the buildpack.toml of a Cloud Native Buildpack, set by
+	// Validate; nil for a classic buildpack.
+	CNB *Descriptor
 }
 
 // Fetch makes the buildpack named by ref available on disk and validates it.
@@ -113,13 +116,24 @@ var scripts = []script{{"bin/detect", true}, {"bin/compile", true}, {"bin/releas
 
 // Validate checks that bin/detect and bin/compile are executable regular
 // files (or symlinks to such files inside the buildpack) and that
-// bin/release, if present, is too. Errors match ErrInvalid.
+// bin/release, if present, is too; or, for a buildpack with a
+// buildpack.toml (a CNB buildpack, which it reads into CNB), that the
+// descriptor is one paas runs and bin/detect and bin/build are executable.
+// Errors match ErrInvalid.
 func (b *Buildpack) Validate() error {
 	root, err := filepath.EvalSymlinks(b.Dir)
 	if err != nil {
 		return invalidf(b.Ref, "%w", err)
 	}
-	for _, s := range scripts {
+	b.CNB, err = readDescriptor(root)
+	if err != nil {
+		return &refError{ref: b.Ref, class: ErrInvalid, err: err}
+	}
+	want := scripts
+	if b.CNB != nil {
+		want = cnbScripts
+	}
+	for _, s := range want {
 		if err := checkScript(root, s); err != nil {
 			return &refError{ref: b.Ref, class: ErrInvalid, err: err}
 		}
@@ -134,7 +148,7 @@ func checkScript(root string, s script) error {
 		if !s.required {
 			return nil
 		}
-		return fmt.Errorf("%s is missing; a buildpack needs executable bin/detect and bin/compile", s.name)
+		return fmt.Errorf("%s is missing; a buildpack needs executable bin/detect and bin/compile (or, with a %s, bin/build)", s.name, DescriptorFile)
 	}
 	resolved, err := filepath.EvalSymlinks(p)
 	if err != nil {

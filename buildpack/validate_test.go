@@ -32,6 +32,23 @@ func TestValidate(t *testing.T) {
 			remove(t, dir, "bin/detect")
 			symlink(t, "/bin/true", filepath.Join(dir, "bin", "detect"))
 		}, wantErr: "bin/detect links outside the buildpack"},
+		{name: "CNB", setup: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "buildpack.toml"), "api = \"0.10\"\n[buildpack]\nid = \"a/b\"\n", 0o644)
+			writeFile(t, filepath.Join(dir, "bin", "build"), "#!/bin/sh\n", 0o755)
+			remove(t, dir, "bin/compile")
+		}},
+		{name: "CNB without bin/build", setup: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "buildpack.toml"), "api = \"0.10\"\n[buildpack]\nid = \"a/b\"\n", 0o644)
+		}, wantErr: "bin/build is missing"},
+		{name: "CNB of an API paas does not run", setup: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "buildpack.toml"), "api = \"0.2\"\n[buildpack]\nid = \"a/b\"\n", 0o644)
+		}, wantErr: `buildpack.toml: Buildpack API "0.2" is not one paas runs (0.9, 0.10, 0.11)`},
+		{name: "CNB meta-buildpack", setup: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "buildpack.toml"), "api = \"0.10\"\n[buildpack]\nid = \"a/meta\"\n[[order]]\n[[order.group]]\nid = \"a/b\"\n", 0o644)
+		}, wantErr: "buildpack.toml: a/meta is a meta-buildpack"},
+		{name: "CNB without id", setup: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "buildpack.toml"), "api = \"0.10\"\n", 0o644)
+		}, wantErr: "buildpack.toml names no [buildpack] id"},
 		{name: "broken symlink", setup: func(t *testing.T, dir string) {
 			remove(t, dir, "bin/detect")
 			symlink(t, "nowhere", filepath.Join(dir, "bin", "detect"))

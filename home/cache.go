@@ -28,9 +28,11 @@ func (h *Home) BuildCache(repo string, empty bool, waiting func()) (dir string, 
 		return "", nil, fmt.Errorf("locking build cache: %w", err)
 	}
 	if empty {
-		if err := sandbox.RemoveAll(dir); err != nil {
-			lock.Close()
-			return "", nil, fmt.Errorf("emptying build cache: %w", err)
+		for _, d := range []string{dir, h.CNBLayers(repo)} {
+			if err := sandbox.RemoveAll(d); err != nil {
+				lock.Close()
+				return "", nil, fmt.Errorf("emptying build cache: %w", err)
+			}
 		}
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			lock.Close()
@@ -50,6 +52,14 @@ func flockWaiting(f *os.File, waiting func()) error {
 		waiting()
 	}
 	return unix.Flock(int(f.Fd()), unix.LOCK_EX)
+}
+
+// CNBLayers returns repo's persistent directory of Cloud Native Buildpack
+// layers (mounted at /layers in builds), kept and emptied with CACHE_DIR
+// under BuildCache's lock, beside it rather than inside it, where classic
+// buildpacks could remove it.
+func (h *Home) CNBLayers(repo string) string {
+	return filepath.Join(h.dir, "cache", Key(repo)+".cnb")
 }
 
 // LayerCache returns the file recording the layers of repo's last export,

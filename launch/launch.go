@@ -42,6 +42,19 @@ func Layer(opts ...layers.Option) (v1.Layer, error) {
 	}, opts...)
 }
 
+// ProfileDir holds scripts the launcher sources before the app's
+// .profile.d: the environment Cloud Native Buildpacks' launch layers set.
+const ProfileDir = "/paas/profile.d"
+
+// ProfileLayer returns the layer holding script as ProfileDir/cnb.sh.
+func ProfileLayer(script string, opts ...layers.Option) (v1.Layer, error) {
+	return layers.FromFiles([]layers.File{
+		{Path: "paas", Mode: fs.ModeDir | 0o755},
+		{Path: "paas/profile.d", Mode: fs.ModeDir | 0o755},
+		{Path: "paas/profile.d/cnb.sh", Mode: 0o644, Body: []byte(script)},
+	}, opts...)
+}
+
 // ProcessLayer returns the layer holding one file per process type under
 // /paas/processes, each containing the type's command. It changes only when
 // the Procfile or the buildpacks' defaults change.

@@ -17,7 +17,7 @@ fi
 cd /app || exit 70
 export HOME=/app
 export PORT="${PORT:-5000}"
-for f in /app/.profile.d/*.sh; do
+for f in /paas/profile.d/*.sh /app/.profile.d/*.sh; do
 	if [ -r "$f" ]; then . "$f"; fi
 done
 if [ -r /app/.profile ]; then . /app/.profile; fi

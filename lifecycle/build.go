@@ -58,6 +58,9 @@ type Options struct {
 	Exclude []string
 	// CacheDir is the persistent CACHE_DIR of this app.
 	CacheDir string
+	// LayersDir is the app's persistent directory of CNB layers, mounted
+	// at /layers; without it, CNB buildpacks cannot run.
+	LayersDir string
 	// BuildpackCache is where fetched buildpacks are kept.
 	BuildpackCache string
 	// Pull re-fetches unpinned remote buildpacks.
@@ -100,6 +103,15 @@ type Result struct {
 	// DependencyDirs are the app directories the buildpacks named in their
 	// LayersFile, in the order named.
 	DependencyDirs []string
+	// CNBLayers are the launch layers of CNB buildpacks, in the order
+	// made; each becomes an image layer of its own.
+	CNBLayers []CNBLayer
+	// LaunchEnv is a shell script the launcher sources before the app's
+	// .profile.d: the environment CNB launch layers set.
+	LaunchEnv string
+	// DefaultProcess is the process type a CNB buildpack made the default,
+	// when the Procfile does not have web.
+	DefaultProcess string
 
 	app *workCopy
 }
@@ -139,7 +151,8 @@ type build struct {
 	bpsDir   string // host dir mounted at BuildpacksDir
 	app      *workCopy
 	selected []*prepared
-	caBundle string // where the phases find the merged CA bundle
+	caBundle string    // where the phases find the merged CA bundle
+	cnb      cnbLaunch // what CNB buildpacks leave for the image
 }
 
 // Build runs detect, compile and release over a working copy of the app.
@@ -210,7 +223,8 @@ func (b *build) prepare(ctx context.Context) error {
 	}
 	b.result.app = b.app
 	b.result.SourceVersion, b.result.SourceURL = gitInfo(o.AppDir)
-	envDir := filepath.Join(o.WorkDir, "env")
+	// ENV_DIR is also the CNB platform directory's env/ (cnbMounts).
+	envDir := filepath.Join(o.WorkDir, "platform", "env")
 	if err := writeEnvDir(envDir, o.Env); err != nil {
 		return err
 	}
@@ -237,6 +251,11 @@ func (b *build) prepare(ctx context.Context) error {
 	if mounts, err = b.trustCAs(mounts); err != nil {
 		return err
 	}
+	cnb, err := b.cnbMounts(envDir)
+	if err != nil {
+		return err
+	}
+	mounts = append(mounts, cnb...)
 	b.sb, err = b.newSandbox(mounts)
 	if errors.Is(err, sandbox.ErrNoOverlay) {
 		b.sb, err = b.copyInstead(mounts, skip, err, warn)
@@ -322,9 +341,17 @@ func gitInfo(dir string) (commit, url string) {
 // script runs bin/NAME BUILD_DIR [ARGS...] of a buildpack in /app, with the
 // build environment and what earlier buildpacks exported.
 func (b *build) script(ctx context.Context, bp *prepared, name string, stdout, stderr io.Writer, args ...string) error {
+	return b.run(ctx, bp, name, append([]string{b.sb.Path(BuildDir)}, args...), nil, stdout, stderr)
+}
+
+// run runs bp's bin/NAME with args in the app directory, with the build's
+// environment and extra.
+func (b *build) run(ctx context.Context, bp *prepared, name string, args []string, extra map[string]string, stdout, stderr io.Writer) error {
+	env := b.env.with(b.exports)
+	merge(env, extra)
 	return b.sb.Run(ctx, &sandbox.Cmd{
-		Args:   append([]string{b.sb.Path(bp.path("bin/" + name)), b.sb.Path(BuildDir)}, args...),
-		Env:    b.env.with(b.exports).list(),
+		Args:   append([]string{b.sb.Path(bp.path("bin/" + name))}, args...),
+		Env:    env.list(),
 		Dir:    b.sb.Path(BuildDir),
 		Stdout: stdout,
 		Stderr: stderr,

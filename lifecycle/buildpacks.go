@@ -20,6 +20,8 @@ type prepared struct {
 	hostDir  string // the copy on the host
 	mountDir string // the copy inside the sandbox
 	detected string
+	index    int      // among the build's buildpacks, for their scratch directories
+	cnb      cnbState // of a CNB buildpack
 }
 
 func (p *prepared) path(rel string) string { return path.Join(p.mountDir, rel) }
@@ -37,6 +39,7 @@ func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepa
 		Buildpack: bp,
 		hostDir:   filepath.Join(b.bpsDir, dir),
 		mountDir:  path.Join(BuildpacksDir, dir),
+		index:     i,
 	}
 	if err := copyTree(bp.Dir, p.hostDir, skipGit, nil, nil); err != nil {
 		return nil, fmt.Errorf("copying buildpack %s: %w", ref, err)

@@ -22,6 +22,13 @@ func (b *build) compile(ctx context.Context) error {
 	for _, bp := range b.selected {
 		b.con.Step("Compiling with %s", bp.Name)
 		start := time.Now()
+		if bp.CNB != nil {
+			if err := b.runCNBBuild(ctx, bp); err != nil {
+				return err
+			}
+			b.con.Done("Built", time.Since(start))
+			continue
+		}
 		if err := b.runCompile(ctx, bp); err != nil {
 			return err
 		}

@@ -37,7 +37,7 @@ func (b *build) detect(ctx context.Context) error {
 		}
 		b.chose(bp, name)
 	}
-	return nil
+	return b.resolveCNB()
 }
 
 // detectFirst runs the default buildpacks' detect in order; the first that
@@ -48,9 +48,15 @@ func (b *build) detectFirst(ctx context.Context, refs []string) error {
 		if err != nil {
 			return err
 		}
+		if ok && bp.CNB != nil {
+			if _, err := resolvePlans([]detectPlan{bp.cnb.plan}); err != nil {
+				b.con.Info("%s passed detection, but its build plan does not resolve alone: %v", bp.Ref, err)
+				continue
+			}
+		}
 		if ok {
 			b.chose(bp, name)
-			return nil
+			return b.resolveCNB()
 		}
 	}
 	if len(refs) == 0 {
@@ -63,6 +69,10 @@ func (b *build) detectFirst(ctx context.Context, refs []string) error {
 func (b *build) detectOne(ctx context.Context, i int, ref string) (bp *prepared, name string, ok bool, err error) {
 	if bp, err = b.prepareBuildpack(ctx, i, ref); err != nil {
 		return nil, "", false, err
+	}
+	if bp.CNB != nil {
+		ok, err = b.runCNBDetect(ctx, bp)
+		return bp, bp.CNB.DisplayName(), ok, err
 	}
 	name, ok, err = b.runDetect(ctx, bp)
 	return bp, name, ok, err

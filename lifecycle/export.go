@@ -6,6 +6,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -100,6 +101,10 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("process layer: %w", err)
 	}
+	cnb, err := cnbLayers(res, lopts)
+	if err != nil {
+		return nil, nil, err
+	}
 	app, err := appLayers(res, o, lopts)
 	if err != nil {
 		return nil, nil, err
@@ -120,7 +125,7 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	for _, a := range append([]added{
 		{launcher, "launcher (" + launch.Launcher + ")"},
 		{procs, "process types (" + launch.ProcessesDir + ")"},
-	}, app...) {
+	}, append(cnb, app...)...) {
 		img, err = mutate.Append(img, mutate.Addendum{
 			Layer:   a.layer,
 			History: v1.History{Created: v1.Time{Time: o.Epoch}, CreatedBy: "paas build: " + a.holds},
@@ -137,6 +142,29 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	}
 	img, err = configure(img, res, o)
 	return img, infos, err
+}
+
+// cnbLayers makes an image layer of each CNB launch layer, at its path
+// under /layers, owned by the app's user, and one of the environment they
+// set at launch, owned by root like the rest of /paas.
+func cnbLayers(res *Result, lopts []layers.Option) ([]added, error) {
+	owned := slices.Clip(append(slices.Clip(lopts), layers.WithOwner(RunUID, RunGID)))
+	var out []added
+	for _, l := range res.CNBLayers {
+		layer, err := layers.FromDir(l.HostDir, append(owned, layers.WithPrefix(strings.TrimPrefix(l.Path, "/")))...)
+		if err != nil {
+			return nil, fmt.Errorf("CNB layer %s: %w", l.Holds, err)
+		}
+		out = append(out, added{layer, l.Holds + " (" + l.Path + ")"})
+	}
+	if res.LaunchEnv == "" {
+		return out, nil
+	}
+	profile, err := launch.ProfileLayer(res.LaunchEnv, lopts...)
+	if err != nil {
+		return nil, fmt.Errorf("launch environment layer: %w", err)
+	}
+	return append(out, added{profile, "launch environment (" + launch.ProfileDir + ")"}), nil
 }
 
 // appLayers splits /app: one layer per dependency directory (see
@@ -206,7 +234,11 @@ func configure(img v1.Image, res *Result, o ExportOptions) (v1.Image, error) {
 	c.Env = env.list()
 	c.Entrypoint = []string{launch.Launcher}
 	c.Cmd = nil
-	if t := launch.DefaultType(res.Processes); t != "" {
+	t := launch.DefaultType(res.Processes)
+	if _, ok := res.Processes[res.DefaultProcess]; t == "" && ok {
+		t = res.DefaultProcess
+	}
+	if t != "" {
 		c.Cmd = []string{t}
 	}
 	c.WorkingDir = launch.AppDir

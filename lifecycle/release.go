@@ -57,6 +57,13 @@ func (b *build) release(ctx context.Context) error {
 	b.con.Step("Discovering process types")
 	processes, vars := map[string]string{}, map[string]string{}
 	for _, bp := range b.selected {
+		if bp.CNB != nil {
+			merge(processes, bp.cnb.processes)
+			if bp.cnb.dflt != "" {
+				b.result.DefaultProcess = bp.cnb.dflt
+			}
+			continue
+		}
 		rel, err := b.runRelease(ctx, bp)
 		if err != nil {
 			return err
@@ -64,6 +71,7 @@ func (b *build) release(ctx context.Context) error {
 		merge(processes, rel.DefaultProcessTypes)
 		merge(vars, rel.ConfigVars)
 	}
+	b.result.CNBLayers, b.result.LaunchEnv = b.cnb.layers, shell(b.cnb.env)
 	b.con.Info("Default types for buildpacks -> %s", typeList(processes))
 	// No buildpack runs any more: the host may read the compiled app.
 	appDir, err := b.app.finish()

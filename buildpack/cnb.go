@@ -1,0 +1,70 @@
+package buildpack
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Descriptor is a Cloud Native Buildpack's buildpack.toml, the parts paas
+// reads. A buildpack with one is a CNB buildpack, run by the CNB Buildpack
+// API (bin/detect and bin/build); one without is a classic buildpack.
+type Descriptor struct {
+	API       string `toml:"api"`
+	Buildpack struct {
+		ID      string `toml:"id"`
+		Version string `toml:"version"`
+		Name    string `toml:"name"`
+	} `toml:"buildpack"`
+	// Order makes a meta-buildpack, which paas does not run yet.
+	Order []toml.Primitive `toml:"order"`
+}
+
+// DescriptorFile is where a CNB buildpack describes itself.
+const DescriptorFile = "buildpack.toml"
+
+// APIs are the CNB Buildpack API versions paas runs.
+var APIs = []string{"0.9", "0.10", "0.11"}
+
+// cnbScripts are a CNB buildpack's entry points.
+var cnbScripts = []script{{"bin/detect", true}, {"bin/build", true}}
+
+// readDescriptor reads root's buildpack.toml; nil when there is none.
+func readDescriptor(root string) (*Descriptor, error) {
+	data, err := os.ReadFile(filepath.Join(root, DescriptorFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var d Descriptor
+	if _, err := toml.Decode(string(data), &d); err != nil {
+		return nil, fmt.Errorf("%s: %w", DescriptorFile, err)
+	}
+	switch {
+	case d.Buildpack.ID == "":
+		return nil, fmt.Errorf("%s names no [buildpack] id", DescriptorFile)
+	case strings.ContainsAny(d.Buildpack.ID, "\x00\n") || d.Buildpack.ID == "." || d.Buildpack.ID == "..":
+		return nil, fmt.Errorf("%s: buildpack id %q is not a valid id", DescriptorFile, d.Buildpack.ID)
+	case !slices.Contains(APIs, d.API):
+		return nil, fmt.Errorf("%s: Buildpack API %q is not one paas runs (%s)", DescriptorFile, d.API, strings.Join(APIs, ", "))
+	case len(d.Order) > 0:
+		return nil, fmt.Errorf("%s: %s is a meta-buildpack ([[order]]), which paas does not run; name its buildpacks instead", DescriptorFile, d.Buildpack.ID)
+	}
+	return &d, nil
+}
+
+// DisplayName is the buildpack's name, else its id.
+func (d *Descriptor) DisplayName() string {
+	if d.Buildpack.Name != "" {
+		return d.Buildpack.Name
+	}
+	return d.Buildpack.ID
+}

@@ -1,0 +1,137 @@
+package lifecycle_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paas-dev/paas/internal/testenv"
+	"github.com/paas-dev/paas/lifecycle"
+)
+
+// cnbBuild builds app with the named fixture buildpacks on the host,
+// keeping CNB layers in layersDir.
+func cnbBuild(t *testing.T, app, layersDir string, env map[string]string, bps ...string) (*lifecycle.Result, string, error) {
+	t.Helper()
+	return build(t, app, func(o *lifecycle.Options) {
+		o.LayersDir = layersDir
+		o.Env = env
+		for _, bp := range bps {
+			if !filepath.IsAbs(bp) {
+				bp = testenv.Fixture("buildpacks", bp)
+			}
+			o.Buildpacks = append(o.Buildpacks, bp)
+		}
+	})
+}
+
+// Two CNB buildpacks resolve their plans (the app's requirement reaches
+// the runtime's bin/build), the runtime's build layers reach the app's
+// build (bin on PATH, env/ and env.build/), launch layers and processes go
+// to the result, build-only layers do not, and a cache layer comes back to
+// the next build with its metadata.
+func TestCNBBuild(t *testing.T) {
+	app := app(t, "app.cnb", "2.1\n")
+	layers := filepath.Join(t.TempDir(), "layers")
+	res, log, err := cnbBuild(t, app, layers, map[string]string{"GREETING": "from the platform"}, "cnb-runtime", "cnb-app")
+	if err != nil {
+		t.Fatalf("Build() = %v\n%s", err, log)
+	}
+	defer res.Close()
+	for _, want := range []string{"Test Runtime 2.1", "Downloading runtime 2.1", "Compiling with hello-runtime 2.1 (--fast): version"} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the build's output lacks %q:\n%s", want, log)
+		}
+	}
+	var holds []string
+	for _, l := range res.CNBLayers {
+		holds = append(holds, l.Holds+" at "+l.Path)
+	}
+	want := []string{"paas.test/runtime layer runtime at /layers/paas.test_runtime/runtime", "paas.test/app layer compiled at /layers/paas.test_app/compiled"}
+	if strings.Join(holds, "; ") != strings.Join(want, "; ") {
+		t.Errorf("launch layers %q, want %q", holds, want)
+	}
+	if got := readFile(t, filepath.Join(layers, "paas.test_app", "compiled", "greeting")); got != "from the platform" {
+		t.Errorf("the platform's env/GREETING reached bin/build as %q", got)
+	}
+	if got, want := res.Processes["web"], `exec 'hello-runtime' 'serve' 'it'\''s' '$PORT'`; got != want {
+		t.Errorf("web = %q, want %q", got, want)
+	}
+	if got, want := res.Processes["worker"], `cd '/app/sub' && exec 'sh' '-c' 'echo working in $(pwd) with $GREETING'`; got != want {
+		t.Errorf("worker = %q, want %q", got, want)
+	}
+	if res.DefaultProcess != "web" {
+		t.Errorf("DefaultProcess = %q, want web", res.DefaultProcess)
+	}
+	for _, want := range []string{
+		`export PATH='/layers/paas.test_runtime/runtime/bin'':'"$PATH"`,
+		`export RUNTIME_HOME=`,
+		`export RUNTIME_FLAGS="$RUNTIME_FLAGS"' ''--fast'`,
+		`if [ -z "${GREETING+set}" ]; then export GREETING='from the runtime'; fi`,
+	} {
+		if !strings.Contains(res.LaunchEnv, want) {
+			t.Errorf("the launch environment lacks %q:\n%s", want, res.LaunchEnv)
+		}
+	}
+	if strings.Contains(res.LaunchEnv, "tools") || strings.Contains(res.LaunchEnv, "BUILD_ONLY") {
+		t.Errorf("the build-only layer reached the launch environment:\n%s", res.LaunchEnv)
+	}
+
+	again, log, err := cnbBuild(t, app, layers, nil, "cnb-runtime", "cnb-app")
+	if err != nil {
+		t.Fatalf("second Build() = %v\n%s", err, log)
+	}
+	defer again.Close()
+	if !strings.Contains(log, "Reusing the cached runtime 2.1") {
+		t.Errorf("the second build did not reuse the cached runtime layer:\n%s", log)
+	}
+	if _, err := os.Stat(filepath.Join(layers, "paas.test_app", "compiled", "greeting")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a launch layer that is not a cache layer kept its content into the next build: %v", err)
+	}
+}
+
+// A classic buildpack after a CNB one sees what the CNB build layers set.
+func TestCNBMixedWithClassic(t *testing.T) {
+	classic := buildpack{
+		detect:  "exit 0",
+		compile: `[ "$(build-tool)" = built-with-tools ] && [ "$BUILD_ONLY" = yes ] && [ -n "$RUNTIME_HOME" ] || { echo "CNB build env missing: $PATH" >&2; exit 1; }`,
+		release: "echo '---'; echo 'default_process_types:'; echo '  classic: echo classic'",
+	}.write(t, "classic")
+	res, log, err := cnbBuild(t, app(t, "app.cnb", "1.0\n"), filepath.Join(t.TempDir(), "layers"), nil, "cnb-runtime", "cnb-app", classic)
+	if err != nil {
+		t.Fatalf("Build() = %v\n%s", err, log)
+	}
+	defer res.Close()
+	if res.Processes["classic"] == "" || res.Processes["web"] == "" {
+		t.Errorf("processes %v, want classic's and the CNB buildpack's", res.Processes)
+	}
+}
+
+// Detection follows the CNB API: 100 rejects the app, other statuses are
+// errors, and plans that do not resolve fail with the reason.
+func TestCNBDetect(t *testing.T) {
+	layers := filepath.Join(t.TempDir(), "layers")
+	for _, tc := range []struct {
+		name, appFile string
+		bps           []string
+		want          string
+	}{
+		{"rejected", "other", []string{"cnb-runtime", "cnb-app"}, "rejected the app"},
+		{"error status", "break", []string{"cnb-runtime", "cnb-app"}, "exited with status 3"},
+		{"unmet requirement", "1.0", []string{"cnb-app"}, `requires "runtime", which no buildpack before it provides`},
+		{"unmet provision", "1.0", []string{"cnb-runtime"}, `provides "runtime", which no buildpack from it on requires`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := []string{"app.cnb", tc.appFile + "\n"}
+			if tc.appFile == "other" {
+				files = []string{"other", ""}
+			}
+			_, log, err := cnbBuild(t, app(t, files...), layers, nil, tc.bps...)
+			if !errors.Is(err, lifecycle.ErrDetect) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Build() = %v, want %v saying %q\n%s", err, lifecycle.ErrDetect, tc.want, log)
+			}
+		})
+	}
+}

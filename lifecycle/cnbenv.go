@@ -1,0 +1,135 @@
+package lifecycle
+
+import (
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path"
+	"slices"
+	"strings"
+)
+
+// A CNB layer changes the environment of the buildpacks after it (build
+// layers) and of the app (launch layers): its bin/ and lib/ go on PATH and
+// the library paths, and each file of its env/, env.build/ or env.launch/
+// directory sets one variable. envMod is one such change; the same list is
+// applied to the build's environment (apply) and written as a shell script
+// the launcher sources (shell), so the two cannot differ.
+type envMod struct {
+	name, op, value, delim string
+}
+
+// The operations of CNB environment files: NAME.override (also plain NAME),
+// NAME.default, NAME.prepend and NAME.append, the last two joined by the
+// content of NAME.delim, or by nothing when there is none.
+const (
+	opOverride = "override"
+	opDefault  = "default"
+	opPrepend  = "prepend"
+	opAppend   = "append"
+)
+
+// pathMods are the changes a layer's well-known directories make, in the
+// order the CNB lifecycle makes them: for a build layer, bin/, lib/ (both
+// library paths), include/ and pkgconfig/; for a launch layer, bin/ and
+// lib/. dir is the layer on the host (read through root), at the path at
+// in the sandbox and the image.
+func pathMods(root *os.Root, dir, at string, build bool) []envMod {
+	type known struct{ sub, name string }
+	list := []known{{"bin", "PATH"}, {"lib", "LD_LIBRARY_PATH"}}
+	if build {
+		list = append(list, known{"lib", "LIBRARY_PATH"}, known{"include", "CPATH"}, known{"pkgconfig", "PKG_CONFIG_PATH"})
+	}
+	var mods []envMod
+	for _, k := range list {
+		if fi, err := root.Lstat(path.Join(dir, k.sub)); err == nil && fi.IsDir() {
+			mods = append(mods, envMod{name: k.name, op: opPrepend, value: path.Join(at, k.sub), delim: ":"})
+		}
+	}
+	return mods
+}
+
+// readEnvDir reads the environment files of dir (inside root). Files whose
+// names are not variable names, and anything not a regular file, are
+// skipped with a warning.
+func readEnvDir(root *os.Root, dir string, warn func(string)) []envMod {
+	ents, err := fs.ReadDir(root.FS(), dir)
+	if err != nil {
+		return nil
+	}
+	files := map[string]string{}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := root.ReadFile(path.Join(dir, e.Name()))
+		if err != nil {
+			warn(fmt.Sprintf("reading %s: %v", path.Join(dir, e.Name()), err))
+			continue
+		}
+		files[e.Name()] = string(data)
+	}
+	var mods []envMod
+	for _, file := range slices.Sorted(maps.Keys(files)) {
+		name, op, _ := strings.Cut(file, ".")
+		switch op {
+		case "":
+			op = opOverride
+		case "delim":
+			continue
+		case opOverride, opDefault, opPrepend, opAppend:
+		default:
+			warn(fmt.Sprintf("%s: not an environment file (NAME, NAME.override, .default, .prepend, .append or .delim); skipped", path.Join(dir, file)))
+			continue
+		}
+		if !varName.MatchString(name) {
+			warn(fmt.Sprintf("%s: %q is not a variable name; skipped", path.Join(dir, file), name))
+			continue
+		}
+		mods = append(mods, envMod{name: name, op: op, value: files[file], delim: files[name+".delim"]})
+	}
+	return mods
+}
+
+// apply makes the changes to env in order.
+func apply(env map[string]string, mods []envMod) {
+	for _, m := range mods {
+		old, set := env[m.name]
+		switch {
+		case m.op == opOverride, m.op == opDefault && !set:
+			env[m.name] = m.value
+		case m.op == opPrepend && old != "":
+			env[m.name] = m.value + m.delim + old
+		case m.op == opAppend && old != "":
+			env[m.name] = old + m.delim + m.value
+		case m.op == opPrepend, m.op == opAppend:
+			env[m.name] = m.value
+		}
+	}
+}
+
+// shell writes the changes as POSIX shell that makes them in order when
+// sourced.
+func shell(mods []envMod) string {
+	var b strings.Builder
+	for _, m := range mods {
+		v, d, n := shellQuote(m.value), shellQuote(m.delim), m.name
+		switch m.op {
+		case opOverride:
+			fmt.Fprintf(&b, "export %s=%s\n", n, v)
+		case opDefault:
+			fmt.Fprintf(&b, "if [ -z \"${%s+set}\" ]; then export %s=%s; fi\n", n, n, v)
+		case opPrepend:
+			fmt.Fprintf(&b, "if [ -n \"${%s:-}\" ]; then export %s=%s%s\"$%s\"; else export %s=%s; fi\n", n, n, v, d, n, n, v)
+		case opAppend:
+			fmt.Fprintf(&b, "if [ -n \"${%s:-}\" ]; then export %s=\"$%s\"%s%s; else export %s=%s; fi\n", n, n, n, d, v, n, v)
+		}
+	}
+	return b.String()
+}
+
+// shellQuote quotes s for a POSIX shell, as one word.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
