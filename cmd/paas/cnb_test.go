@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Cloud Native Buildpacks named in .buildpacks build in the sandbox on the
+// stack, as root and as an ordinary user: their launch layers become image
+// layers at /layers, their launch environment and processes work when the
+// image starts, and the second build restores the cache layer, so the
+// runtime is not downloaded again and its layer keeps its digest.
+func TestBuildCNBBuildpacks(t *testing.T) {
+	forEachUser(t, func(t *testing.T, h *testHome) {
+		app := userTempDir(t, h.user)
+		if err := os.Chmod(app, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		lines := buildpackDir("cnb-runtime") + "\n" + buildpackDir("cnb-app") + "\n"
+		for name, body := range map[string]string{".buildpacks": lines, "app.cnb": "3.0\n"} {
+			if err := os.WriteFile(filepath.Join(app, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		chown(t, app, h.user)
+		out, code := h.paas(t, "build", "-t", "cnb", app)
+		if code != 0 || !strings.Contains(out.stderr+out.stdout, "Downloading runtime 3.0") {
+			t.Fatalf("paas build: exit %d\n%s%s", code, out.stdout, out.stderr)
+		}
+		first := h.mustBuild(t, "-t", "cnb", "-e", "BUILD=2", app)
+		runtimeLayer := ""
+		var holds []string
+		for _, l := range first.Layers {
+			holds = append(holds, l.Holds)
+			if strings.HasPrefix(l.Holds, "paas.test/runtime layer runtime") {
+				runtimeLayer = l.Digest
+			}
+		}
+		for _, want := range []string{
+			"paas.test/runtime layer runtime (/layers/paas.test_runtime/runtime)",
+			"paas.test/app layer compiled (/layers/paas.test_app/compiled)",
+			"launch environment (/paas/profile.d)",
+		} {
+			if !strings.Contains(strings.Join(holds, "\n"), want) {
+				t.Errorf("layers %q lack %q", holds, want)
+			}
+		}
+		again, code := h.paas(t, "build", "-t", "cnb", "-e", "BUILD=3", app)
+		if code != 0 || !strings.Contains(again.stderr+again.stdout, "Reusing the cached runtime 3.0") {
+			t.Fatalf("third build: exit %d, want the cached runtime reused\n%s%s", code, again.stdout, again.stderr)
+		}
+		third := h.mustBuild(t, "-t", "cnb", "-e", "BUILD=4", app)
+		for _, l := range third.Layers {
+			if strings.HasPrefix(l.Holds, "paas.test/runtime layer runtime") && l.Digest != runtimeLayer {
+				t.Errorf("the cached runtime layer is %s, was %s", l.Digest, runtimeLayer)
+			}
+		}
+
+		img := storedImage(t, h, third.Image)
+		rootfs := unpackImage(t, img)
+		for _, tc := range []struct {
+			args []string
+			want string
+		}{
+			{nil, "hello-runtime 3.0 (--fast): serve it's $PORT\n"},
+			{[]string{"worker"}, "working in /app/sub with from the runtime\n"},
+			{[]string{"sh", "-c", "echo $RUNTIME_HOME; cat /layers/paas.test_app/compiled/app.out"}, "/layers/paas.test_runtime/runtime\ncompiled\n"},
+		} {
+			var out strings.Builder
+			if err := launchImage(context.Background(), t, img, rootfs, nil, &out, tc.args...); err != nil {
+				t.Errorf("launcher %q: %v", tc.args, err)
+			}
+			if out.String() != tc.want {
+				t.Errorf("launcher %q printed %q, want %q", tc.args, out.String(), tc.want)
+			}
+		}
+	})
+}
