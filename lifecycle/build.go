@@ -132,6 +132,10 @@ type UsedBuildpack struct {
 	Ref      string `json:"source"`
 	Resolved string `json:"resolved,omitempty"`
 	Detected string `json:"detected,omitempty"`
+	// ID and Version are a Cloud Native Buildpack's, from its
+	// buildpack.toml.
+	ID      string `json:"id,omitempty"`
+	Version string `json:"version,omitempty"`
 }
 
 // PhaseDuration is how long one phase took.

@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"path/filepath"
@@ -64,6 +65,9 @@ type StackLabel struct {
 	Digest    string `json:"digest"`
 	RunImage  string `json:"run_image,omitempty"`
 	RunDigest string `json:"run_digest,omitempty"`
+	// RunTopLayer is the DiffID of the run image's top layer: the image's
+	// layers up to it are the run image's (paas rebase).
+	RunTopLayer string `json:"run_top_layer,omitempty"`
 }
 
 // Export assembles the image: the stack's layers unchanged, then the
@@ -221,6 +225,9 @@ func configure(img v1.Image, res *Result, o ExportOptions) (v1.Image, error) {
 	}
 	stack := o.Stack
 	stack.RunImage, stack.RunDigest = o.RunName, baseDigest.String()
+	if top, err := TopLayer(o.Base); err == nil {
+		stack.RunTopLayer = top
+	}
 	labels, err := imageLabels(res, stack)
 	if err != nil {
 		return nil, err
@@ -280,6 +287,9 @@ func imageLabels(res *Result, stack StackLabel) (map[string]string, error) {
 		oci.LabelBuildpacks: string(used),
 		oci.LabelStack:      string(st),
 	}
+	if err := cnbLabels(labels, res, stack); err != nil {
+		return nil, err
+	}
 	if res.SourceVersion != "" {
 		labels[oci.LabelRevision] = res.SourceVersion
 	}
@@ -287,4 +297,17 @@ func imageLabels(res *Result, stack StackLabel) (map[string]string, error) {
 		labels[oci.LabelSource] = res.SourceURL
 	}
 	return labels, nil
+}
+
+// TopLayer returns the DiffID of img's top layer, from its config.
+func TopLayer(img v1.Image) (string, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	ids := cf.RootFS.DiffIDs
+	if len(ids) == 0 {
+		return "", errors.New("the image has no layers")
+	}
+	return ids[len(ids)-1].String(), nil
 }

@@ -198,9 +198,22 @@ func TestExport(t *testing.T) {
 	if !reflect.DeepEqual(gotProcs, res.Processes) || !reflect.DeepEqual(gotBPs, res.Buildpacks) {
 		t.Errorf("labels give processes %v and buildpacks %+v, want %v and %+v", gotProcs, gotBPs, res.Processes, res.Buildpacks)
 	}
-	wantStack := lifecycle.StackLabel{Name: "test", Digest: "sha256:" + string(slices.Repeat([]byte("b"), 64)), RunImage: "test/run", RunDigest: baseDigest.String()}
+	top, err := lifecycle.TopLayer(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStack := lifecycle.StackLabel{Name: "test", Digest: "sha256:" + string(slices.Repeat([]byte("b"), 64)), RunImage: "test/run", RunDigest: baseDigest.String(), RunTopLayer: top}
 	if gotStack != wantStack {
 		t.Errorf("stack label %+v, want %+v", gotStack, wantStack)
+	}
+	var cnb struct {
+		RunImage struct{ TopLayer, Reference string } `json:"runImage"`
+	}
+	if err := json.Unmarshal([]byte(c.Labels[oci.LabelCNBLifecycle]), &cnb); err != nil || cnb.RunImage.TopLayer != top || cnb.RunImage.Reference != baseDigest.String() {
+		t.Errorf("label %s = %s (%v), want the run image's top layer and digest", oci.LabelCNBLifecycle, c.Labels[oci.LabelCNBLifecycle], err)
+	}
+	if c.Labels[oci.LabelCNBStackID] != "test" {
+		t.Errorf("label %s = %q, want the stack's name", oci.LabelCNBStackID, c.Labels[oci.LabelCNBStackID])
 	}
 
 	m, err := img.Manifest()

@@ -89,9 +89,11 @@ func (b *build) release(ctx context.Context) error {
 	}
 	b.result.Processes, b.result.ConfigVars = processes, vars
 	for _, bp := range b.selected {
-		b.result.Buildpacks = append(b.result.Buildpacks, UsedBuildpack{
-			Name: bp.Name, Ref: secret.Redact(bp.Ref), Resolved: bp.Resolved, Detected: bp.detected,
-		})
+		used := UsedBuildpack{Name: bp.Name, Ref: secret.Redact(bp.Ref), Resolved: bp.Resolved, Detected: bp.detected}
+		if bp.CNB != nil {
+			used.ID, used.Version = bp.CNB.Buildpack.ID, bp.CNB.Buildpack.Version
+		}
+		b.result.Buildpacks = append(b.result.Buildpacks, used)
 	}
 	return nil
 }

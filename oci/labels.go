@@ -23,6 +23,12 @@ const (
 	// LabelPredeploy is the digest of the image an app.json predeploy
 	// script ran on, on the image it made of it (SPEC.md §7).
 	LabelPredeploy = "io.paas.predeploy"
+	// The labels CNB platforms write, for tools made for CNB images
+	// (SPEC.md §2c): the build's buildpacks and processes, the run image
+	// and its top layer, and the stack's id.
+	LabelCNBBuild     = "io.buildpacks.build.metadata"
+	LabelCNBLifecycle = "io.buildpacks.lifecycle.metadata"
+	LabelCNBStackID   = "io.buildpacks.stack.id"
 )
 
 // Labels in the config of a stack image that paas creates (SPEC.md §6), so

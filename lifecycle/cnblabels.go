@@ -1,0 +1,65 @@
+package lifecycle
+
+import (
+	"encoding/json"
+
+	"github.com/paas-dev/paas/launch"
+	"github.com/paas-dev/paas/oci"
+)
+
+// cnbLabels adds the labels CNB platforms write (io.buildpacks.*), filled
+// as far as paas's build has the facts, so that tools made for CNB images
+// (pack inspect, rebase tooling, registries' UIs) read paas's images: the
+// stack, the run image and its top layer, the buildpacks and the
+// processes. paas's own labels stay the ones it reads.
+func cnbLabels(labels map[string]string, res *Result, stack StackLabel) error {
+	type buildpackRef struct {
+		ID      string `json:"id"`
+		Version string `json:"version,omitempty"`
+	}
+	type process struct {
+		Type    string   `json:"type"`
+		Command []string `json:"command"`
+		Args    []string `json:"args"`
+		Direct  bool     `json:"direct"`
+	}
+	var bps []buildpackRef
+	for _, bp := range res.Buildpacks {
+		id := bp.ID
+		if id == "" {
+			id = bp.Name
+		}
+		bps = append(bps, buildpackRef{id, bp.Version})
+	}
+	procs := []process{}
+	for _, t := range launch.SortedTypes(res.Processes) {
+		procs = append(procs, process{Type: t, Command: []string{res.Processes[t]}, Args: []string{}})
+	}
+	build := map[string]any{
+		"buildpacks": bps,
+		"processes":  procs,
+		"launcher":   map[string]string{"version": "paas"},
+	}
+	type keyed struct {
+		Key     string `json:"key"`
+		Version string `json:"version,omitempty"`
+	}
+	var keys []keyed
+	for _, bp := range bps {
+		keys = append(keys, keyed{bp.ID, bp.Version})
+	}
+	lifecycle := map[string]any{
+		"buildpacks": keys,
+		"runImage":   map[string]string{"topLayer": stack.RunTopLayer, "reference": stack.RunDigest},
+		"stack":      map[string]any{"runImage": map[string]string{"image": stack.RunImage}},
+	}
+	for key, v := range map[string]any{oci.LabelCNBBuild: build, oci.LabelCNBLifecycle: lifecycle} {
+		data, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		labels[key] = string(data)
+	}
+	labels[oci.LabelCNBStackID] = stack.Name
+	return nil
+}
