@@ -39,6 +39,7 @@ func commands() []command {
 		imagesCommand(),
 		inspectCommand(),
 		rmCommand(),
+		rebaseCommand(),
 		versionCommand(),
 	}
 }
