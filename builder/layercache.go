@@ -1,6 +1,7 @@
 package builder
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,7 +19,7 @@ import (
 
 // layerRecordVersion is the format of the layer record; a record of
 // another version is ignored.
-const layerRecordVersion = 1
+const layerRecordVersion = 2
 
 // layerRecord is what paas keeps of an app's last export
 // (home.LayerCache): each of its own layers, by the hashes that find it
@@ -43,10 +44,11 @@ type recordedLayer struct {
 	Blocks []recordedBlock `json:"blocks,omitempty"`
 }
 
-// recordedBlock is a layers.Block: its key in hex, and where its bytes are
-// in the blob.
+// recordedBlock is a layers.Block: its key and sum in hex, and where its
+// bytes are in the blob.
 type recordedBlock struct {
 	Key    string `json:"key"`
+	Sum    string `json:"sum"`
 	Offset int64  `json:"offset"`
 	Length int64  `json:"length"`
 }
@@ -65,12 +67,13 @@ type layerCache struct {
 	blocksOnce sync.Once
 	blocks     map[layers.BlockKey]blockAt // the known layers' blocks
 	blobMu     sync.Mutex
-	blobs      map[v1.Hash]*os.File // opened and verified; nil: unusable
+	blobs      map[v1.Hash]*os.File // opened; nil: unusable
 }
 
-// blockAt is where a known block's bytes are.
+// blockAt is where a known block's bytes are, and their sum.
 type blockAt struct {
 	layer          *recordedLayer
+	sum            layers.BlockSum
 	offset, length int64
 }
 
@@ -131,8 +134,9 @@ func (c *layerCache) Blocks(compressor string) layers.Blocks {
 			}
 			for _, b := range l.Blocks {
 				var k layers.BlockKey
-				if n, err := hex.Decode(k[:], []byte(b.Key)); err == nil && n == len(k) {
-					c.blocks[k] = blockAt{layer: l, offset: b.Offset, length: b.Length}
+				var sum layers.BlockSum
+				if hexInto(k[:], b.Key) && hexInto(sum[:], b.Sum) {
+					c.blocks[k] = blockAt{layer: l, sum: sum, offset: b.Offset, length: b.Length}
 				}
 			}
 		}
@@ -147,25 +151,33 @@ func (c *layerCache) Blocks(compressor string) layers.Blocks {
 // never grows a 1 MiB block by much. A record claiming more is damaged.
 const maxBlockBytes = 2 << 20
 
-// Block reads a block of a blob in the store, which is checked whole the
-// first time (oci.Store.OpenBlob); nil when the store lost or damaged it.
-func (c *layerCache) Block(key layers.BlockKey) []byte {
+// hexInto decodes s into exactly len(dst) bytes.
+func hexInto(dst []byte, s string) bool {
+	n, err := hex.Decode(dst, []byte(s))
+	return err == nil && n == len(dst)
+}
+
+// Block reads a block of a blob in the store and checks it against the
+// sum recorded when it was made; nil when the store lost the blob or the
+// block's bytes changed. Each block is checked as it is taken, on the
+// compressor's workers, rather than the whole blob before the first.
+func (c *layerCache) Block(key layers.BlockKey) ([]byte, layers.BlockSum) {
 	at, ok := c.blocks[key]
 	if !ok || at.length <= 0 || at.length > maxBlockBytes {
-		return nil
+		return nil, layers.BlockSum{}
 	}
 	f := c.blob(at.layer)
 	if f == nil {
-		return nil
+		return nil, layers.BlockSum{}
 	}
 	buf := make([]byte, at.length)
-	if _, err := f.ReadAt(buf, at.offset); err != nil {
-		return nil
+	if _, err := f.ReadAt(buf, at.offset); err != nil || sha256.Sum256(buf) != at.sum {
+		return nil, layers.BlockSum{}
 	}
-	return buf
+	return buf, at.sum
 }
 
-// blob opens the blob of a known layer once, checked.
+// blob opens the blob of a known layer once.
 func (c *layerCache) blob(l *recordedLayer) *os.File {
 	c.blobMu.Lock()
 	defer c.blobMu.Unlock()
@@ -215,7 +227,7 @@ func (c *layerCache) blocksOf(l v1.Layer, digest v1.Hash) []recordedBlock {
 	if mb, ok := l.(layers.MadeBlocks); ok {
 		out := make([]recordedBlock, 0, len(mb.Blocks()))
 		for _, b := range mb.Blocks() {
-			out = append(out, recordedBlock{Key: hex.EncodeToString(b.Key[:]), Offset: b.Offset, Length: b.Length})
+			out = append(out, recordedBlock{Key: hex.EncodeToString(b.Key[:]), Sum: hex.EncodeToString(b.Sum[:]), Offset: b.Offset, Length: b.Length})
 		}
 		return out
 	}

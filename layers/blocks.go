@@ -17,18 +17,25 @@ import (
 // dictionary and its input.
 type BlockKey [sha256.Size]byte
 
-// Block is one block of a gzip layer made: its key, and where its
-// compressed bytes are in the blob.
+// BlockSum is the SHA-256 of a block's compressed bytes: a block taken
+// again is checked against the sum it had when it was made, so a damaged
+// blob costs only its damaged blocks, and no block is trusted unchecked.
+type BlockSum [sha256.Size]byte
+
+// Block is one block of a gzip layer made: its key, the sum of its
+// compressed bytes, and where they are in the blob.
 type Block struct {
 	Key            BlockKey
+	Sum            BlockSum
 	Offset, Length int64
 }
 
 // Blocks gives back the compressed bytes of blocks made before.
 type Blocks interface {
-	// Block returns the compressed bytes of the block with key, or nil
-	// when it knows none. It is called from several goroutines at once.
-	Block(key BlockKey) []byte
+	// Block returns the compressed bytes of the block with key, checked
+	// against their sum, and that sum; nil when it knows none or the
+	// bytes do not match. It is called from several goroutines at once.
+	Block(key BlockKey) ([]byte, BlockSum)
 }
 
 // MadeBlocks is implemented by the layers FromDir and FromFiles make with

@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -22,14 +23,14 @@ type blockReuse struct {
 
 func (b *blockReuse) Blocks(compressor string) Blocks { return b }
 
-func (b *blockReuse) Block(key BlockKey) []byte {
+func (b *blockReuse) Block(key BlockKey) ([]byte, BlockSum) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := b.blocks[key]
 	if out != nil {
 		b.hits++
 	}
-	return out
+	return out, sha256.Sum256(out)
 }
 
 func (b *blockReuse) Made(compressor string, headers v1.Hash, l v1.Layer) {
@@ -43,7 +44,11 @@ func (b *blockReuse) Made(compressor string, headers v1.Hash, l v1.Layer) {
 		panic(err)
 	}
 	for _, bl := range mb.Blocks() {
-		b.blocks[bl.Key] = blob[bl.Offset : bl.Offset+bl.Length]
+		out := blob[bl.Offset : bl.Offset+bl.Length]
+		if sha256.Sum256(out) != bl.Sum {
+			panic("a block's sum is not that of its bytes in the blob")
+		}
+		b.blocks[bl.Key] = out
 	}
 }
 

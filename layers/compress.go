@@ -2,6 +2,7 @@ package layers
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -102,6 +103,7 @@ type gzipBlock struct {
 	keyed bool
 	known Blocks
 	key   BlockKey
+	sum   BlockSum // of out, when keyed
 }
 
 // newGzip returns a parallel gzip compressor writing to w that keeps at most
@@ -258,7 +260,7 @@ func (z *parallelGzip) writeOldest() error {
 		z.err = err
 	}
 	if z.keyed {
-		z.made = append(z.made, Block{Key: b.key, Offset: z.offset, Length: int64(b.out.Len())})
+		z.made = append(z.made, Block{Key: b.key, Sum: b.sum, Offset: z.offset, Length: int64(b.out.Len())})
 	}
 	z.offset += int64(b.out.Len())
 	return z.err
@@ -272,11 +274,13 @@ func (b *gzipBlock) compress() {
 	if b.keyed {
 		b.key = blockKey(b.level, b.last, b.dict, b.in)
 		if b.known != nil {
-			if out := b.known.Block(b.key); out != nil {
+			if out, sum := b.known.Block(b.key); out != nil {
 				b.out.Write(out)
+				b.sum = sum
 				return
 			}
 		}
+		defer func() { b.sum = sha256.Sum256(b.out.Bytes()) }()
 	}
 	b.out.Grow(len(b.in) + len(b.in)>>4 + 64) // deflate never grows data by as much
 	if b.zw == nil {
