@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,7 @@ import (
 	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/lifecycle"
 	"github.com/paas-dev/paas/oci"
+	"github.com/paas-dev/paas/project"
 	"github.com/paas-dev/paas/sandbox"
 	"github.com/paas-dev/paas/stacks"
 	"github.com/paas-dev/paas/trust"
@@ -220,18 +222,25 @@ func limits(o Options) sandbox.Limits {
 	return l
 }
 
-// configVars merges, later winning: the app's .env, then the caller's.
+// configVars merges, later winning: project.toml's build env, the app's
+// .env, then the caller's.
 func configVars(appDir string, given map[string]string) (map[string]string, error) {
-	vars, err := envfile.ReadApp(appDir)
+	vars := map[string]string{}
+	d, err := project.Read(appDir)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		vars = map[string]string{}
-	case err != nil:
+	case err == nil:
+		for _, v := range d.Env {
+			vars[v.Name] = v.Value
+		}
+	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("%w: %w", lifecycle.ErrApp, err)
 	}
-	for k, v := range given {
-		vars[k] = v
+	dotenv, err := envfile.ReadApp(appDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %w", lifecycle.ErrApp, err)
 	}
+	maps.Copy(vars, dotenv)
+	maps.Copy(vars, given)
 	return vars, nil
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/paas-dev/paas/appfile"
 	"github.com/paas-dev/paas/appjson"
+	"github.com/paas-dev/paas/project"
 )
 
 // Source says where a build's buildpack references came from, so messages
@@ -20,11 +21,12 @@ type Source string
 
 // The sources of a Selection, strongest first.
 const (
-	SourceFlag   Source = "--buildpack"
-	SourceEnv    Source = "BUILDPACK_URL"
-	SourceApp    Source = "app.json"
-	SourceFile   Source = ".buildpacks"
-	SourceDetect Source = "detect"
+	SourceFlag    Source = "--buildpack"
+	SourceEnv     Source = "BUILDPACK_URL"
+	SourceApp     Source = "app.json"
+	SourceFile    Source = ".buildpacks"
+	SourceProject Source = "project.toml"
+	SourceDetect  Source = "detect"
 )
 
 // ErrNoBuildpacks means nothing named a buildpack and there are no defaults
@@ -88,6 +90,9 @@ func Select(in Inputs) (Selection, error) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return Selection{}, err
+	}
+	if refs, err = readProject(in.AppDir, app); err != nil || len(refs) > 0 {
+		return Selection{Refs: refs, Source: SourceProject}, err
 	}
 	if len(in.Defaults) > 0 {
 		return Selection{Refs: cwd.resolveAll(in.Defaults), Source: SourceDetect}, nil
@@ -159,6 +164,38 @@ func (b builtinNames) absAll(refs []string) ([]string, error) {
 			return nil, err
 		}
 		out[i] = abs
+	}
+	return out, nil
+}
+
+// readProject returns the buildpacks project.toml lists: each by its uri,
+// relative paths made absolute against the app, or by an id that names a
+// builtin buildpack. None when there is no project.toml or it lists none.
+func readProject(appDir string, names builtinNames) ([]string, error) {
+	d, err := project.Read(appDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", appDir, err)
+	}
+	var refs []string
+	for _, bp := range d.Buildpacks {
+		uri := strings.TrimPrefix(bp.URI, "file://")
+		switch {
+		case strings.HasPrefix(uri, "docker://") || strings.HasPrefix(uri, "urn:cnb:"):
+			return nil, fmt.Errorf("%s: buildpack %s: buildpacks given as images or registry ids are not supported yet; give a directory, a .tgz or a URL", project.Name, bp.URI)
+		case uri == "" && names.isBuiltin(bp.ID):
+			refs = append(refs, bp.ID)
+		case uri == "":
+			return nil, fmt.Errorf("%s: buildpack id %q has no uri, and paas has no builder to find it in: give its uri (a directory, a .tgz or a URL)", project.Name, bp.ID)
+		default:
+			refs = append(refs, uri)
+		}
+	}
+	out, err := names.absAll(refs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", project.Name, err)
 	}
 	return out, nil
 }

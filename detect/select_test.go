@@ -262,3 +262,50 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+// project.toml's buildpacks come after .buildpacks: uris (relative ones
+// against the app), ids of builtin buildpacks; image and registry
+// buildpacks and unknown ids are refused naming the entry.
+func TestSelectProject(t *testing.T) {
+	app := t.TempDir()
+	write := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(app, "project.toml"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`[_]
+schema-version = "0.2"
+[[io.buildpacks.group]]
+uri = "bp/runtime"
+[[io.buildpacks.group]]
+uri = "https://example.test/app.tgz"
+[[io.buildpacks.group]]
+id = "go"
+`)
+	in := Inputs{AppDir: app, Builtins: []string{"go", "nodejs"}}
+	got, err := Select(in)
+	want := Selection{Refs: []string{filepath.Join(app, "bp/runtime"), "https://example.test/app.tgz", "go"}, Source: SourceProject}
+	if err != nil || !slices.Equal(got.Refs, want.Refs) || got.Source != want.Source {
+		t.Errorf("Select() = %+v, %v; want %+v", got, err, want)
+	}
+	if err := os.WriteFile(filepath.Join(app, ".buildpacks"), []byte("./other\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := Select(in); got.Source != SourceFile {
+		t.Errorf("with .buildpacks too, Select() = %+v, want .buildpacks to win", got)
+	}
+	if err := os.Remove(filepath.Join(app, ".buildpacks")); err != nil {
+		t.Fatal(err)
+	}
+	for text, msg := range map[string]string{
+		"[[build.buildpacks]]\nuri = \"docker://example.test/bp:1\"\n": "not supported yet",
+		"[[build.buildpacks]]\nid = \"acme/unknown\"\n":                `"acme/unknown" has no uri`,
+		"[[build.buildpacks\n":                                         "invalid TOML",
+	} {
+		write(text)
+		if _, err := Select(in); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("project.toml %q: Select() = %v, want an error saying %q", text, err, msg)
+		}
+	}
+}

@@ -215,11 +215,11 @@ func (o *Options) setDefaults() {
 // prepare makes the working copy, ENV_DIR and the sandbox.
 func (b *build) prepare(ctx context.Context) error {
 	o := b.opts
-	ignore, err := readSlugIgnore(o.AppDir)
+	filter, err := readAppFilter(o.AppDir)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrApp, err)
 	}
-	skip, warn := appSkip(ignore, o.Exclude), warnOnce(b.con.Warner())
+	skip, warn := appSkip(filter, o.Exclude), warnOnce(b.con.Warner())
 	app := filepath.Join(o.WorkDir, "app")
 	b.app, err = makeWorkCopy(o.AppDir, app, skip, !o.NoSandbox, "--sandbox none", warn)
 	if err != nil {

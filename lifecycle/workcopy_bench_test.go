@@ -33,7 +33,7 @@ func benchApp(b *testing.B) string {
 // they in "copy").
 func BenchmarkWorkCopy(b *testing.B) {
 	src := benchApp(b)
-	skip := appSkip(nil, nil)
+	skip := appSkip(appFilter{}, nil)
 	for _, mode := range []string{"copy", "overlay"} {
 		b.Run(mode, func(b *testing.B) {
 			if mode == "overlay" && sandbox.Available() != nil {

@@ -45,11 +45,11 @@ func exclusionApp(t *testing.T) string {
 
 func appSkipFor(t *testing.T, src string, exclude ...string) func(string, bool) bool {
 	t.Helper()
-	ignore, err := readSlugIgnore(src)
+	filter, err := readAppFilter(src)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return appSkip(ignore, exclude)
+	return appSkip(filter, exclude)
 }
 
 // upperEntries lists the upper layer: whiteouts as "name (whiteout)",
@@ -271,5 +271,47 @@ func TestCopyReflinks(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(dst, "a")); err != nil || len(b) != 1<<16 {
 		t.Errorf("clone of a: %d bytes, %v", len(b), err)
+	}
+}
+
+// project.toml's exclude leaves files out of the working copy like
+// .slugignore; its include keeps only the files it names or that are in
+// directories it names.
+func TestProjectFilter(t *testing.T) {
+	for _, tc := range []struct {
+		project string
+		kept    []string
+	}{
+		{"[build]\nexclude = [\"*.log\", \"docs/\"]\n", []string{"Procfile", "README.md", "src/a.go", "src/deep/b.go"}},
+		{"[_]\nschema-version = \"0.2\"\n[io.buildpacks]\ninclude = [\"src/\", \"Procfile\"]\n", []string{"Procfile", "src/a.go", "src/deep/b.go"}},
+	} {
+		src := t.TempDir()
+		for _, f := range []string{"Procfile", "README.md", "src/a.go", "src/deep/b.go", "logs/x.log", "docs/guide.md"} {
+			if err := os.MkdirAll(filepath.Join(src, filepath.Dir(f)), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(src, f), []byte(f), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(src, "project.toml"), []byte(tc.project), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		skip := appSkipFor(t, src)
+		var kept []string
+		for _, f := range []string{"Procfile", "README.md", "src/a.go", "src/deep/b.go", "logs/x.log", "docs/guide.md"} {
+			skipped := false
+			for p := f; p != "."; p = filepath.Dir(p) {
+				if skip(p, p != f) {
+					skipped = true
+				}
+			}
+			if !skipped {
+				kept = append(kept, f)
+			}
+		}
+		if strings.Join(kept, " ") != strings.Join(tc.kept, " ") {
+			t.Errorf("project.toml %q keeps %q, want %q", tc.project, kept, tc.kept)
+		}
 	}
 }

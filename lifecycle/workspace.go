@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -18,6 +19,7 @@ import (
 	"github.com/paas-dev/paas/appfile"
 	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/procfile"
+	"github.com/paas-dev/paas/project"
 )
 
 // copyTree copies src into dst (which must not exist), keeping modes,
@@ -207,10 +209,47 @@ func (s slugIgnore) Match(rel string, isDir bool) bool {
 	return false
 }
 
+// appFilter is what project.toml and .slugignore say of the app's files:
+// patterns of files left out, and, from project.toml's include, the only
+// files kept (none: all).
+type appFilter struct {
+	ignore, keep slugIgnore
+}
+
+// readAppFilter reads .slugignore and project.toml's exclude or include.
+func readAppFilter(appDir string) (appFilter, error) {
+	ignore, err := readSlugIgnore(appDir)
+	if err != nil {
+		return appFilter{}, err
+	}
+	d, err := project.Read(appDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return appFilter{ignore: ignore}, nil
+	}
+	if err != nil {
+		return appFilter{}, err
+	}
+	return appFilter{ignore: append(ignore, d.Exclude...), keep: d.Include}, nil
+}
+
+// kept reports whether project.toml's include keeps the file rel: it or a
+// directory it is in matches. Directories are kept, for what they hold.
+func (f appFilter) kept(rel string, isDir bool) bool {
+	if len(f.keep) == 0 || isDir {
+		return true
+	}
+	for p := rel; p != "." && p != "/"; p = path.Dir(p) {
+		if f.keep.Match(p, p != rel) {
+			return true
+		}
+	}
+	return false
+}
+
 // appSkip is what never enters the working copy: version-control metadata
-// (it changes with every commit and would make digests differ) and
-// .slugignore matches.
-func appSkip(ignore slugIgnore, exclude []string) func(string, bool) bool {
+// (it changes with every commit and would make digests differ), .env and
+// the other exclude paths, and what the app filter leaves out.
+func appSkip(filter appFilter, exclude []string) func(string, bool) bool {
 	return func(rel string, isDir bool) bool {
 		if rel == ".git" || path.Base(rel) == ".git" && isDir {
 			return true
@@ -219,7 +258,7 @@ func appSkip(ignore slugIgnore, exclude []string) func(string, bool) bool {
 		if rel == ".env" || slices.Contains(exclude, rel) {
 			return true
 		}
-		return ignore.Match(rel, isDir)
+		return filter.ignore.Match(rel, isDir) || !filter.kept(rel, isDir)
 	}
 }
 

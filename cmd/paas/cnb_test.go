@@ -8,19 +8,32 @@ import (
 	"testing"
 )
 
-// Cloud Native Buildpacks named in .buildpacks build in the sandbox on the
-// stack, as root and as an ordinary user: their launch layers become image
-// layers at /layers, their launch environment and processes work when the
-// image starts, and the second build restores the cache layer, so the
-// runtime is not downloaded again and its layer keeps its digest.
+// A CNB sample app builds with no flags: its project.toml names Cloud
+// Native Buildpacks, a build-time variable and a file to leave out. They
+// build in the sandbox on the stack, as root and as an ordinary user: their
+// launch layers become image layers at /layers, their launch environment
+// and processes work when the image starts, and the second build restores
+// the cache layer, so the runtime is not downloaded again and its layer
+// keeps its digest.
 func TestBuildCNBBuildpacks(t *testing.T) {
 	forEachUser(t, func(t *testing.T, h *testHome) {
 		app := userTempDir(t, h.user)
 		if err := os.Chmod(app, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		lines := buildpackDir("cnb-runtime") + "\n" + buildpackDir("cnb-app") + "\n"
-		for name, body := range map[string]string{".buildpacks": lines, "app.cnb": "3.0\n"} {
+		descriptor := `[_]
+schema-version = "0.2"
+[io.buildpacks]
+exclude = ["secret.txt"]
+[[io.buildpacks.group]]
+uri = "` + buildpackDir("cnb-runtime") + `"
+[[io.buildpacks.group]]
+uri = "` + buildpackDir("cnb-app") + `"
+[[io.buildpacks.build.env]]
+name = "GREETING"
+value = "from project.toml"
+`
+		for name, body := range map[string]string{"project.toml": descriptor, "app.cnb": "3.0\n", "secret.txt": "left out\n"} {
 			if err := os.WriteFile(filepath.Join(app, name), []byte(body), 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +80,8 @@ func TestBuildCNBBuildpacks(t *testing.T) {
 		}{
 			{nil, "hello-runtime 3.0 (--fast): serve it's $PORT\n"},
 			{[]string{"worker"}, "working in /app/sub with from the runtime\n"},
-			{[]string{"sh", "-c", "echo $RUNTIME_HOME; cat /layers/paas.test_app/compiled/app.out"}, "/layers/paas.test_runtime/runtime\ncompiled\n"},
+			{[]string{"sh", "-c", "echo $RUNTIME_HOME; cat /layers/paas.test_app/compiled/app.out /layers/paas.test_app/compiled/greeting; echo; ls /app/secret.txt 2>&1 || true"},
+				"/layers/paas.test_runtime/runtime\ncompiled\nfrom project.toml\nls: cannot access '/app/secret.txt': No such file or directory\n"},
 		} {
 			var out strings.Builder
 			if err := launchImage(context.Background(), t, img, rootfs, nil, &out, tc.args...); err != nil {
