@@ -17,6 +17,12 @@ fi
 cd /app || exit 70
 export HOME=/app
 export PORT="${PORT:-5000}"
+# The process type is known before the profile scripts run: the launch
+# environment of Cloud Native Buildpacks has changes for one type alone.
+if [ $# -eq 1 ] && [ -f "/paas/processes/$1" ]; then
+	PAAS_PROCESS_TYPE=$1
+	export PAAS_PROCESS_TYPE
+fi
 for f in /paas/profile.d/*.sh /app/.profile.d/*.sh; do
 	if [ -r "$f" ]; then . "$f"; fi
 done
@@ -40,8 +46,6 @@ simple() {
 	return 0
 }
 if [ $# -eq 1 ] && [ -f "/paas/processes/$1" ]; then
-	PAAS_PROCESS_TYPE=$1
-	export PAAS_PROCESS_TYPE
 	command=$(cat "/paas/processes/$1")
 	paas_shell=/bin/sh
 	if [ -n "${BASH_VERSION:-}" ]; then paas_shell=$BASH; fi

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,11 +37,14 @@ type cnbState struct {
 	dflt      string // the process launch.toml makes the default
 }
 
-// cnbLaunch is what CNB buildpacks leave for the image: launch layers and
-// the environment they set at launch.
+// cnbLaunch is what CNB buildpacks leave for the image (launch layers and
+// the environment they set at launch) and for each other.
 type cnbLaunch struct {
 	layers []CNBLayer
 	env    []envMod
+	// met are the plan entries a buildpack built; later providers of the
+	// same entries do not get them (build.toml [[unmet]] hands one on).
+	met map[string]bool
 }
 
 // CNBLayer is a launch layer a CNB buildpack made.
@@ -314,6 +318,7 @@ func (b *build) runCNBBuild(ctx context.Context, bp *prepared) error {
 	if err != nil {
 		return err
 	}
+	bp.cnb.bpPlan.Entries = slices.DeleteFunc(bp.cnb.bpPlan.Entries, func(e planEntry) bool { return b.cnb.met[e.Name] })
 	if err := b.writeBuildpackPlan(bp); err != nil {
 		return err
 	}
@@ -331,7 +336,45 @@ func (b *build) runCNBBuild(ctx context.Context, bp *prepared) error {
 	if err != nil {
 		return fmt.Errorf("%w: buildpack %s: running bin/build: %w", ErrCompile, bp.Ref, err)
 	}
-	return b.takeLayers(root, bp, id)
+	if err := b.takeLayers(root, bp, id); err != nil {
+		return err
+	}
+	return b.meet(root, bp, id)
+}
+
+// buildToml is the part of build.toml paas reads.
+type buildToml struct {
+	Unmet []struct {
+		Name string `toml:"name"`
+	} `toml:"unmet"`
+}
+
+// meet marks the entries of bp's plan that its build.toml does not list as
+// unmet as met: the providers after it do not get them.
+func (b *build) meet(root *os.Root, bp *prepared, id string) error {
+	var bt buildToml
+	data, err := root.ReadFile(path.Join(id, "build.toml"))
+	switch {
+	case err == nil:
+		if _, err := toml.Decode(string(data), &bt); err != nil {
+			return fmt.Errorf("%w: buildpack %s: build.toml: %w", ErrCompile, bp.Ref, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%w: buildpack %s: reading build.toml: %w", ErrCompile, bp.Ref, err)
+	}
+	unmet := map[string]bool{}
+	for _, u := range bt.Unmet {
+		unmet[u.Name] = true
+	}
+	if b.cnb.met == nil {
+		b.cnb.met = map[string]bool{}
+	}
+	for _, e := range bp.cnb.bpPlan.Entries {
+		if !unmet[e.Name] {
+			b.cnb.met[e.Name] = true
+		}
+	}
+	return nil
 }
 
 // writeBuildpackPlan writes bp's share of the plan into its scratch
@@ -384,6 +427,7 @@ func (b *build) takeLayers(root *os.Root, bp *prepared, id string) error {
 			l.env = append(l.env, pathMods(root, dir, at, false)...)
 			l.env = append(l.env, readEnvDir(root, path.Join(dir, "env"), warn)...)
 			l.env = append(l.env, readEnvDir(root, path.Join(dir, "env.launch"), warn)...)
+			l.env = append(l.env, processEnvDirs(root, path.Join(dir, "env.launch"), warn)...)
 			l.layers = append(l.layers, CNBLayer{
 				HostDir: filepath.Join(b.opts.LayersDir, id, name),
 				Path:    at,

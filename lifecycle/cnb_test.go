@@ -59,7 +59,7 @@ func TestCNBBuild(t *testing.T) {
 	if got, want := res.Processes["web"], `exec 'hello-runtime' 'serve' 'it'\''s' '$PORT'`; got != want {
 		t.Errorf("web = %q, want %q", got, want)
 	}
-	if got, want := res.Processes["worker"], `cd '/app/sub' && exec 'sh' '-c' 'echo working in $(pwd) with $GREETING'`; got != want {
+	if got, want := res.Processes["worker"], `cd '/app/sub' && exec 'sh' '-c' 'echo working in $(pwd) with $GREETING${WORKER_ONLY:+ and $WORKER_ONLY}'`; got != want {
 		t.Errorf("worker = %q, want %q", got, want)
 	}
 	if res.DefaultProcess != "web" {
@@ -70,6 +70,7 @@ func TestCNBBuild(t *testing.T) {
 		`export RUNTIME_HOME=`,
 		`export RUNTIME_FLAGS="$RUNTIME_FLAGS"' ''--fast'`,
 		`if [ -z "${GREETING+set}" ]; then export GREETING='from the runtime'; fi`,
+		`if [ "${PAAS_PROCESS_TYPE:-}" = 'worker' ]; then export WORKER_ONLY='worker-only'; fi`,
 	} {
 		if !strings.Contains(res.LaunchEnv, want) {
 			t.Errorf("the launch environment lacks %q:\n%s", want, res.LaunchEnv)
@@ -133,5 +134,46 @@ func TestCNBDetect(t *testing.T) {
 				t.Errorf("Build() = %v, want %v saying %q\n%s", err, lifecycle.ErrDetect, tc.want, log)
 			}
 		})
+	}
+}
+
+// writeCNB writes a CNB buildpack of id whose bin/detect and bin/build are
+// the given /bin/sh bodies.
+func writeCNB(t *testing.T, id, detect, build string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), strings.ReplaceAll(id, "/", "_"))
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{
+		"buildpack.toml": "api = \"0.10\"\n[buildpack]\nid = \"" + id + "\"\nversion = \"1\"\n",
+		"bin/detect":     "#!/bin/sh\nset -e\n" + detect + "\n",
+		"bin/build":      "#!/bin/sh\nset -e\n" + build + "\n",
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A plan entry goes to its first provider; one that lists it in
+// build.toml's [[unmet]] hands it on to the next provider, which does not
+// get the entries the first built.
+func TestCNBUnmet(t *testing.T) {
+	tr := newTracer(t)
+	provides := `printf '[[provides]]\nname = "thing"\n[[provides]]\nname = "other"\n' >> "$CNB_BUILD_PLAN_PATH"`
+	first := writeCNB(t, "test/first", provides,
+		tr.line(`first-$(grep -c 'name = ' "$CNB_BP_PLAN_PATH")`)+"\nprintf '[[unmet]]\\nname = \"thing\"\\n' > \"$CNB_LAYERS_DIR/build.toml\"")
+	second := writeCNB(t, "test/second", provides, tr.line(`second-$(grep -o 'name = "[a-z]*"' "$CNB_BP_PLAN_PATH" | tr -d ' "' | tr '\n' ,)`))
+	requires := writeCNB(t, "test/requires", `printf '[[requires]]\nname = "thing"\n[[requires]]\nname = "other"\n' >> "$CNB_BUILD_PLAN_PATH"`, "true")
+	res, log, err := cnbBuild(t, app(t, "x", ""), filepath.Join(t.TempDir(), "layers"), nil, first, second, requires)
+	if err != nil {
+		t.Fatalf("Build() = %v\n%s", err, log)
+	}
+	defer res.Close()
+	if got, want := strings.Join(tr.lines(t), " "), "first-2 second-name=thing,"; got != want {
+		t.Errorf("plans seen: %q, want %q", got, want)
 	}
 }

@@ -18,6 +18,9 @@ import (
 // the launcher sources (shell), so the two cannot differ.
 type envMod struct {
 	name, op, value, delim string
+	// process, when set, limits the change to that process type's launch
+	// (env.launch/PROCESS/).
+	process string
 }
 
 // The operations of CNB environment files: NAME.override (also plain NAME),
@@ -92,9 +95,13 @@ func readEnvDir(root *os.Root, dir string, warn func(string)) []envMod {
 	return mods
 }
 
-// apply makes the changes to env in order.
+// apply makes the changes to env in order; the changes of one process's
+// launch have no place in a build and are skipped.
 func apply(env map[string]string, mods []envMod) {
 	for _, m := range mods {
+		if m.process != "" {
+			continue
+		}
 		old, set := env[m.name]
 		switch {
 		case m.op == opOverride, m.op == opDefault && !set:
@@ -110,23 +117,51 @@ func apply(env map[string]string, mods []envMod) {
 }
 
 // shell writes the changes as POSIX shell that makes them in order when
-// sourced.
+// sourced, a process's own changes only when the launcher starts that
+// process type (PAAS_PROCESS_TYPE).
 func shell(mods []envMod) string {
 	var b strings.Builder
 	for _, m := range mods {
 		v, d, n := shellQuote(m.value), shellQuote(m.delim), m.name
+		if m.process != "" {
+			fmt.Fprintf(&b, "if [ \"${PAAS_PROCESS_TYPE:-}\" = %s ]; then ", shellQuote(m.process))
+		}
 		switch m.op {
 		case opOverride:
-			fmt.Fprintf(&b, "export %s=%s\n", n, v)
+			fmt.Fprintf(&b, "export %s=%s", n, v)
 		case opDefault:
-			fmt.Fprintf(&b, "if [ -z \"${%s+set}\" ]; then export %s=%s; fi\n", n, n, v)
+			fmt.Fprintf(&b, "if [ -z \"${%s+set}\" ]; then export %s=%s; fi", n, n, v)
 		case opPrepend:
-			fmt.Fprintf(&b, "if [ -n \"${%s:-}\" ]; then export %s=%s%s\"$%s\"; else export %s=%s; fi\n", n, n, v, d, n, n, v)
+			fmt.Fprintf(&b, "if [ -n \"${%s:-}\" ]; then export %s=%s%s\"$%s\"; else export %s=%s; fi", n, n, v, d, n, n, v)
 		case opAppend:
-			fmt.Fprintf(&b, "if [ -n \"${%s:-}\" ]; then export %s=\"$%s\"%s%s; else export %s=%s; fi\n", n, n, n, d, v, n, v)
+			fmt.Fprintf(&b, "if [ -n \"${%s:-}\" ]; then export %s=\"$%s\"%s%s; else export %s=%s; fi", n, n, n, d, v, n, v)
 		}
+		if m.process != "" {
+			b.WriteString("; fi")
+		}
+		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// processEnvDirs reads the env.launch/PROCESS/ directories of a launch
+// layer, in byte order: changes for that process type alone.
+func processEnvDirs(root *os.Root, dir string, warn func(string)) []envMod {
+	ents, err := fs.ReadDir(root.FS(), dir)
+	if err != nil {
+		return nil
+	}
+	var mods []envMod
+	for _, e := range ents {
+		if !e.IsDir() || !processType.MatchString(e.Name()) {
+			continue
+		}
+		for _, m := range readEnvDir(root, path.Join(dir, e.Name()), warn) {
+			m.process = e.Name()
+			mods = append(mods, m)
+		}
+	}
+	return mods
 }
 
 // shellQuote quotes s for a POSIX shell, as one word.

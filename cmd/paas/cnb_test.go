@@ -79,7 +79,8 @@ value = "from project.toml"
 			want string
 		}{
 			{nil, "hello-runtime 3.0 (--fast): serve it's $PORT\n"},
-			{[]string{"worker"}, "working in /app/sub with from the runtime\n"},
+			{[]string{"worker"}, "working in /app/sub with from the runtime and worker-only\n"},
+			{[]string{"sh", "-c", "echo ${WORKER_ONLY:-unset}"}, "unset\n"},
 			{[]string{"sh", "-c", "echo $RUNTIME_HOME; cat /layers/paas.test_app/compiled/app.out /layers/paas.test_app/compiled/greeting; echo; ls /app/secret.txt 2>&1 || true"},
 				"/layers/paas.test_runtime/runtime\ncompiled\nfrom project.toml\nls: cannot access '/app/secret.txt': No such file or directory\n"},
 		} {
