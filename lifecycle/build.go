@@ -109,6 +109,9 @@ type Result struct {
 	// LaunchEnv is a shell script the launcher sources before the app's
 	// .profile.d: the environment CNB launch layers set.
 	LaunchEnv string
+	// SBOM are the bills of materials of CNB launch layers, for one image
+	// layer under SBOMDir.
+	SBOM []SBOMFile
 	// DefaultProcess is the process type a CNB buildpack made the default,
 	// when the Procfile does not have web.
 	DefaultProcess string

@@ -42,6 +42,7 @@ type cnbState struct {
 type cnbLaunch struct {
 	layers []CNBLayer
 	env    []envMod
+	sboms  []SBOMFile
 	// met are the plan entries a buildpack built; later providers of the
 	// same entries do not get them (build.toml [[unmet]] hands one on).
 	met map[string]bool
@@ -402,6 +403,7 @@ func (b *build) takeLayers(root *os.Root, bp *prepared, id string) error {
 		return fmt.Errorf("%w: buildpack %s: reading its layers: %w", ErrCompile, bp.Ref, err)
 	}
 	var buildMods []envMod
+	var launched []string
 	for _, e := range ents {
 		name, isToml := strings.CutSuffix(e.Name(), ".toml")
 		if !isToml || name == "launch" || name == "build" || name == "store" {
@@ -433,8 +435,10 @@ func (b *build) takeLayers(root *os.Root, bp *prepared, id string) error {
 				Path:    at,
 				Holds:   bp.CNB.Buildpack.ID + " layer " + name,
 			})
+			launched = append(launched, name)
 		}
 	}
+	b.takeSBOMs(root, bp, id, launched)
 	env := b.env.with(b.exports)
 	apply(env, buildMods)
 	for _, m := range buildMods {

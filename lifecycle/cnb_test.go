@@ -76,6 +76,10 @@ func TestCNBBuild(t *testing.T) {
 			t.Errorf("the launch environment lacks %q:\n%s", want, res.LaunchEnv)
 		}
 	}
+	if len(res.SBOM) != 1 || res.SBOM[0].Path != "/layers/sbom/launch/paas.test_runtime/runtime/sbom.cdx.json" ||
+		!strings.Contains(string(res.SBOM[0].Body), `"name": "hello-runtime", "version": "2.1"`) {
+		t.Errorf("SBOM %+v, want the runtime layer's alone", res.SBOM)
+	}
 	if strings.Contains(res.LaunchEnv, "tools") || strings.Contains(res.LaunchEnv, "BUILD_ONLY") {
 		t.Errorf("the build-only layer reached the launch environment:\n%s", res.LaunchEnv)
 	}

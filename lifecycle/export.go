@@ -161,6 +161,13 @@ func cnbLayers(res *Result, lopts []layers.Option) ([]added, error) {
 		}
 		out = append(out, added{layer, l.Holds + " (" + l.Path + ")"})
 	}
+	if len(res.SBOM) > 0 {
+		sbom, err := sbomLayer(res.SBOM, owned)
+		if err != nil {
+			return nil, fmt.Errorf("SBOM layer: %w", err)
+		}
+		out = append(out, added{sbom, "bills of materials (" + SBOMDir + ")"})
+	}
 	if res.LaunchEnv == "" {
 		return out, nil
 	}

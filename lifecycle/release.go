@@ -71,7 +71,7 @@ func (b *build) release(ctx context.Context) error {
 		merge(processes, rel.DefaultProcessTypes)
 		merge(vars, rel.ConfigVars)
 	}
-	b.result.CNBLayers, b.result.LaunchEnv = b.cnb.layers, shell(b.cnb.env)
+	b.result.CNBLayers, b.result.LaunchEnv, b.result.SBOM = b.cnb.layers, shell(b.cnb.env), b.cnb.sboms
 	b.con.Info("Default types for buildpacks -> %s", typeList(processes))
 	// No buildpack runs any more: the host may read the compiled app.
 	appDir, err := b.app.finish()

@@ -56,6 +56,7 @@ value = "from project.toml"
 			"paas.test/runtime layer runtime (/layers/paas.test_runtime/runtime)",
 			"paas.test/app layer compiled (/layers/paas.test_app/compiled)",
 			"launch environment (/paas/profile.d)",
+			"bills of materials (/layers/sbom)",
 		} {
 			if !strings.Contains(strings.Join(holds, "\n"), want) {
 				t.Errorf("layers %q lack %q", holds, want)
@@ -81,6 +82,7 @@ value = "from project.toml"
 			{nil, "hello-runtime 3.0 (--fast): serve it's $PORT\n"},
 			{[]string{"worker"}, "working in /app/sub with from the runtime and worker-only\n"},
 			{[]string{"sh", "-c", "echo ${WORKER_ONLY:-unset}"}, "unset\n"},
+			{[]string{"sh", "-c", "cd /layers/sbom && find . -type f | sort"}, "./launch/paas.test_runtime/runtime/sbom.cdx.json\n"},
 			{[]string{"sh", "-c", "echo $RUNTIME_HOME; cat /layers/paas.test_app/compiled/app.out /layers/paas.test_app/compiled/greeting; echo; ls /app/secret.txt 2>&1 || true"},
 				"/layers/paas.test_runtime/runtime\ncompiled\nfrom project.toml\nls: cannot access '/app/secret.txt': No such file or directory\n"},
 		} {
