@@ -70,6 +70,11 @@ func Fetch(ctx context.Context, ref string, opts Options) (*Buildpack, error) {
 	} else {
 		bp.Dir, bp.Resolved, err = opts.cached(ctx, ref, loc)
 	}
+	if err == nil && (loc.kind == kindImage || loc.kind == kindRegistry) {
+		if bp.Dir, err = topBuildpack(bp.Dir); err != nil {
+			err = invalidf(ref, "%w", err)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +135,10 @@ func (b *Buildpack) Validate() error {
 		return &refError{ref: b.Ref, class: ErrInvalid, err: err}
 	}
 	want := scripts
-	if b.CNB != nil {
+	switch {
+	case b.CNB != nil && b.CNB.Meta():
+		want = nil // its members run, not it
+	case b.CNB != nil:
 		want = cnbScripts
 	}
 	for _, s := range want {

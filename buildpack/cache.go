@@ -72,6 +72,11 @@ func (o Options) reusable(ref string, loc location, got string) bool {
 	case kindArchive:
 		want, err := archiveFile{ref: ref, path: loc.src}.digest()
 		return err == nil && want == got
+	case kindImage:
+		want, err := imageDigest(loc)
+		return err == nil && want == got
+	case kindRegistry:
+		return strings.Contains(loc.src, "@sha256:") || !o.Pull
 	default:
 		return isFullSHA(loc.rev) || !o.Pull
 	}
@@ -102,6 +107,8 @@ func (o Options) fetcherFor(ref string, loc location) fetcher {
 		return archiveFile{ref: ref, path: loc.src}
 	case kindArchiveURL:
 		return archiveURL{ref: ref, url: loc.src, cas: o.CAs}
+	case kindImage, kindRegistry:
+		return imageFetcher{ref: ref, load: loaderFor(loc)}
 	default:
 		return gitRepo{ref: ref, src: loc.src, rev: loc.rev, cas: o.CAs}
 	}

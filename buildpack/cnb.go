@@ -22,9 +22,26 @@ type Descriptor struct {
 		Version string `toml:"version"`
 		Name    string `toml:"name"`
 	} `toml:"buildpack"`
-	// Order makes a meta-buildpack, which paas does not run yet.
-	Order []toml.Primitive `toml:"order"`
+	// Order makes a meta-buildpack: groups of buildpacks, the first whose
+	// members detect the app builds it.
+	Order []Group `toml:"order"`
 }
+
+// Group is one [[order]] entry of a meta-buildpack.
+type Group struct {
+	Group []Member `toml:"group"`
+}
+
+// Member is a buildpack of a Group, by id and version; an optional one
+// may fail detection without failing the group.
+type Member struct {
+	ID       string `toml:"id"`
+	Version  string `toml:"version"`
+	Optional bool   `toml:"optional"`
+}
+
+// Meta reports whether the buildpack is a meta-buildpack.
+func (d *Descriptor) Meta() bool { return len(d.Order) > 0 }
 
 // DescriptorFile is where a CNB buildpack describes itself.
 const DescriptorFile = "buildpack.toml"
@@ -55,8 +72,16 @@ func readDescriptor(root string) (*Descriptor, error) {
 		return nil, fmt.Errorf("%s: buildpack id %q is not a valid id", DescriptorFile, d.Buildpack.ID)
 	case !slices.Contains(APIs, d.API):
 		return nil, fmt.Errorf("%s: Buildpack API %q is not one paas runs (%s)", DescriptorFile, d.API, strings.Join(APIs, ", "))
-	case len(d.Order) > 0:
-		return nil, fmt.Errorf("%s: %s is a meta-buildpack ([[order]]), which paas does not run; name its buildpacks instead", DescriptorFile, d.Buildpack.ID)
+	}
+	for _, g := range d.Order {
+		if len(g.Group) == 0 {
+			return nil, fmt.Errorf("%s: %s has an [[order]] entry with no group", DescriptorFile, d.Buildpack.ID)
+		}
+		for _, m := range g.Group {
+			if m.ID == "" || m.ID == d.Buildpack.ID {
+				return nil, fmt.Errorf("%s: %s's [[order.group]] names %q", DescriptorFile, d.Buildpack.ID, m.ID)
+			}
+		}
 	}
 	return &d, nil
 }

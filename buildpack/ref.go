@@ -7,6 +7,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/paas-dev/paas/oci"
 )
 
 // kind is how a reference is fetched.
@@ -17,6 +19,8 @@ const (
 	kindArchive                // a local .tgz/.tar.gz file
 	kindArchiveURL             // an http(s) .tgz/.tar.gz URL
 	kindGit                    // anything git can clone
+	kindImage                  // a buildpack image by transport (oci:DIR, ...)
+	kindRegistry               // a buildpack image in a registry (docker://REF)
 )
 
 // location is a parsed reference.
@@ -46,6 +50,12 @@ func classify(ref string) (location, error) {
 	if strings.HasPrefix(ref, "-") {
 		// Leading dashes would be read as options by git.
 		return location{}, errors.New("a reference may not start with '-'")
+	}
+	if rest, ok := strings.CutPrefix(ref, RegistryPrefix); ok {
+		return location{kind: kindRegistry, src: rest}, nil
+	}
+	if oci.IsTransport(ref) {
+		return location{kind: kindImage, src: ref}, nil
 	}
 	scheme, _, isURL := strings.Cut(ref, "://")
 	isURL = isURL && validScheme(scheme)

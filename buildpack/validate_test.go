@@ -45,7 +45,11 @@ func TestValidate(t *testing.T) {
 		}, wantErr: `buildpack.toml: Buildpack API "0.2" is not one paas runs (0.9, 0.10, 0.11)`},
 		{name: "CNB meta-buildpack", setup: func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, "buildpack.toml"), "api = \"0.10\"\n[buildpack]\nid = \"a/meta\"\n[[order]]\n[[order.group]]\nid = \"a/b\"\n", 0o644)
-		}, wantErr: "buildpack.toml: a/meta is a meta-buildpack"},
+			remove(t, dir, "bin/detect")
+		}},
+		{name: "CNB meta-buildpack naming itself", setup: func(t *testing.T, dir string) {
+			writeFile(t, filepath.Join(dir, "buildpack.toml"), "api = \"0.10\"\n[buildpack]\nid = \"a/meta\"\n[[order]]\n[[order.group]]\nid = \"a/meta\"\n", 0o644)
+		}, wantErr: `buildpack.toml: a/meta's [[order.group]] names "a/meta"`},
 		{name: "CNB without id", setup: func(t *testing.T, dir string) {
 			writeFile(t, filepath.Join(dir, "buildpack.toml"), "api = \"0.10\"\n", 0o644)
 		}, wantErr: "buildpack.toml names no [buildpack] id"},

@@ -183,8 +183,8 @@ func readProject(appDir string, names builtinNames) ([]string, error) {
 	for _, bp := range d.Buildpacks {
 		uri := strings.TrimPrefix(bp.URI, "file://")
 		switch {
-		case strings.HasPrefix(uri, "docker://") || strings.HasPrefix(uri, "urn:cnb:"):
-			return nil, fmt.Errorf("%s: buildpack %s: buildpacks given as images or registry ids are not supported yet; give a directory, a .tgz or a URL", project.Name, bp.URI)
+		case strings.HasPrefix(uri, "urn:cnb:"):
+			return nil, fmt.Errorf("%s: buildpack %s: registry ids are not supported yet; give a directory, a .tgz, a URL or an image (docker://REF)", project.Name, bp.URI)
 		case uri == "" && names.isBuiltin(bp.ID):
 			refs = append(refs, bp.ID)
 		case uri == "":

@@ -299,7 +299,7 @@ id = "go"
 		t.Fatal(err)
 	}
 	for text, msg := range map[string]string{
-		"[[build.buildpacks]]\nuri = \"docker://example.test/bp:1\"\n": "not supported yet",
+		"[[build.buildpacks]]\nuri = \"urn:cnb:registry:acme/bp@1\"\n": "not supported yet",
 		"[[build.buildpacks]]\nid = \"acme/unknown\"\n":                `"acme/unknown" has no uri`,
 		"[[build.buildpacks\n":                                         "invalid TOML",
 	} {

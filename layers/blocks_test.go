@@ -191,7 +191,7 @@ func TestBlockwiseRecordsHeaders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !Reused(again) || r.memReuse.maybe != 1 {
-		t.Errorf("made again without blocks: reused %v after %d Maybe calls, want reused after 1", Reused(again), r.memReuse.maybe)
+	if !Reused(again) || r.maybe != 1 {
+		t.Errorf("made again without blocks: reused %v after %d Maybe calls, want reused after 1", Reused(again), r.maybe)
 	}
 }

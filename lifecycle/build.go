@@ -158,6 +158,7 @@ type build struct {
 	bpsDir   string // host dir mounted at BuildpacksDir
 	app      *workCopy
 	selected []*prepared
+	prepared int       // buildpacks copied in so far, which numbers them
 	caBundle string    // where the phases find the merged CA bundle
 	cnb      cnbLaunch // what CNB buildpacks leave for the image
 }

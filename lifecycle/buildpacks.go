@@ -26,7 +26,9 @@ type prepared struct {
 
 func (p *prepared) path(rel string) string { return path.Join(p.mountDir, rel) }
 
-func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepared, error) {
+// prepareBuildpack fetches ref and copies it into the build, named name
+// ("": its own name).
+func (b *build) prepareBuildpack(ctx context.Context, ref, name string) (*prepared, error) {
 	bp, err := buildpack.Fetch(ctx, ref, b.opts.fetchOptions(b.con.Writer()))
 	if err != nil {
 		if errors.Is(err, buildpack.ErrInvalid) || errors.Is(err, buildpack.ErrFetch) {
@@ -34,6 +36,11 @@ func (b *build) prepareBuildpack(ctx context.Context, i int, ref string) (*prepa
 		}
 		return nil, fmt.Errorf("%w: buildpack %s: %w", ErrBuildpack, ref, err)
 	}
+	if name != "" {
+		bp.Name = name
+	}
+	i := b.prepared
+	b.prepared++
 	dir := fmt.Sprintf("%d-%s", i, bp.Name)
 	p := &prepared{
 		Buildpack: bp,

@@ -289,7 +289,7 @@ func (b *build) resolveCNB() error {
 	if len(cnbs) == 0 {
 		return nil
 	}
-	out, err := resolvePlans(plans)
+	out, _, err := resolvePlans(plans, nil)
 	if err != nil {
 		return fmt.Errorf("%w: the Cloud Native Buildpacks' build plans do not resolve (buildpacks counted among the CNB ones, in order): %w", ErrDetect, err)
 	}

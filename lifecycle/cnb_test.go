@@ -1,14 +1,20 @@
 package lifecycle_test
 
 import (
+	"context"
 	"errors"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/paas-dev/paas/internal/testenv"
+	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/lifecycle"
+	"github.com/paas-dev/paas/oci"
 )
 
 // cnbBuild builds app with the named fixture buildpacks on the host,
@@ -19,7 +25,7 @@ func cnbBuild(t *testing.T, app, layersDir string, env map[string]string, bps ..
 		o.LayersDir = layersDir
 		o.Env = env
 		for _, bp := range bps {
-			if !filepath.IsAbs(bp) {
+			if !filepath.IsAbs(bp) && !strings.Contains(bp, ":") {
 				bp = testenv.Fixture("buildpacks", bp)
 			}
 			o.Buildpacks = append(o.Buildpacks, bp)
@@ -179,5 +185,92 @@ func TestCNBUnmet(t *testing.T) {
 	defer res.Close()
 	if got, want := strings.Join(tr.lines(t), " "), "first-2 second-name=thing,"; got != want {
 		t.Errorf("plans seen: %q, want %q", got, want)
+	}
+}
+
+// buildpackImage writes a buildpack image (a "buildpackage", as pack
+// makes them) into an OCI layout: one layer per buildpack directory, at
+// cnb/buildpacks/ID/VERSION, and returns its oci: reference.
+func buildpackImage(t *testing.T, dirs map[string]string) string {
+	t.Helper()
+	img := empty.Image
+	for idVersion, dir := range dirs {
+		id, version, _ := strings.Cut(idVersion, "@")
+		l, err := layers.FromDir(dir, layers.WithTempDir(t.TempDir()),
+			layers.WithPrefix(path.Join("cnb/buildpacks", strings.ReplaceAll(id, "/", "_"), version)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img, err = mutate.AppendLayers(img, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "layout")
+	if err := oci.Write(context.Background(), img, "oci:"+out, "buildpack"); err != nil {
+		t.Fatal(err)
+	}
+	return "oci:" + out
+}
+
+// A meta-buildpack given as an image runs the first of its groups whose
+// members detect the app: an optional member that fails detection, or
+// whose plan fits nothing, is left out; required members that fail move
+// on to the next group.
+func TestCNBMetaBuildpackImage(t *testing.T) {
+	meta := t.TempDir()
+	order := `api = "0.10"
+[buildpack]
+id = "paas.test/meta"
+version = "2.0.0"
+
+[[order]]
+[[order.group]]
+id = "paas.test/runtime"
+version = "1.0.0"
+[[order.group]]
+id = "paas.test/app"
+[[order.group]]
+id = "paas.test/never"
+version = "1"
+optional = true
+[[order.group]]
+id = "paas.test/unused"
+version = "1"
+optional = true
+
+[[order]]
+[[order.group]]
+id = "paas.test/never"
+version = "1"
+`
+	if err := os.WriteFile(filepath.Join(meta, "buildpack.toml"), []byte(order), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := buildpackImage(t, map[string]string{
+		"paas.test/meta@2.0.0":    meta,
+		"paas.test/runtime@1.0.0": testenv.Fixture("buildpacks", "cnb-runtime"),
+		"paas.test/app@0.1.0":     testenv.Fixture("buildpacks", "cnb-app"),
+		"paas.test/never@1":       writeCNB(t, "paas.test/never", "exit 100", "exit 1"),
+		"paas.test/unused@1":      writeCNB(t, "paas.test/unused", `printf '[[provides]]\nname = "unused"\n' >> "$CNB_BUILD_PLAN_PATH"`, "exit 1"),
+	})
+	layersDir := filepath.Join(t.TempDir(), "layers")
+	res, log, err := cnbBuild(t, app(t, "app.cnb", "1.5\n"), layersDir, nil, ref)
+	if err != nil {
+		t.Fatalf("Build() = %v\n%s", err, log)
+	}
+	defer res.Close()
+	var used []string
+	for _, bp := range res.Buildpacks {
+		used = append(used, bp.ID+"@"+bp.Version)
+	}
+	if got, want := strings.Join(used, " "), "paas.test/runtime@1.0.0 paas.test/app@0.1.0"; got != want {
+		t.Errorf("buildpacks %q, want %q\n%s", got, want, log)
+	}
+	if !strings.Contains(log, "group 1 of 2 detected the app") || res.Processes["web"] == "" {
+		t.Errorf("processes %v; output:\n%s", res.Processes, log)
+	}
+	_, log, err = cnbBuild(t, app(t, "other", ""), layersDir, nil, ref)
+	if !errors.Is(err, lifecycle.ErrDetect) {
+		t.Errorf("an app no group detects: Build() = %v, want %v\n%s", err, lifecycle.ErrDetect, log)
 	}
 }

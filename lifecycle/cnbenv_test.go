@@ -85,7 +85,7 @@ func TestResolvePlans(t *testing.T) {
 		{Provides: provide("npm"), Requires: []planEntry{node, {Name: "npm"}}, Or: []planAlternative{{Requires: []planEntry{node}}}},
 		{Requires: provide("yarn"), Or: []planAlternative{{}}},
 	}
-	out, err := resolvePlans(plans)
+	out, _, err := resolvePlans(plans, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,12 @@ func TestResolvePlans(t *testing.T) {
 	if len(out[1].Entries) != 1 || out[1].Entries[0].Name != "npm" || len(out[2].Entries) != 0 {
 		t.Errorf("plans %v, want npm's provider to get npm, the third nothing (its [[or]] chosen)", out)
 	}
-	if _, err := resolvePlans([]detectPlan{{Requires: provide("node")}, {Provides: provide("node")}}); err == nil {
+	if _, _, err := resolvePlans([]detectPlan{{Requires: provide("node")}, {Provides: provide("node")}}, nil); err == nil {
 		t.Error("a requirement provided only later resolved")
+	}
+	// An optional buildpack whose provision nobody requires is left out.
+	_, present, err := resolvePlans([]detectPlan{{Provides: provide("node"), Requires: provide("node")}, {Provides: provide("unused")}}, []bool{false, true})
+	if err != nil || present[0] != true || present[1] != false {
+		t.Errorf("with an optional buildpack that does not fit: present %v, %v; want it left out", present, err)
 	}
 }

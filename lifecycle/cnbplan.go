@@ -26,6 +26,9 @@ type planEntry struct {
 type planAlternative struct {
 	Provides []planEntry `toml:"provides"`
 	Requires []planEntry `toml:"requires"`
+	// absent is an optional buildpack's last choice: left out of the
+	// group.
+	absent bool
 }
 
 // detectPlan is what bin/detect writes to CNB_BUILD_PLAN_PATH.
@@ -37,7 +40,7 @@ type detectPlan struct {
 
 // alternatives lists the plan's choices, the main one first.
 func (p detectPlan) alternatives() []planAlternative {
-	return append([]planAlternative{{p.Provides, p.Requires}}, p.Or...)
+	return append([]planAlternative{{Provides: p.Provides, Requires: p.Requires}}, p.Or...)
 }
 
 // parseDetectPlan reads a plan; an empty file is a plan of nothing.
@@ -65,17 +68,22 @@ type buildpackPlan struct {
 const maxPlanTrials = 4096
 
 // resolvePlans picks one alternative per plan (in order: every plan's main
-// alternative first, then later [[or]] entries, the last buildpack's
-// varying fastest) under which the group's requirements and provisions
-// meet, and returns each buildpack's Buildpack Plan.
-func resolvePlans(plans []detectPlan) ([]buildpackPlan, error) {
+// alternative first, then later [[or]] entries, then, for an optional
+// buildpack, leaving it out; the last buildpack's varying fastest) under
+// which the group's requirements and provisions meet, and returns each
+// buildpack's Buildpack Plan and whether it stays in the group. optional
+// may be nil: none is.
+func resolvePlans(plans []detectPlan, optional []bool) ([]buildpackPlan, []bool, error) {
 	alts := make([][]planAlternative, len(plans))
 	trials := 1
 	for i, p := range plans {
 		alts[i] = p.alternatives()
+		if i < len(optional) && optional[i] {
+			alts[i] = append(alts[i], planAlternative{absent: true})
+		}
 		trials *= len(alts[i])
 		if trials > maxPlanTrials {
-			return nil, fmt.Errorf("the buildpacks' plans have more than %d combinations of [[or]] alternatives", maxPlanTrials)
+			return nil, nil, fmt.Errorf("the buildpacks' plans have more than %d combinations of [[or]] alternatives", maxPlanTrials)
 		}
 	}
 	choice := make([]int, len(plans))
@@ -87,7 +95,11 @@ func resolvePlans(plans []detectPlan) ([]buildpackPlan, error) {
 		}
 		out, err := meet(chosen)
 		if err == nil {
-			return out, nil
+			present := make([]bool, len(chosen))
+			for i, c := range chosen {
+				present[i] = !c.absent
+			}
+			return out, present, nil
 		}
 		if firstErr == nil {
 			firstErr = err
@@ -99,7 +111,7 @@ func resolvePlans(plans []detectPlan) ([]buildpackPlan, error) {
 			choice[i] = 0
 		}
 	}
-	return nil, firstErr
+	return nil, nil, firstErr
 }
 
 // meet checks one choice of alternatives and gives each buildpack the

@@ -27,15 +27,15 @@ func (b *build) detect(ctx context.Context) error {
 		return b.detectFirst(ctx, sel.Refs)
 	}
 	b.con.Info("Using buildpacks from %s", sel.Source)
-	for i, ref := range sel.Refs {
-		bp, name, ok, err := b.detectOne(ctx, i, ref)
+	for _, ref := range sel.Refs {
+		chosen, ok, err := b.detectOne(ctx, ref)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return fmt.Errorf("%w: app not compatible with buildpack %s (its bin/detect rejected the app)", ErrDetect, ref)
 		}
-		b.chose(bp, name)
+		b.chose(chosen...)
 	}
 	return b.resolveCNB()
 }
@@ -43,19 +43,19 @@ func (b *build) detect(ctx context.Context) error {
 // detectFirst runs the default buildpacks' detect in order; the first that
 // passes builds the app alone, as on Heroku.
 func (b *build) detectFirst(ctx context.Context, refs []string) error {
-	for i, ref := range refs {
-		bp, name, ok, err := b.detectOne(ctx, i, ref)
+	for _, ref := range refs {
+		chosen, ok, err := b.detectOne(ctx, ref)
 		if err != nil {
 			return err
 		}
-		if ok && bp.CNB != nil {
-			if _, err := resolvePlans([]detectPlan{bp.cnb.plan}); err != nil {
-				b.con.Info("%s passed detection, but its build plan does not resolve alone: %v", bp.Ref, err)
+		if ok && chosen[0].bp.CNB != nil {
+			if _, _, err := resolvePlans(plansOf(chosen), nil); err != nil {
+				b.con.Info("%s passed detection, but its build plan does not resolve alone: %v", ref, err)
 				continue
 			}
 		}
 		if ok {
-			b.chose(bp, name)
+			b.chose(chosen...)
 			return b.resolveCNB()
 		}
 	}
@@ -65,26 +65,44 @@ func (b *build) detectFirst(ctx context.Context, refs []string) error {
 	return fmt.Errorf("%w: no buildpack detected the app; tried: %s. Name one with --buildpack", ErrDetect, strings.Join(refs, ", "))
 }
 
-// detectOne fetches the i-th buildpack, ref, and runs its bin/detect.
-func (b *build) detectOne(ctx context.Context, i int, ref string) (bp *prepared, name string, ok bool, err error) {
-	if bp, err = b.prepareBuildpack(ctx, i, ref); err != nil {
-		return nil, "", false, err
-	}
-	if bp.CNB != nil {
-		ok, err = b.runCNBDetect(ctx, bp)
-		return bp, bp.CNB.DisplayName(), ok, err
-	}
-	name, ok, err = b.runDetect(ctx, bp)
-	return bp, name, ok, err
+// detected is a buildpack whose detection passed, and the name it gave.
+type detected struct {
+	bp   *prepared
+	name string
 }
 
-func (b *build) chose(bp *prepared, detected string) {
-	if detected == "" {
-		detected = bp.Name
+// detectOne fetches the buildpack ref and runs its bin/detect; a
+// meta-buildpack's groups are tried instead, and the first that passes
+// gives its members.
+func (b *build) detectOne(ctx context.Context, ref string) ([]detected, bool, error) {
+	bp, err := b.prepareBuildpack(ctx, ref, "")
+	if err != nil {
+		return nil, false, err
 	}
-	b.con.Step("%s app detected", detected)
-	bp.detected = detected
-	b.selected = append(b.selected, bp)
+	if bp.CNB != nil && bp.CNB.Meta() {
+		return b.detectOrder(ctx, bp)
+	}
+	var name string
+	var ok bool
+	if bp.CNB != nil {
+		name = bp.CNB.DisplayName()
+		ok, err = b.runCNBDetect(ctx, bp)
+	} else {
+		name, ok, err = b.runDetect(ctx, bp)
+	}
+	return []detected{{bp, name}}, ok, err
+}
+
+func (b *build) chose(chosen ...detected) {
+	for _, c := range chosen {
+		name := c.name
+		if name == "" {
+			name = c.bp.Name
+		}
+		b.con.Step("%s app detected", name)
+		c.bp.detected = name
+		b.selected = append(b.selected, c.bp)
+	}
 }
 
 // runDetect runs bin/detect BUILD_DIR. Exit 0 passes; its first stdout line
