@@ -50,16 +50,21 @@ type cnbLaunch struct {
 
 // CNBLayer is a launch layer a CNB buildpack made.
 type CNBLayer struct {
-	HostDir string // on the host, at export
-	Path    string // in the image: /layers/ID/NAME
-	Holds   string // for people: buildpack id and layer name
+	HostDir   string // on the host, at export
+	Path      string // in the image: /layers/ID/NAME
+	Holds     string // for people: buildpack id and layer name
+	Buildpack string // its buildpack's id
+	Name      string
+	Types     LayerTypes
+	Metadata  map[string]any // its <layer>.toml [metadata]
+	Digest    string         // of the image layer, once exported
 }
 
-// layerTypes is a <layer>.toml's [types] table.
-type layerTypes struct {
-	Launch bool `toml:"launch"`
-	Build  bool `toml:"build"`
-	Cache  bool `toml:"cache"`
+// LayerTypes is a <layer>.toml's [types] table.
+type LayerTypes struct {
+	Launch bool `toml:"launch" json:"launch"`
+	Build  bool `toml:"build" json:"build"`
+	Cache  bool `toml:"cache" json:"cache"`
 }
 
 // cnbMounts are the CNB Buildpack API's directories: the app's persistent
@@ -153,20 +158,20 @@ func restoreBuildpackLayers(root *os.Root, bp string) error {
 }
 
 // readLayerToml reads a <layer>.toml: its whole table, and its types.
-func readLayerToml(root *os.Root, rel string) (map[string]any, layerTypes, error) {
+func readLayerToml(root *os.Root, rel string) (map[string]any, LayerTypes, error) {
 	data, err := root.ReadFile(rel)
 	if err != nil {
-		return nil, layerTypes{}, err
+		return nil, LayerTypes{}, err
 	}
 	var meta map[string]any
 	if _, err := toml.Decode(string(data), &meta); err != nil {
-		return nil, layerTypes{}, fmt.Errorf("%s: %w", rel, err)
+		return nil, LayerTypes{}, fmt.Errorf("%s: %w", rel, err)
 	}
 	var t struct {
-		Types layerTypes `toml:"types"`
+		Types LayerTypes `toml:"types"`
 	}
 	if _, err := toml.Decode(string(data), &t); err != nil {
-		return nil, layerTypes{}, fmt.Errorf("%s: [types]: %w", rel, err)
+		return nil, LayerTypes{}, fmt.Errorf("%s: [types]: %w", rel, err)
 	}
 	return meta, t.Types, nil
 }
@@ -410,7 +415,7 @@ func (b *build) takeLayers(root *os.Root, bp *prepared, id string) error {
 			continue
 		}
 		dir := path.Join(id, name)
-		_, types, err := readLayerToml(root, path.Join(id, e.Name()))
+		meta, types, err := readLayerToml(root, path.Join(id, e.Name()))
 		if err != nil {
 			warn(fmt.Sprintf("layer %s: %v; the layer is ignored", name, err))
 			continue
@@ -430,10 +435,15 @@ func (b *build) takeLayers(root *os.Root, bp *prepared, id string) error {
 			l.env = append(l.env, readEnvDir(root, path.Join(dir, "env"), warn)...)
 			l.env = append(l.env, readEnvDir(root, path.Join(dir, "env.launch"), warn)...)
 			l.env = append(l.env, processEnvDirs(root, path.Join(dir, "env.launch"), warn)...)
+			data, _ := meta["metadata"].(map[string]any)
 			l.layers = append(l.layers, CNBLayer{
-				HostDir: filepath.Join(b.opts.LayersDir, id, name),
-				Path:    at,
-				Holds:   bp.CNB.Buildpack.ID + " layer " + name,
+				HostDir:   filepath.Join(b.opts.LayersDir, id, name),
+				Path:      at,
+				Holds:     bp.CNB.Buildpack.ID + " layer " + name,
+				Buildpack: bp.CNB.Buildpack.ID,
+				Name:      name,
+				Types:     types,
+				Metadata:  data,
 			})
 			launched = append(launched, name)
 		}

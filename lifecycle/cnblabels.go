@@ -40,13 +40,29 @@ func cnbLabels(labels map[string]string, res *Result, stack StackLabel) error {
 		"processes":  procs,
 		"launcher":   map[string]string{"version": "paas"},
 	}
+	type layer struct {
+		SHA  string         `json:"sha"`
+		Data map[string]any `json:"data,omitempty"`
+		LayerTypes
+	}
 	type keyed struct {
-		Key     string `json:"key"`
-		Version string `json:"version,omitempty"`
+		Key     string           `json:"key"`
+		Version string           `json:"version,omitempty"`
+		Layers  map[string]layer `json:"layers,omitempty"`
 	}
 	var keys []keyed
 	for _, bp := range bps {
-		keys = append(keys, keyed{bp.ID, bp.Version})
+		k := keyed{Key: bp.ID, Version: bp.Version}
+		for _, l := range res.CNBLayers {
+			if l.Buildpack != bp.ID {
+				continue
+			}
+			if k.Layers == nil {
+				k.Layers = map[string]layer{}
+			}
+			k.Layers[l.Name] = layer{SHA: l.Digest, Data: l.Metadata, LayerTypes: l.Types}
+		}
+		keys = append(keys, k)
 	}
 	lifecycle := map[string]any{
 		"buildpacks": keys,

@@ -109,6 +109,15 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The CNB lifecycle label names each launch layer's digest.
+	withDigests := *res
+	withDigests.CNBLayers = slices.Clone(res.CNBLayers)
+	for i := range withDigests.CNBLayers {
+		if d, err := cnb[i].layer.Digest(); err == nil {
+			withDigests.CNBLayers[i].Digest = d.String()
+		}
+	}
+	res = &withDigests
 	app, err := appLayers(res, o, lopts)
 	if err != nil {
 		return nil, nil, err

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,6 +75,27 @@ value = "from project.toml"
 		}
 
 		img := storedImage(t, h, third.Image)
+		cf, err := img.ConfigFile()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var meta struct {
+			Buildpacks []struct {
+				Key    string
+				Layers map[string]struct {
+					SHA    string
+					Data   map[string]any
+					Launch bool
+					Cache  bool
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(cf.Config.Labels["io.buildpacks.lifecycle.metadata"]), &meta); err != nil || len(meta.Buildpacks) != 2 {
+			t.Fatalf("io.buildpacks.lifecycle.metadata = %s (%v)", cf.Config.Labels["io.buildpacks.lifecycle.metadata"], err)
+		}
+		if l := meta.Buildpacks[0].Layers["runtime"]; meta.Buildpacks[0].Key != "paas.test/runtime" || l.SHA != runtimeLayer || l.Data["version"] != "3.0" || !l.Launch || !l.Cache {
+			t.Errorf("the lifecycle label gives the runtime layer as %+v, want its digest %s, metadata and types", meta.Buildpacks[0], runtimeLayer)
+		}
 		rootfs := unpackImage(t, img)
 		for _, tc := range []struct {
 			args []string
