@@ -435,6 +435,7 @@ func (b *build) takeLayers(root *os.Root, bp *prepared, id string) error {
 			l.env = append(l.env, readEnvDir(root, path.Join(dir, "env"), warn)...)
 			l.env = append(l.env, readEnvDir(root, path.Join(dir, "env.launch"), warn)...)
 			l.env = append(l.env, processEnvDirs(root, path.Join(dir, "env.launch"), warn)...)
+			l.env = append(l.env, execDDirs(root, dir, at)...)
 			data, _ := meta["metadata"].(map[string]any)
 			l.layers = append(l.layers, CNBLayer{
 				HostDir:   filepath.Join(b.opts.LayersDir, id, name),

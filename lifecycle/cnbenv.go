@@ -31,7 +31,40 @@ const (
 	opDefault  = "default"
 	opPrepend  = "prepend"
 	opAppend   = "append"
+	// opExecD runs the executables of the directory value at launch, each
+	// setting the variables it prints to descriptor 3 (exec.d).
+	opExecD = "exec.d"
 )
+
+// execDShell defines paas_execd, which the launch environment calls for
+// each exec.d directory: each executable in it runs in lexical order with
+// descriptor 3 open, and what it prints there, a TOML table of strings
+// (NAME = "value" or NAME = 'value' lines; the escapes \" \\ \n \t),
+// is exported before the next one runs. A failing executable stops the
+// start, as in the CNB launcher.
+const execDShell = `paas_execd() {
+	for paas_x in "$1"/*; do
+		[ -f "$paas_x" ] && [ -x "$paas_x" ] || continue
+		paas_out=$("$paas_x" 3>&1 >&2) || { echo "paas launcher: $paas_x failed" >&2; exit 70; }
+		while IFS= read -r paas_line; do
+			paas_key=${paas_line%%=*}
+			paas_val=${paas_line#*=}
+			paas_key=$(printf '%s' "$paas_key" | tr -d ' \t')
+			paas_val=$(printf '%s' "$paas_val" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+			case $paas_key in '' | '#'* | [0-9]* | *[!A-Za-z0-9_]*) continue ;; esac
+			case $paas_val in
+			\"*\") paas_val=${paas_val#\"}; paas_val=${paas_val%\"}
+				paas_val=$(printf '%s' "$paas_val" | sed 's/\\"/\\0042/g'); paas_val=$(printf '%b.' "$paas_val"); paas_val=${paas_val%.} ;;
+			\'*\') paas_val=${paas_val#\'}; paas_val=${paas_val%\'} ;;
+			*) echo "paas launcher: $paas_x: $paas_key is not a string; ignored" >&2; continue ;;
+			esac
+			export "$paas_key=$paas_val"
+		done <<PAAS_EOF
+$paas_out
+PAAS_EOF
+	done
+}
+`
 
 // pathMods are the changes a layer's well-known directories make, in the
 // order the CNB lifecycle makes them: for a build layer, bin/, lib/ (both
@@ -99,7 +132,7 @@ func readEnvDir(root *os.Root, dir string, warn func(string)) []envMod {
 // launch have no place in a build and are skipped.
 func apply(env map[string]string, mods []envMod) {
 	for _, m := range mods {
-		if m.process != "" {
+		if m.process != "" || m.op == opExecD {
 			continue
 		}
 		old, set := env[m.name]
@@ -121,6 +154,9 @@ func apply(env map[string]string, mods []envMod) {
 // process type (PAAS_PROCESS_TYPE).
 func shell(mods []envMod) string {
 	var b strings.Builder
+	if slices.ContainsFunc(mods, func(m envMod) bool { return m.op == opExecD }) {
+		b.WriteString(execDShell)
+	}
 	for _, m := range mods {
 		v, d, n := shellQuote(m.value), shellQuote(m.delim), m.name
 		if m.process != "" {
@@ -135,6 +171,8 @@ func shell(mods []envMod) string {
 			fmt.Fprintf(&b, "if [ -n \"${%s:-}\" ]; then export %s=%s%s\"$%s\"; else export %s=%s; fi", n, n, v, d, n, n, v)
 		case opAppend:
 			fmt.Fprintf(&b, "if [ -n \"${%s:-}\" ]; then export %s=\"$%s\"%s%s; else export %s=%s; fi", n, n, n, d, v, n, v)
+		case opExecD:
+			fmt.Fprintf(&b, "paas_execd %s", v)
 		}
 		if m.process != "" {
 			b.WriteString("; fi")
@@ -142,6 +180,23 @@ func shell(mods []envMod) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// execDDirs are the exec.d directories of a launch layer dir (inside root)
+// that hold something, at their path at in the image: exec.d/, then
+// exec.d/TYPE/ for one process type.
+func execDDirs(root *os.Root, dir, at string) []envMod {
+	ents, err := fs.ReadDir(root.FS(), path.Join(dir, "exec.d"))
+	if err != nil || len(ents) == 0 {
+		return nil
+	}
+	mods := []envMod{{op: opExecD, value: path.Join(at, "exec.d")}}
+	for _, e := range ents {
+		if e.IsDir() && processType.MatchString(e.Name()) {
+			mods = append(mods, envMod{op: opExecD, value: path.Join(at, "exec.d", e.Name()), process: e.Name()})
+		}
+	}
+	return mods
 }
 
 // processEnvDirs reads the env.launch/PROCESS/ directories of a launch

@@ -104,3 +104,44 @@ func TestResolvePlans(t *testing.T) {
 		t.Errorf("with an optional buildpack that does not fit: present %v, %v; want it left out", present, err)
 	}
 }
+
+// exec.d executables run at launch in lexical order, each seeing what the
+// ones before it set, and set what they print to descriptor 3: TOML
+// strings, basic with their escapes or literal; a line that is not a string
+// is ignored with a warning.
+func TestExecD(t *testing.T) {
+	dir := t.TempDir()
+	scripts := map[string]string{
+		"10-first":  `printf 'A = "one \\"two\\"\\tthree"\nB = '"'"'lit $HOME'"'"'\nN = 5\n' >&3; echo to stdout`,
+		"20-second": `printf 'C = "saw %s"\n' "$B" >&3`,
+		"30-skip":   "", // not executable
+	}
+	for name, body := range scripts {
+		mode := os.FileMode(0o755)
+		if body == "" {
+			mode = 0o644
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body+"\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	script := shell([]envMod{{op: opExecD, value: dir}}) + `printf '%s|%s|%s|%s' "$A" "$B" "$C" "${N-unset}"`
+	for _, sh := range []string{"/bin/sh", "bash"} { // the launcher runs under bash when the image has it
+		if _, err := exec.LookPath(sh); err != nil {
+			continue
+		}
+		cmd := exec.Command(sh, "-c", script)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", sh, err, stderr.String())
+		}
+		if want := "one \"two\"\tthree|lit $HOME|saw lit $HOME|unset"; string(out) != want {
+			t.Errorf("%s: exec.d set %q, want %q", sh, out, want)
+		}
+		if !strings.Contains(stderr.String(), "to stdout") || !strings.Contains(stderr.String(), "N is not a string") {
+			t.Errorf("%s: stderr %q, want the executable's stdout and a warning for N", sh, stderr.String())
+		}
+	}
+}

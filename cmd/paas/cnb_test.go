@@ -103,7 +103,7 @@ value = "from project.toml"
 		}{
 			{nil, "hello-runtime 3.0 (--fast): serve it's $PORT\n"},
 			{[]string{"worker"}, "working in /app/sub with from the runtime and worker-only\n"},
-			{[]string{"sh", "-c", "echo ${WORKER_ONLY:-unset}"}, "unset\n"},
+			{[]string{"sh", "-c", "echo ${WORKER_ONLY:-unset}; echo $RUNTIME_MEMORY"}, "unset\nsized at launch for a command\n"},
 			{[]string{"sh", "-c", "cd /layers/sbom && find . -type f | sort"}, "./launch/paas.test_runtime/runtime/sbom.cdx.json\n"},
 			{[]string{"sh", "-c", "echo $RUNTIME_HOME; cat /layers/paas.test_app/compiled/app.out /layers/paas.test_app/compiled/greeting; echo; ls /app/secret.txt 2>&1 || true"},
 				"/layers/paas.test_runtime/runtime\ncompiled\nfrom project.toml\nls: cannot access '/app/secret.txt': No such file or directory\n"},
