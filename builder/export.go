@@ -29,6 +29,12 @@ func (b *build) export(ctx context.Context, h *home.Home, o Options, res *lifecy
 	s := b.stack
 	cache := openLayerCache(h.Store(), h.LayerCache(oci.Repository(b.tag)), o.NoCache)
 	defer cache.close()
+	// The image this name has now: CNB launch layers kept without being
+	// rebuilt come from it.
+	previous, _, err := h.Store().Image(oci.KindImage, b.tag)
+	if err != nil {
+		previous = nil
+	}
 	img, infos, err := lifecycle.Export(res, lifecycle.ExportOptions{
 		Base:        s.Run,
 		Stack:       lifecycle.StackLabel{Name: s.Name, Digest: s.Digest.String()},
@@ -38,6 +44,7 @@ func (b *build) export(ctx context.Context, h *home.Home, o Options, res *lifecy
 		TempDir:     b.work,
 		Warn:        o.Console.Warner(),
 		Reuse:       cache,
+		Previous:    previous,
 	})
 	if err != nil {
 		return nil, err

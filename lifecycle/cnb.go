@@ -58,6 +58,9 @@ type CNBLayer struct {
 	Types     LayerTypes
 	Metadata  map[string]any // its <layer>.toml [metadata]
 	Digest    string         // of the image layer, once exported
+	// Kept marks a layer declared without its directory: the last
+	// image's layer of that buildpack and name is kept.
+	Kept bool
 }
 
 // LayerTypes is a <layer>.toml's [types] table.
@@ -420,10 +423,17 @@ func (b *build) takeLayers(root *os.Root, bp *prepared, id string) error {
 			warn(fmt.Sprintf("layer %s: %v; the layer is ignored", name, err))
 			continue
 		}
-		if fi, err := root.Lstat(dir); err != nil || !fi.IsDir() {
-			continue // metadata alone: nothing to use
-		}
 		at := path.Join(LayersDir, dir)
+		if fi, err := root.Lstat(dir); err != nil || !fi.IsDir() {
+			if types.Launch {
+				// Kept as it is in the last image, as the CNB lifecycle
+				// does: the buildpack declared it, its content is there.
+				data, _ := meta["metadata"].(map[string]any)
+				b.cnb.layers = append(b.cnb.layers, CNBLayer{Path: at, Holds: bp.CNB.Buildpack.ID + " layer " + name,
+					Buildpack: bp.CNB.Buildpack.ID, Name: name, Types: types, Metadata: data, Kept: true})
+			}
+			continue
+		}
 		if types.Build {
 			buildMods = append(buildMods, pathMods(root, dir, b.sb.Path(at), true)...)
 			buildMods = append(buildMods, readEnvDir(root, path.Join(dir, "env"), warn)...)

@@ -145,3 +145,10 @@ func TestExecD(t *testing.T) {
 		}
 	}
 }
+
+// A launch layer kept from the last image needs one that has it.
+func TestKeptLayerNeedsPrevious(t *testing.T) {
+	if _, err := keptLayer(nil, CNBLayer{Buildpack: "a/b", Name: "x"}); err == nil || !strings.Contains(err.Error(), "--no-cache") {
+		t.Errorf("keptLayer(no image) = %v, want an error naming --no-cache", err)
+	}
+}

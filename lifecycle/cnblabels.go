@@ -2,7 +2,10 @@ package lifecycle
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/paas-dev/paas/launch"
 	"github.com/paas-dev/paas/oci"
 )
@@ -78,4 +81,37 @@ func cnbLabels(labels map[string]string, res *Result, stack StackLabel) error {
 	}
 	labels[oci.LabelCNBStackID] = stack.Name
 	return nil
+}
+
+// keptLayer finds, in the previous image's io.buildpacks.lifecycle.metadata
+// label, the layer l's buildpack made under l's name, and returns it.
+func keptLayer(previous v1.Image, l CNBLayer) (v1.Layer, error) {
+	if previous == nil {
+		return nil, errors.New("its buildpack kept it from the last image, but there is none (build with --no-cache to make it anew)")
+	}
+	cf, err := previous.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	var meta struct {
+		Buildpacks []struct {
+			Key    string `json:"key"`
+			Layers map[string]struct {
+				SHA string `json:"sha"`
+			} `json:"layers"`
+		} `json:"buildpacks"`
+	}
+	if err := json.Unmarshal([]byte(cf.Config.Labels[oci.LabelCNBLifecycle]), &meta); err != nil {
+		return nil, fmt.Errorf("reading the last image's %s label: %w", oci.LabelCNBLifecycle, err)
+	}
+	for _, bp := range meta.Buildpacks {
+		if sha := bp.Layers[l.Name].SHA; bp.Key == l.Buildpack && sha != "" {
+			h, err := v1.NewHash(sha)
+			if err != nil {
+				return nil, err
+			}
+			return previous.LayerByDigest(h)
+		}
+	}
+	return nil, errors.New("its buildpack kept it from the last image, which has no such layer (build with --no-cache to make it anew)")
 }

@@ -45,6 +45,10 @@ type ExportOptions struct {
 	// stream is one of theirs is taken from it instead of compressed again
 	// (layers.WithReuse). Nil compresses every layer.
 	Reuse layers.Reuse
+	// Previous is the image the last build of this name made, if any: a
+	// CNB launch layer a buildpack kept without rebuilding it (its
+	// LAYER.toml declared, its directory absent) is taken from it.
+	Previous v1.Image
 }
 
 // LayerInfo describes one layer of the exported image. Reused marks a layer
@@ -105,7 +109,7 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("process layer: %w", err)
 	}
-	cnb, err := cnbLayers(res, lopts)
+	cnb, err := cnbLayers(res, o.Previous, lopts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -160,10 +164,18 @@ func export(res *Result, o ExportOptions) (v1.Image, []LayerInfo, error) {
 // cnbLayers makes an image layer of each CNB launch layer, at its path
 // under /layers, owned by the app's user, and one of the environment they
 // set at launch, owned by root like the rest of /paas.
-func cnbLayers(res *Result, lopts []layers.Option) ([]added, error) {
+func cnbLayers(res *Result, previous v1.Image, lopts []layers.Option) ([]added, error) {
 	owned := slices.Clip(append(slices.Clip(lopts), layers.WithOwner(RunUID, RunGID)))
 	var out []added
 	for _, l := range res.CNBLayers {
+		if l.Kept {
+			layer, err := keptLayer(previous, l)
+			if err != nil {
+				return nil, fmt.Errorf("%w: CNB layer %s: %w", ErrExport, l.Holds, err)
+			}
+			out = append(out, added{layer, l.Holds + " (" + l.Path + ", kept from the last image)"})
+			continue
+		}
 		layer, err := layers.FromDir(l.HostDir, append(owned, layers.WithPrefix(strings.TrimPrefix(l.Path, "/")))...)
 		if err != nil {
 			return nil, fmt.Errorf("CNB layer %s: %w", l.Holds, err)

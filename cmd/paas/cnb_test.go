@@ -55,7 +55,7 @@ value = "from project.toml"
 		}
 		for _, want := range []string{
 			"paas.test/runtime layer runtime (/layers/paas.test_runtime/runtime)",
-			"paas.test/app layer compiled (/layers/paas.test_app/compiled)",
+			"paas.test/app layer compiled (/layers/paas.test_app/compiled, kept from the last image)",
 			"launch environment (/paas/profile.d)",
 			"bills of materials (/layers/sbom)",
 		} {
@@ -64,13 +64,17 @@ value = "from project.toml"
 			}
 		}
 		again, code := h.paas(t, "build", "-t", "cnb", "-e", "BUILD=3", app)
-		if code != 0 || !strings.Contains(again.stderr+again.stdout, "Reusing the cached runtime 3.0") {
+		if code != 0 || !strings.Contains(again.stderr+again.stdout, "Reusing the cached runtime 3.0") ||
+			!strings.Contains(again.stderr+again.stdout, "Keeping the compiled layer of the last image") {
 			t.Fatalf("third build: exit %d, want the cached runtime reused\n%s%s", code, again.stdout, again.stderr)
 		}
 		third := h.mustBuild(t, "-t", "cnb", "-e", "BUILD=4", app)
-		for _, l := range third.Layers {
+		for i, l := range third.Layers {
 			if strings.HasPrefix(l.Holds, "paas.test/runtime layer runtime") && l.Digest != runtimeLayer {
 				t.Errorf("the cached runtime layer is %s, was %s", l.Digest, runtimeLayer)
+			}
+			if strings.HasPrefix(l.Holds, "paas.test/app layer compiled") && l.Digest != first.Layers[i].Digest {
+				t.Errorf("the kept compiled layer is %s, was %s", l.Digest, first.Layers[i].Digest)
 			}
 		}
 
