@@ -250,8 +250,8 @@ version = "1"
 		"paas.test/meta@2.0.0":    meta,
 		"paas.test/runtime@1.0.0": testenv.Fixture("buildpacks", "cnb-runtime"),
 		"paas.test/app@0.1.0":     testenv.Fixture("buildpacks", "cnb-app"),
-		"paas.test/never@1":       writeCNB(t, "paas.test/never", "exit 100", "exit 1"),
-		"paas.test/unused@1":      writeCNB(t, "paas.test/unused", `printf '[[provides]]\nname = "unused"\n' >> "$CNB_BUILD_PLAN_PATH"`, "exit 1"),
+		"paas.test/never@1":       testenv.Fixture("buildpacks", "cnb-never"),
+		"paas.test/unused@1":      testenv.Fixture("buildpacks", "cnb-unused"),
 	})
 	layersDir := filepath.Join(t.TempDir(), "layers")
 	res, log, err := cnbBuild(t, app(t, "app.cnb", "1.5\n"), layersDir, nil, ref)

@@ -30,7 +30,8 @@ type Options struct {
 	// Image is the image's name in the store.
 	Image string
 	// RunImage is a stack in the store or a transport whose run image is
-	// the new base; "" is the image's own stack's current run image.
+	// the new base, or an image in the store, which then is; "" is the
+	// image's own stack's current run image.
 	RunImage string
 	// Tag stores the result under another name; "" replaces Image.
 	Tag     string
@@ -63,7 +64,7 @@ func Image(ctx context.Context, h *home.Home, o Options) (*Report, error) {
 	if ref == "" {
 		ref = label.Name
 	}
-	s, err := stacks.Resolve(ctx, h, ref, false, o.Console)
+	s, err := runImage(ctx, h, ref, o)
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +84,35 @@ func Image(ctx context.Context, h *home.Home, o Options) (*Report, error) {
 		return nil, fmt.Errorf("%w: rebasing %s: %w", lifecycle.ErrExport, name, err)
 	}
 	return store(ctx, h, o, orig, img, name, label, s)
+}
+
+// runImage resolves the new base: a stack (its run image), or, named with
+// --run-image, an image in the store, whose stack is its
+// io.buildpacks.stack.id or io.paas.stack.name label.
+func runImage(ctx context.Context, h *home.Home, ref string, o Options) (*stacks.Resolved, error) {
+	s, err := stacks.Resolve(ctx, h, ref, false, o.Console)
+	if err == nil || o.RunImage == "" || oci.IsTransport(ref) {
+		return s, err
+	}
+	img, name, ierr := h.Image(ref)
+	if ierr != nil {
+		return nil, err // neither a stack nor an image: the stack's error says what to do
+	}
+	if img, ierr = oci.OCI(img); ierr != nil {
+		return nil, ierr
+	}
+	cf, ierr := img.ConfigFile()
+	if ierr != nil {
+		return nil, ierr
+	}
+	stack := cf.Config.Labels[oci.LabelCNBStackID]
+	if stack == "" {
+		stack = cf.Config.Labels[oci.LabelStackName]
+	}
+	if stack == "" {
+		return nil, fmt.Errorf("%w: image %s says no stack (no %s or %s label)", ErrMismatch, name, oci.LabelCNBStackID, oci.LabelStackName)
+	}
+	return &stacks.Resolved{Name: stack, Run: img, RunName: name}, nil
 }
 
 // store puts the rebased image under its tag and reports.

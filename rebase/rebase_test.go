@@ -126,3 +126,40 @@ func TestRebase(t *testing.T) {
 		t.Errorf("rebase onto another architecture = %v, want %v naming it", err, stacks.ErrUnusable)
 	}
 }
+
+// --run-image may name an image in the store that says which stack it is.
+func TestRebaseOntoStoredImage(t *testing.T) {
+	ctx := context.Background()
+	h, err := home.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	putStack(t, h, "test", "amd64")
+	if _, err := builder.Build(ctx, h, builder.Options{
+		AppDir: testenv.Fixture("apps", "hello"), Tag: "hello", Stack: "test", NoSandbox: true,
+		Buildpacks: []string{testenv.Fixture("buildpacks", "hello")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	base := putStack(t, h, "unused", "amd64")
+	put := func(name string, labels map[string]string) {
+		t.Helper()
+		img, err := mutate.Config(base, v1.Config{Env: []string{"PATH=/bin"}, Labels: labels})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := h.Store().Put(ctx, oci.KindImage, name, img); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put("runimage:labelled", map[string]string{oci.LabelCNBStackID: "test"})
+	put("runimage:bare", nil)
+	con := console.New(&strings.Builder{}, false)
+	if _, err := rebase.Image(ctx, h, rebase.Options{Image: "hello", RunImage: "runimage:bare", Console: con}); !errors.Is(err, rebase.ErrMismatch) {
+		t.Errorf("onto an image that says no stack: %v, want %v", err, rebase.ErrMismatch)
+	}
+	r, err := rebase.Image(ctx, h, rebase.Options{Image: "hello", RunImage: "runimage:labelled", Tag: "hello:rebased", Console: con})
+	if err != nil || r.RunImage != "runimage:labelled" || r.Image != "hello:rebased" {
+		t.Errorf("onto a labelled image: %+v, %v", r, err)
+	}
+}

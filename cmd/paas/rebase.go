@@ -11,10 +11,10 @@ import (
 )
 
 func rebaseCommand() command {
-	c := command{name: "rebase", summary: "Move an image onto its stack's newer run image without rebuilding", usage: "rebase IMAGE [--run-image STACK] [-t TAG] [--json]"}
+	c := command{name: "rebase", summary: "Move an image onto its stack's newer run image without rebuilding", usage: "rebase IMAGE [--run-image REF] [-t TAG] [--json]"}
 	c.run = func(ctx context.Context, env *cliEnv, args []string) error {
 		fs := newFlags(c, env.stderr)
-		run := fs.String("run-image", "", "the stack (in the store, or a transport) whose run image to move onto (default: the image's own stack)")
+		run := fs.String("run-image", "", "the stack (in the store, or a transport) whose run image to move onto, or an image in the store labelled with that stack (default: the image's own stack)")
 		tag := fs.StringP("tag", "t", "", "store the result under this name (default: replace IMAGE)")
 		asJSON := fs.Bool("json", false, "print a JSON report on stdout")
 		if err := parseFlags(fs, args); err != nil {
