@@ -40,6 +40,7 @@ func commands() []command {
 		inspectCommand(),
 		rmCommand(),
 		rebaseCommand(),
+		manifestsCommand(),
 		versionCommand(),
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"text/tabwriter"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/paas-dev/paas/appimage"
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/home"
@@ -63,11 +64,7 @@ func inspectCommand() command {
 		if err != nil {
 			return err
 		}
-		h, err := home.Open("")
-		if err != nil {
-			return err
-		}
-		img, name, err := h.Image(ref)
+		img, name, err := openImage(ref)
 		if err != nil {
 			return err
 		}
@@ -84,6 +81,15 @@ func inspectCommand() command {
 		return nil
 	}
 	return c
+}
+
+// openImage reads the image ref names from the store (or a transport).
+func openImage(ref string) (v1.Image, string, error) {
+	h, err := home.Open("")
+	if err != nil {
+		return nil, "", err
+	}
+	return h.Image(ref)
 }
 
 func printInspection(env *cliEnv, in *appimage.Inspection) {
