@@ -10,7 +10,8 @@ import (
 )
 
 // A CNB sample app builds with no flags: its project.toml names Cloud
-// Native Buildpacks, a build-time variable and a file to leave out. They
+// Native Buildpacks and, after them, a classic one, a build-time variable
+// and a file to leave out. They
 // build in the sandbox on the stack, as root and as an ordinary user: their
 // launch layers become image layers at /layers, their launch environment
 // and processes work when the image starts, and the second build restores
@@ -30,6 +31,8 @@ exclude = ["secret.txt"]
 uri = "` + buildpackDir("cnb-runtime") + `"
 [[io.buildpacks.group]]
 uri = "` + buildpackDir("cnb-app") + `"
+[[io.buildpacks.group]]
+uri = "` + buildpackDir("classic-after-cnb") + `"
 [[io.buildpacks.build.env]]
 name = "GREETING"
 value = "from project.toml"
@@ -94,7 +97,7 @@ value = "from project.toml"
 				}
 			}
 		}
-		if err := json.Unmarshal([]byte(cf.Config.Labels["io.buildpacks.lifecycle.metadata"]), &meta); err != nil || len(meta.Buildpacks) != 2 {
+		if err := json.Unmarshal([]byte(cf.Config.Labels["io.buildpacks.lifecycle.metadata"]), &meta); err != nil || len(meta.Buildpacks) != 3 {
 			t.Fatalf("io.buildpacks.lifecycle.metadata = %s (%v)", cf.Config.Labels["io.buildpacks.lifecycle.metadata"], err)
 		}
 		if l := meta.Buildpacks[0].Layers["runtime"]; meta.Buildpacks[0].Key != "paas.test/runtime" || l.SHA != runtimeLayer || l.Data["version"] != "3.0" || !l.Launch || !l.Cache {
@@ -107,6 +110,7 @@ value = "from project.toml"
 		}{
 			{nil, "hello-runtime 3.0 (--fast): serve it's $PORT\n"},
 			{[]string{"worker"}, "working in /app/sub with from the runtime and worker-only\n"},
+			{[]string{"classic"}, "classic saw /layers/paas.test_runtime/runtime\n"},
 			{[]string{"sh", "-c", "echo ${WORKER_ONLY:-unset}; echo $RUNTIME_MEMORY"}, "unset\nsized at launch for a command\n"},
 			{[]string{"sh", "-c", "cd /layers/sbom && find . -type f | sort"}, "./launch/paas.test_runtime/runtime/sbom.cdx.json\n"},
 			{[]string{"sh", "-c", "echo $RUNTIME_HOME; cat /layers/paas.test_app/compiled/app.out /layers/paas.test_app/compiled/greeting; echo; ls /app/secret.txt 2>&1 || true"},
