@@ -128,8 +128,10 @@ func TestBuildDiskFull(t *testing.T) {
 	// Mounting a small tmpfs is the way to fill a disk on purpose.
 	testenv.Require(t, testenv.Stack|testenv.Root)
 	mnt := t.TempDir()
-	// Room for the stack (61 MB blob + 178 MB unpacked) and the working
-	// copy of the app with 64 MB of random data, not for its layer too.
+	// Room for the stack (70 MB blob + 178 MB unpacked) and a small app,
+	// not for a layer of 128 MB of random data (the working copy is an
+	// overlay of the source, which is elsewhere; the layer is written once,
+	// and linked into the store).
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=340m", "tmpfs", mnt).CombinedOutput(); err != nil {
 		t.Fatalf("mount tmpfs: %v %s", err, out)
 	}
@@ -146,7 +148,7 @@ func TestBuildDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := io.CopyN(f, rand.Reader, 64<<20); err != nil {
+	if _, err := io.CopyN(f, rand.Reader, 128<<20); err != nil {
 		t.Fatal(err)
 	}
 	f.Close()
