@@ -3,6 +3,7 @@ package buildpack
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -49,17 +50,28 @@ const DescriptorFile = "buildpack.toml"
 // APIs are the CNB Buildpack API versions paas runs.
 var APIs = []string{"0.9", "0.10", "0.11"}
 
+// maxDescriptor bounds a buildpack.toml, which paas reads whole.
+const maxDescriptor = 1 << 20
+
 // cnbScripts are a CNB buildpack's entry points.
 var cnbScripts = []script{{"bin/detect", true}, {"bin/build", true}}
 
 // readDescriptor reads root's buildpack.toml; nil when there is none.
 func readDescriptor(root string) (*Descriptor, error) {
-	data, err := os.ReadFile(filepath.Join(root, DescriptorFile))
+	f, err := os.Open(filepath.Join(root, DescriptorFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxDescriptor+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxDescriptor {
+		return nil, fmt.Errorf("%s is larger than %d bytes", DescriptorFile, maxDescriptor)
 	}
 	var d Descriptor
 	if _, err := toml.Decode(string(data), &d); err != nil {

@@ -162,7 +162,7 @@ func restoreBuildpackLayers(root *os.Root, bp string) error {
 
 // readLayerToml reads a <layer>.toml: its whole table, and its types.
 func readLayerToml(root *os.Root, rel string) (map[string]any, LayerTypes, error) {
-	data, err := root.ReadFile(rel)
+	data, err := readCapped(root, rel, maxMetadata)
 	if err != nil {
 		return nil, LayerTypes{}, err
 	}
@@ -274,12 +274,9 @@ func (b *build) readScratch(bp *prepared, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer root.Close()
-	data, err := root.ReadFile(name)
+	data, err := readCapped(root, name, maxDetectOutput)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
-	}
-	if len(data) > maxDetectOutput {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxDetectOutput)
 	}
 	return data, err
 }
@@ -362,7 +359,7 @@ type buildToml struct {
 // unmet as met: the providers after it do not get them.
 func (b *build) meet(root *os.Root, bp *prepared, id string) error {
 	var bt buildToml
-	data, err := root.ReadFile(path.Join(id, "build.toml"))
+	data, err := readCapped(root, path.Join(id, "build.toml"), maxMetadata)
 	switch {
 	case err == nil:
 		if _, err := toml.Decode(string(data), &bt); err != nil {
@@ -482,7 +479,7 @@ type launchToml struct {
 // readLaunchToml adds bp's processes. A process's command and args are
 // run as they are, without a shell: each word is quoted for the launcher's.
 func (b *build) readLaunchToml(root *os.Root, bp *prepared, id string) error {
-	data, err := root.ReadFile(path.Join(id, "launch.toml"))
+	data, err := readCapped(root, path.Join(id, "launch.toml"), maxMetadata)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

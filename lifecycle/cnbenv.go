@@ -99,7 +99,7 @@ func readEnvDir(root *os.Root, dir string, warn func(string)) []envMod {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		data, err := root.ReadFile(path.Join(dir, e.Name()))
+		data, err := readCapped(root, path.Join(dir, e.Name()), maxMetadata)
 		if err != nil {
 			warn(fmt.Sprintf("reading %s: %v", path.Join(dir, e.Name()), err))
 			continue

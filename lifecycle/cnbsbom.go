@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -43,7 +44,7 @@ func (b *build) takeSBOMs(root *os.Root, bp *prepared, id string, layers []strin
 			warn(fmt.Sprintf("%s is larger than %d MiB; left out of the image", file, maxSBOM>>20))
 			return
 		}
-		body, err := fs.ReadFile(root.FS(), path.Join(id, file))
+		body, err := readCapped(root, path.Join(id, file), maxSBOM)
 		if err != nil {
 			warn(fmt.Sprintf("reading %s: %v", file, err))
 			return
@@ -72,4 +73,34 @@ func sbomLayer(files []SBOMFile, opts []layers.Option) (v1.Layer, error) {
 		out = append(out, layers.File{Path: rel, Mode: 0o644, Body: f.Body})
 	}
 	return layers.FromFiles(out, opts...)
+}
+
+// maxMetadata bounds the TOML and environment files of a CNB buildpack that
+// paas reads: a hostile buildpack could otherwise make the host read a
+// file of any size into memory.
+const maxMetadata = 1 << 20
+
+// readCapped reads the regular file rel inside root, failing when it is
+// larger than limit bytes, without reading more than that.
+func readCapped(root *os.Root, rel string, limit int64) ([]byte, error) {
+	f, err := root.Open(rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", rel)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", rel, limit)
+	}
+	return data, nil
 }
