@@ -135,8 +135,8 @@ func restoreBuildpackLayers(root *os.Root, bp string) error {
 	}
 	keep := map[string]bool{"store.toml": true}
 	for _, e := range ents {
-		name, isToml := strings.CutSuffix(e.Name(), ".toml")
-		if !isToml || !e.Type().IsRegular() || name == "launch" || name == "build" || name == "store" {
+		name, isToml := layerToml(e.Name())
+		if !isToml || !e.Type().IsRegular() {
 			continue
 		}
 		rel := path.Join(bp, e.Name())
@@ -158,6 +158,21 @@ func restoreBuildpackLayers(root *os.Root, bp string) error {
 		}
 	}
 	return nil
+}
+
+// layerToml returns the layer a file of a buildpack's layers directory is
+// the LAYER.toml of: not launch.toml, build.toml or store.toml, and not a
+// name that is no layer's ("." and "..", which would make a layer of the
+// directory or its parent, or one with control characters).
+func layerToml(file string) (string, bool) {
+	name, ok := strings.CutSuffix(file, ".toml")
+	switch {
+	case !ok, name == "", name == ".", name == "..", name == "launch", name == "build", name == "store":
+		return "", false
+	case strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		return "", false
+	}
+	return name, true
 }
 
 // readLayerToml reads a <layer>.toml: its whole table, and its types.
@@ -410,8 +425,8 @@ func (b *build) takeLayers(root *os.Root, bp *prepared, id string) error {
 	var buildMods []envMod
 	var launched []string
 	for _, e := range ents {
-		name, isToml := strings.CutSuffix(e.Name(), ".toml")
-		if !isToml || name == "launch" || name == "build" || name == "store" {
+		name, isToml := layerToml(e.Name())
+		if !isToml {
 			continue
 		}
 		dir := path.Join(id, name)

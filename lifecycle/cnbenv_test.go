@@ -152,3 +152,13 @@ func TestKeptLayerNeedsPrevious(t *testing.T) {
 		t.Errorf("keptLayer(no image) = %v, want an error naming --no-cache", err)
 	}
 }
+
+// Only LAYER.toml files name layers; "." and ".." would name the
+// buildpack's directory or its parent.
+func TestLayerToml(t *testing.T) {
+	for file, want := range map[string]string{"node.toml": "node", "launch.toml": "", "..toml": "", "...toml": "", "a\nb.toml": "", "x.txt": ""} {
+		if got, ok := layerToml(file); got != want || ok != (want != "") {
+			t.Errorf("layerToml(%q) = %q, %v; want %q", file, got, ok, want)
+		}
+	}
+}
