@@ -64,7 +64,7 @@ bench: ## paas build beside crane, umoci and buildah on generated inputs, and th
 bench-go: ## the Go micro-benchmarks (go test -bench ./...)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-fuzz: ## run every fuzz target (13) for FUZZTIME executions each (20000x), seeded from testdata/fuzz
+fuzz: ## run every fuzz target (14) for FUZZTIME executions each (20000x), seeded from testdata/fuzz
 	@targets=$$(grep -rHoE '^func Fuzz[A-Za-z0-9]+' --include='*_test.go' . | sed -E 's#^(.*)/[^/:]*:func #\1 #' | sort -u); \
 	echo "$$(echo "$$targets" | wc -l) fuzz targets, $(FUZZTIME) each"; \
 	echo "$$targets" | while read -r pkg t; do \

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/paas-dev/paas/internal/safetoml"
 )
 
 // Descriptor is a Cloud Native Buildpack's buildpack.toml, the parts paas
@@ -74,14 +74,16 @@ func readDescriptor(root string) (*Descriptor, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", DescriptorFile, maxDescriptor)
 	}
 	var d Descriptor
-	if _, err := toml.Decode(string(data), &d); err != nil {
+	if err := safetoml.Decode(data, &d); err != nil {
 		return nil, fmt.Errorf("%s: %w", DescriptorFile, err)
 	}
 	switch {
 	case d.Buildpack.ID == "":
 		return nil, fmt.Errorf("%s names no [buildpack] id", DescriptorFile)
-	case strings.ContainsAny(d.Buildpack.ID, "\x00\n") || d.Buildpack.ID == "." || d.Buildpack.ID == "..":
+	case !pathPart(escapeID(d.Buildpack.ID)):
 		return nil, fmt.Errorf("%s: buildpack id %q is not a valid id", DescriptorFile, d.Buildpack.ID)
+	case d.Buildpack.Version != "" && !pathPart(d.Buildpack.Version):
+		return nil, fmt.Errorf("%s: buildpack version %q is not a valid version", DescriptorFile, d.Buildpack.Version)
 	case !slices.Contains(APIs, d.API):
 		return nil, fmt.Errorf("%s: Buildpack API %q is not one paas runs (%s)", DescriptorFile, d.API, strings.Join(APIs, ", "))
 	}
@@ -90,12 +92,21 @@ func readDescriptor(root string) (*Descriptor, error) {
 			return nil, fmt.Errorf("%s: %s has an [[order]] entry with no group", DescriptorFile, d.Buildpack.ID)
 		}
 		for _, m := range g.Group {
-			if m.ID == "" || m.ID == d.Buildpack.ID {
-				return nil, fmt.Errorf("%s: %s's [[order.group]] names %q", DescriptorFile, d.Buildpack.ID, m.ID)
+			if m.ID == "" || m.ID == d.Buildpack.ID || !pathPart(escapeID(m.ID)) || m.Version != "" && !pathPart(m.Version) {
+				return nil, fmt.Errorf("%s: %s's [[order.group]] names %q %q", DescriptorFile, d.Buildpack.ID, m.ID, m.Version)
 			}
 		}
 	}
 	return &d, nil
+}
+
+// pathPart reports whether s can be one component of a path, as ids
+// (with / made _) and versions are in the cnb/buildpacks/ID/VERSION
+// layout: not empty, "." or "..", no separator, no control character.
+func pathPart(s string) bool {
+	return s != "" && s != "." && s != ".." && !strings.ContainsFunc(s, func(r rune) bool {
+		return r == '/' || r == '\\' || r < ' ' || r == 0x7f
+	})
 }
 
 // DisplayName is the buildpack's name, else its id.

@@ -144,7 +144,10 @@ func (b *Buildpack) Component(id, version string) (string, error) {
 	} else if versions, _ := os.ReadDir(dir); len(versions) == 1 {
 		dir = filepath.Join(dir, versions[0].Name())
 	}
-	if _, err := os.Stat(filepath.Join(dir, DescriptorFile)); err != nil {
+	if rel, err := filepath.Rel(base, dir); err != nil || !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("meta-buildpack %s names %s %s, which would be outside its layout", b.CNB.Buildpack.ID, id, version)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, DescriptorFile)); err != nil {
 		return "", fmt.Errorf("meta-buildpack %s names %s %s, which is not beside it", b.CNB.Buildpack.ID, id, version)
 	}
 	return dir, nil

@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/internal/safetoml"
 	"github.com/paas-dev/paas/sandbox"
 )
 
@@ -46,6 +47,9 @@ type cnbLaunch struct {
 	// met are the plan entries a buildpack built; later providers of the
 	// same entries do not get them (build.toml [[unmet]] hands one on).
 	met map[string]bool
+	// envLeft and sbomLeft are what the build may still read of
+	// environment and SBOM files, which paas holds in memory.
+	envLeft, sbomLeft int64
 }
 
 // CNBLayer is a launch layer a CNB buildpack made.
@@ -87,6 +91,7 @@ func (b *build) cnbMounts(envDir string) ([]sandbox.Mount, error) {
 			return nil, err
 		}
 	}
+	b.cnb.envLeft, b.cnb.sbomLeft = maxEnvTotal, maxSBOMTotal
 	if err := restoreLayers(o.LayersDir); err != nil {
 		return nil, fmt.Errorf("restoring the CNB layers of the last build: %w", err)
 	}
@@ -182,13 +187,13 @@ func readLayerToml(root *os.Root, rel string) (map[string]any, LayerTypes, error
 		return nil, LayerTypes{}, err
 	}
 	var meta map[string]any
-	if _, err := toml.Decode(string(data), &meta); err != nil {
+	if err := safetoml.Decode(data, &meta); err != nil {
 		return nil, LayerTypes{}, fmt.Errorf("%s: %w", rel, err)
 	}
 	var t struct {
 		Types LayerTypes `toml:"types"`
 	}
-	if _, err := toml.Decode(string(data), &t); err != nil {
+	if err := safetoml.Decode(data, &t); err != nil {
 		return nil, LayerTypes{}, fmt.Errorf("%s: [types]: %w", rel, err)
 	}
 	return meta, t.Types, nil
@@ -284,12 +289,14 @@ func (b *build) runCNBDetect(ctx context.Context, bp *prepared) (bool, error) {
 // readScratch reads a file a buildpack wrote in its scratch directory,
 // without following a symlink out of it; a missing file is empty.
 func (b *build) readScratch(bp *prepared, name string) ([]byte, error) {
-	root, err := os.OpenRoot(filepath.Join(b.opts.WorkDir, "cnb", strconv.Itoa(bp.index)))
+	// The root is the scratch directories' parent, which no buildpack can
+	// replace: bp's own could be a symlink by now.
+	root, err := os.OpenRoot(filepath.Join(b.opts.WorkDir, "cnb"))
 	if err != nil {
 		return nil, err
 	}
 	defer root.Close()
-	data, err := readCapped(root, name, maxDetectOutput)
+	data, err := readCapped(root, path.Join(strconv.Itoa(bp.index), name), maxDetectOutput)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -377,7 +384,7 @@ func (b *build) meet(root *os.Root, bp *prepared, id string) error {
 	data, err := readCapped(root, path.Join(id, "build.toml"), maxMetadata)
 	switch {
 	case err == nil:
-		if _, err := toml.Decode(string(data), &bt); err != nil {
+		if err := safetoml.Decode(data, &bt); err != nil {
 			return fmt.Errorf("%w: buildpack %s: build.toml: %w", ErrCompile, bp.Ref, err)
 		}
 	case !errors.Is(err, fs.ErrNotExist):
@@ -405,12 +412,12 @@ func (b *build) writeBuildpackPlan(bp *prepared) error {
 	if err := toml.NewEncoder(&buf).Encode(bp.cnb.bpPlan); err != nil {
 		return err
 	}
-	root, err := os.OpenRoot(filepath.Join(b.opts.WorkDir, "cnb", strconv.Itoa(bp.index)))
+	root, err := os.OpenRoot(filepath.Join(b.opts.WorkDir, "cnb"))
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	return root.WriteFile("bpplan.toml", buf.Bytes(), 0o644)
+	return root.WriteFile(path.Join(strconv.Itoa(bp.index), "bpplan.toml"), buf.Bytes(), 0o644)
 }
 
 // takeLayers reads what bp's build left in its layers directory: build
@@ -448,15 +455,15 @@ func (b *build) takeLayers(root *os.Root, bp *prepared, id string) error {
 		}
 		if types.Build {
 			buildMods = append(buildMods, pathMods(root, dir, b.sb.Path(at), true)...)
-			buildMods = append(buildMods, readEnvDir(root, path.Join(dir, "env"), warn)...)
-			buildMods = append(buildMods, readEnvDir(root, path.Join(dir, "env.build"), warn)...)
+			buildMods = append(buildMods, readEnvDir(root, path.Join(dir, "env"), &b.cnb.envLeft, warn)...)
+			buildMods = append(buildMods, readEnvDir(root, path.Join(dir, "env.build"), &b.cnb.envLeft, warn)...)
 		}
 		if types.Launch {
 			l := &b.cnb
 			l.env = append(l.env, pathMods(root, dir, at, false)...)
-			l.env = append(l.env, readEnvDir(root, path.Join(dir, "env"), warn)...)
-			l.env = append(l.env, readEnvDir(root, path.Join(dir, "env.launch"), warn)...)
-			l.env = append(l.env, processEnvDirs(root, path.Join(dir, "env.launch"), warn)...)
+			l.env = append(l.env, readEnvDir(root, path.Join(dir, "env"), &b.cnb.envLeft, warn)...)
+			l.env = append(l.env, readEnvDir(root, path.Join(dir, "env.launch"), &b.cnb.envLeft, warn)...)
+			l.env = append(l.env, processEnvDirs(root, path.Join(dir, "env.launch"), &b.cnb.envLeft, warn)...)
 			l.env = append(l.env, execDDirs(root, dir, at)...)
 			data, _ := meta["metadata"].(map[string]any)
 			l.layers = append(l.layers, CNBLayer{
@@ -502,7 +509,7 @@ func (b *build) readLaunchToml(root *os.Root, bp *prepared, id string) error {
 		return fmt.Errorf("%w: buildpack %s: reading launch.toml: %w", ErrCompile, bp.Ref, err)
 	}
 	var lt launchToml
-	if _, err := toml.Decode(string(data), &lt); err != nil {
+	if err := safetoml.Decode(data, &lt); err != nil {
 		return fmt.Errorf("%w: buildpack %s: launch.toml: %w", ErrCompile, bp.Ref, err)
 	}
 	bp.cnb.processes = map[string]string{}

@@ -89,7 +89,7 @@ func pathMods(root *os.Root, dir, at string, build bool) []envMod {
 // readEnvDir reads the environment files of dir (inside root). Files whose
 // names are not variable names, and anything not a regular file, are
 // skipped with a warning.
-func readEnvDir(root *os.Root, dir string, warn func(string)) []envMod {
+func readEnvDir(root *os.Root, dir string, left *int64, warn func(string)) []envMod {
 	ents, err := fs.ReadDir(root.FS(), dir)
 	if err != nil {
 		return nil
@@ -99,11 +99,12 @@ func readEnvDir(root *os.Root, dir string, warn func(string)) []envMod {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		data, err := readCapped(root, path.Join(dir, e.Name()), maxMetadata)
+		data, err := readCapped(root, path.Join(dir, e.Name()), min(maxMetadata, *left))
 		if err != nil {
-			warn(fmt.Sprintf("reading %s: %v", path.Join(dir, e.Name()), err))
+			warn(fmt.Sprintf("reading %s: %v (environment files take at most %d MiB in all)", path.Join(dir, e.Name()), err, maxEnvTotal>>20))
 			continue
 		}
+		*left -= int64(len(data))
 		files[e.Name()] = string(data)
 	}
 	var mods []envMod
@@ -201,7 +202,7 @@ func execDDirs(root *os.Root, dir, at string) []envMod {
 
 // processEnvDirs reads the env.launch/PROCESS/ directories of a launch
 // layer, in byte order: changes for that process type alone.
-func processEnvDirs(root *os.Root, dir string, warn func(string)) []envMod {
+func processEnvDirs(root *os.Root, dir string, left *int64, warn func(string)) []envMod {
 	ents, err := fs.ReadDir(root.FS(), dir)
 	if err != nil {
 		return nil
@@ -211,7 +212,7 @@ func processEnvDirs(root *os.Root, dir string, warn func(string)) []envMod {
 		if !e.IsDir() || !processType.MatchString(e.Name()) {
 			continue
 		}
-		for _, m := range readEnvDir(root, path.Join(dir, e.Name()), warn) {
+		for _, m := range readEnvDir(root, path.Join(dir, e.Name()), left, warn) {
 			m.process = e.Name()
 			mods = append(mods, m)
 		}

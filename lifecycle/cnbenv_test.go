@@ -37,7 +37,8 @@ func TestEnvModsShellMatchesApply(t *testing.T) {
 	}
 	defer root.Close()
 	var warnings []string
-	mods := readEnvDir(root, ".", func(w string) { warnings = append(warnings, w) })
+	left := int64(maxEnvTotal)
+	mods := readEnvDir(root, ".", &left, func(w string) { warnings = append(warnings, w) })
 	if len(warnings) != 2 {
 		t.Errorf("warnings %q, want 2 (bad-name, ODD.suffix)", warnings)
 	}

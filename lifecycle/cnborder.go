@@ -55,8 +55,8 @@ func (b *build) detectGroup(ctx context.Context, meta *prepared, g buildpack.Gro
 		if err != nil {
 			return nil, nil, false, err
 		}
-		if bp.CNB == nil {
-			return nil, nil, false, fmt.Errorf("%w: meta-buildpack %s names %s, which is not a Cloud Native Buildpack", ErrBuildpack, meta.CNB.Buildpack.ID, m.ID)
+		if bp.CNB == nil || bp.CNB.Buildpack.ID != m.ID {
+			return nil, nil, false, fmt.Errorf("%w: meta-buildpack %s names %s, which is not a Cloud Native Buildpack of that id where it should be", ErrBuildpack, meta.CNB.Buildpack.ID, m.ID)
 		}
 		var passed []detected
 		var pass bool

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/BurntSushi/toml"
+	"github.com/paas-dev/paas/internal/safetoml"
 )
 
 // A CNB buildpack's bin/detect may write a build plan: what it provides and
@@ -46,7 +46,7 @@ func (p detectPlan) alternatives() []planAlternative {
 // parseDetectPlan reads a plan; an empty file is a plan of nothing.
 func parseDetectPlan(data []byte) (detectPlan, error) {
 	var p detectPlan
-	if _, err := toml.Decode(string(data), &p); err != nil {
+	if err := safetoml.Decode(data, &p); err != nil {
 		return detectPlan{}, fmt.Errorf("invalid TOML: %w", err)
 	}
 	for _, alt := range p.alternatives() {

@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/paas-dev/paas/layers"
@@ -22,8 +24,15 @@ const SBOMDir = LayersDir + "/sbom"
 // CycloneDX, SPDX and Syft JSON.
 var sbomFormats = []string{"cdx.json", "spdx.json", "syft.json"}
 
-// maxSBOM bounds one SBOM file: paas holds each in memory to write it.
-const maxSBOM = 64 << 20
+// maxSBOM bounds one SBOM file and maxSBOMTotal all of a build's: paas
+// holds them in memory to write them.
+const (
+	maxSBOM      = 16 << 20
+	maxSBOMTotal = 64 << 20
+)
+
+// maxEnvTotal bounds what a build reads of environment files in all.
+const maxEnvTotal = 16 << 20
 
 // SBOMFile is an SBOM a CNB buildpack wrote, for the image.
 type SBOMFile struct {
@@ -40,15 +49,16 @@ func (b *build) takeSBOMs(root *os.Root, bp *prepared, id string, layers []strin
 		if err != nil || !fi.Mode().IsRegular() {
 			return
 		}
-		if fi.Size() > maxSBOM {
-			warn(fmt.Sprintf("%s is larger than %d MiB; left out of the image", file, maxSBOM>>20))
+		if fi.Size() > min(maxSBOM, b.cnb.sbomLeft) {
+			warn(fmt.Sprintf("%s is larger than %d MiB, or the build's SBOMs than %d MiB; left out of the image", file, maxSBOM>>20, maxSBOMTotal>>20))
 			return
 		}
-		body, err := readCapped(root, path.Join(id, file), maxSBOM)
+		body, err := readCapped(root, path.Join(id, file), min(maxSBOM, b.cnb.sbomLeft))
 		if err != nil {
 			warn(fmt.Sprintf("reading %s: %v", file, err))
 			return
 		}
+		b.cnb.sbomLeft -= int64(len(body))
 		b.cnb.sboms = append(b.cnb.sboms, SBOMFile{Path: at, Body: body})
 	}
 	base := path.Join(SBOMDir, "launch", id)
@@ -81,9 +91,16 @@ func sbomLayer(files []SBOMFile, opts []layers.Option) (v1.Layer, error) {
 const maxMetadata = 1 << 20
 
 // readCapped reads the regular file rel inside root, failing when it is
-// larger than limit bytes, without reading more than that.
+// larger than limit bytes, without reading more than that. Anything else
+// (a FIFO, whose opening would wait for a writer forever, a device) is
+// refused before it is opened, and opened without blocking.
 func readCapped(root *os.Root, rel string, limit int64) ([]byte, error) {
-	f, err := root.Open(rel)
+	if fi, err := root.Lstat(rel); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", rel)
+	}
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -103,4 +120,22 @@ func readCapped(root *os.Root, rel string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is larger than %d bytes", rel, limit)
 	}
 	return data, nil
+}
+
+// realDir fails unless dir and its parents up to levels above are
+// directories, not symlinks. A later buildpack may have swapped a launch
+// layer, or its buildpack's directory, for a link to a host directory
+// since the layer was taken; no buildpack runs while this is checked, and
+// FromDir does not follow links under dir.
+func realDir(dir string, levels int) error {
+	for p := dir; levels > 0; p, levels = filepath.Dir(p), levels-1 {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is no longer a directory (%s): a buildpack replaced it", p, fi.Mode().Type())
+		}
+	}
+	return nil
 }

@@ -176,6 +176,9 @@ func cnbLayers(res *Result, previous v1.Image, lopts []layers.Option) ([]added, 
 			out = append(out, added{layer, l.Holds + " (" + l.Path + ", kept from the last image)"})
 			continue
 		}
+		if err := realDir(l.HostDir, 2); err != nil {
+			return nil, fmt.Errorf("%w: CNB layer %s: %w", ErrExport, l.Holds, err)
+		}
 		layer, err := layers.FromDir(l.HostDir, append(owned, layers.WithPrefix(strings.TrimPrefix(l.Path, "/")))...)
 		if err != nil {
 			return nil, fmt.Errorf("CNB layer %s: %w", l.Holds, err)

@@ -11,9 +11,8 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-
 	"github.com/paas-dev/paas/appfile"
+	"github.com/paas-dev/paas/internal/safetoml"
 )
 
 // Name is the descriptor's file name in the app.
@@ -85,7 +84,7 @@ func Read(appDir string) (*Descriptor, error) {
 // Parse reads a project.toml's content.
 func Parse(data []byte) (*Descriptor, error) {
 	var f file
-	if _, err := toml.Decode(string(data), &f); err != nil {
+	if err := safetoml.Decode(data, &f); err != nil {
 		return nil, fmt.Errorf("invalid TOML: %w", err)
 	}
 	var b build
