@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/paas-dev/paas/console"
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/internal/safetoml"
 	"github.com/paas-dev/paas/sandbox"
 )
@@ -182,7 +183,7 @@ func layerToml(file string) (string, bool) {
 
 // readLayerToml reads a <layer>.toml: its whole table, and its types.
 func readLayerToml(root *os.Root, rel string) (map[string]any, LayerTypes, error) {
-	data, err := readCapped(root, rel, maxMetadata)
+	data, err := fsutil.ReadRegular(root, rel, maxMetadata)
 	if err != nil {
 		return nil, LayerTypes{}, err
 	}
@@ -296,7 +297,7 @@ func (b *build) readScratch(bp *prepared, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer root.Close()
-	data, err := readCapped(root, path.Join(strconv.Itoa(bp.index), name), maxDetectOutput)
+	data, err := fsutil.ReadRegular(root, path.Join(strconv.Itoa(bp.index), name), maxDetectOutput)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -381,7 +382,7 @@ type buildToml struct {
 // unmet as met: the providers after it do not get them.
 func (b *build) meet(root *os.Root, bp *prepared, id string) error {
 	var bt buildToml
-	data, err := readCapped(root, path.Join(id, "build.toml"), maxMetadata)
+	data, err := fsutil.ReadRegular(root, path.Join(id, "build.toml"), maxMetadata)
 	switch {
 	case err == nil:
 		if err := safetoml.Decode(data, &bt); err != nil {
@@ -501,7 +502,7 @@ type launchToml struct {
 // readLaunchToml adds bp's processes. A process's command and args are
 // run as they are, without a shell: each word is quoted for the launcher's.
 func (b *build) readLaunchToml(root *os.Root, bp *prepared, id string) error {
-	data, err := readCapped(root, path.Join(id, "launch.toml"), maxMetadata)
+	data, err := fsutil.ReadRegular(root, path.Join(id, "launch.toml"), maxMetadata)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -8,6 +8,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // A CNB layer changes the environment of the buildpacks after it (build
@@ -99,7 +101,7 @@ func readEnvDir(root *os.Root, dir string, left *int64, warn func(string)) []env
 		if !e.Type().IsRegular() {
 			continue
 		}
-		data, err := readCapped(root, path.Join(dir, e.Name()), min(maxMetadata, *left))
+		data, err := fsutil.ReadRegular(root, path.Join(dir, e.Name()), min(maxMetadata, *left))
 		if err != nil {
 			warn(fmt.Sprintf("reading %s: %v (environment files take at most %d MiB in all)", path.Join(dir, e.Name()), err, maxEnvTotal>>20))
 			continue

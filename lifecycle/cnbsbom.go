@@ -2,15 +2,14 @@ package lifecycle
 
 import (
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/layers"
 )
 
@@ -53,7 +52,7 @@ func (b *build) takeSBOMs(root *os.Root, bp *prepared, id string, layers []strin
 			warn(fmt.Sprintf("%s is larger than %d MiB, or the build's SBOMs than %d MiB; left out of the image", file, maxSBOM>>20, maxSBOMTotal>>20))
 			return
 		}
-		body, err := readCapped(root, path.Join(id, file), min(maxSBOM, b.cnb.sbomLeft))
+		body, err := fsutil.ReadRegular(root, path.Join(id, file), min(maxSBOM, b.cnb.sbomLeft))
 		if err != nil {
 			warn(fmt.Sprintf("reading %s: %v", file, err))
 			return
@@ -89,38 +88,6 @@ func sbomLayer(files []SBOMFile, opts []layers.Option) (v1.Layer, error) {
 // paas reads: a hostile buildpack could otherwise make the host read a
 // file of any size into memory.
 const maxMetadata = 1 << 20
-
-// readCapped reads the regular file rel inside root, failing when it is
-// larger than limit bytes, without reading more than that. Anything else
-// (a FIFO, whose opening would wait for a writer forever, a device) is
-// refused before it is opened, and opened without blocking.
-func readCapped(root *os.Root, rel string, limit int64) ([]byte, error) {
-	if fi, err := root.Lstat(rel); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", rel)
-	}
-	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", rel)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", rel, limit)
-	}
-	return data, nil
-}
 
 // realDir fails unless dir and its parents up to levels above are
 // directories, not symlinks. A later buildpack may have swapped a launch

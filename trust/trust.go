@@ -16,6 +16,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/paas-dev/paas/fsutil"
 )
 
 // BundlePaths are where Linux distributions keep their PEM bundle of
@@ -153,6 +155,9 @@ func (p *Pool) addDir(dir string) error {
 	return nil
 }
 
+// maxBundle bounds a stack's CA bundle (Debian's is about 200 KB).
+const maxBundle = 16 << 20
+
 // StackBundle returns where the root filesystem at rootfs keeps its CA
 // bundle (a path inside it, from BundlePaths) and the certificates it
 // holds. Links are resolved inside rootfs, never on the host. A stack with
@@ -165,7 +170,7 @@ func StackBundle(rootfs string) (string, *Pool, error) {
 	defer root.Close()
 	p := NewPool()
 	for _, path := range BundlePaths {
-		data, err := readIn(root, path)
+		data, err := fsutil.ReadRegular(root, path[1:], maxBundle)
 		if err != nil {
 			continue
 		}
@@ -173,23 +178,4 @@ func StackBundle(rootfs string) (string, *Pool, error) {
 		return path, p, nil
 	}
 	return BundlePaths[0], p, nil
-}
-
-// readIn reads a regular file of root by its absolute path in it.
-func readIn(root *os.Root, path string) ([]byte, error) {
-	f, err := root.Open(path[1:])
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", path)
-	}
-	var buf bytes.Buffer
-	_, err = buf.ReadFrom(f)
-	return buf.Bytes(), err
 }
