@@ -80,7 +80,7 @@ func readDescriptor(root string) (*Descriptor, error) {
 	switch {
 	case d.Buildpack.ID == "":
 		return nil, fmt.Errorf("%s names no [buildpack] id", DescriptorFile)
-	case !pathPart(escapeID(d.Buildpack.ID)):
+	case !pathPart(EscapeID(d.Buildpack.ID)):
 		return nil, fmt.Errorf("%s: buildpack id %q is not a valid id", DescriptorFile, d.Buildpack.ID)
 	case d.Buildpack.Version != "" && !pathPart(d.Buildpack.Version):
 		return nil, fmt.Errorf("%s: buildpack version %q is not a valid version", DescriptorFile, d.Buildpack.Version)
@@ -92,7 +92,7 @@ func readDescriptor(root string) (*Descriptor, error) {
 			return nil, fmt.Errorf("%s: %s has an [[order]] entry with no group", DescriptorFile, d.Buildpack.ID)
 		}
 		for _, m := range g.Group {
-			if m.ID == "" || m.ID == d.Buildpack.ID || !pathPart(escapeID(m.ID)) || m.Version != "" && !pathPart(m.Version) {
+			if m.ID == "" || m.ID == d.Buildpack.ID || !pathPart(EscapeID(m.ID)) || m.Version != "" && !pathPart(m.Version) {
 				return nil, fmt.Errorf("%s: %s's [[order.group]] names %q %q", DescriptorFile, d.Buildpack.ID, m.ID, m.Version)
 			}
 		}

@@ -135,10 +135,10 @@ func topBuildpack(root string) (string, error) {
 // buildpack images and builders.
 func (b *Buildpack) Component(id, version string) (string, error) {
 	base := filepath.Dir(filepath.Dir(b.Dir))
-	if filepath.Base(filepath.Dir(b.Dir)) != escapeID(b.CNB.Buildpack.ID) {
+	if filepath.Base(filepath.Dir(b.Dir)) != EscapeID(b.CNB.Buildpack.ID) {
 		return "", fmt.Errorf("meta-buildpack %s is not in a cnb/buildpacks/ID/VERSION layout, where its buildpacks would be beside it: give it as an image (oci:, docker://)", b.CNB.Buildpack.ID)
 	}
-	dir := filepath.Join(base, escapeID(id))
+	dir := filepath.Join(base, EscapeID(id))
 	if version != "" {
 		dir = filepath.Join(dir, version)
 	} else if versions, _ := os.ReadDir(dir); len(versions) == 1 {
@@ -153,5 +153,6 @@ func (b *Buildpack) Component(id, version string) (string, error) {
 	return dir, nil
 }
 
-// escapeID makes a buildpack id a directory name, as CNB tools do.
-func escapeID(id string) string { return strings.ReplaceAll(id, "/", "_") }
+// EscapeID makes a buildpack id a directory name, as CNB tools do (in
+// cnb/buildpacks/ID/VERSION and /layers/ID).
+func EscapeID(id string) string { return strings.ReplaceAll(id, "/", "_") }

@@ -28,7 +28,7 @@ func cnbImage(t *testing.T, id, version string) v1.Image {
 	writeFile(t, filepath.Join(dir, "buildpack.toml"), "api = \"0.10\"\n[buildpack]\nid = \""+id+"\"\nversion = \""+version+"\"\n", 0o644)
 	writeFile(t, filepath.Join(dir, "bin", "detect"), "#!/bin/sh\n", 0o755)
 	writeFile(t, filepath.Join(dir, "bin", "build"), "#!/bin/sh\n", 0o755)
-	l, err := layers.FromDir(dir, layers.WithTempDir(t.TempDir()), layers.WithPrefix("cnb/buildpacks/"+escapeID(id)+"/"+version))
+	l, err := layers.FromDir(dir, layers.WithTempDir(t.TempDir()), layers.WithPrefix("cnb/buildpacks/"+EscapeID(id)+"/"+version))
 	if err != nil {
 		t.Fatal(err)
 	}

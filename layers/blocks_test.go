@@ -75,19 +75,7 @@ func TestFromDirReusesBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	second, err := FromDir(dir, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := FromDir(dir, WithPrefix("app"), WithTempDir(t.TempDir()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, _ := second.Digest()
-	want, _ := plain.Digest()
-	if got != want {
-		t.Errorf("with reused blocks the layer is %s, compressed whole %s", got, want)
-	}
+	second := remade(t, dir, opts, "after an edit")
 	if compressed := len(second.(MadeBlocks).Blocks()) - r.hits; compressed < 1 || compressed > 2 {
 		t.Errorf("after one edit %d of %d blocks were compressed, want 1 or 2", compressed, n)
 	}
@@ -123,19 +111,7 @@ func TestFromDirReusesBlocksAfterResize(t *testing.T) {
 		}
 		f.Close()
 		hits := r.hits
-		second, err := FromDir(dir, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plain, err := FromDir(dir, WithPrefix("app"), WithTempDir(t.TempDir()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := second.Digest()
-		want, _ := plain.Digest()
-		if got != want {
-			t.Errorf("%s: with reused blocks the layer is %s, compressed whole %s", edit, got, want)
-		}
+		second := remade(t, dir, opts, "after a file "+edit)
 		blocks := len(second.(MadeBlocks).Blocks())
 		if compressed := blocks - (r.hits - hits); compressed < 1 || compressed > 3 {
 			t.Errorf("after a file %s, %d of %d blocks were compressed, want 1 to 3", edit, compressed, blocks)
@@ -194,4 +170,24 @@ func TestBlockwiseRecordsHeaders(t *testing.T) {
 	if !Reused(again) || r.maybe != 1 {
 		t.Errorf("made again without blocks: reused %v after %d Maybe calls, want reused after 1", Reused(again), r.maybe)
 	}
+}
+
+// remade makes dir's layer again with opts (reusing blocks) and checks it
+// is byte for byte the layer compressing it whole gives.
+func remade(t *testing.T, dir string, opts []Option, when string) v1.Layer {
+	t.Helper()
+	l, err := FromDir(dir, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := FromDir(dir, WithPrefix("app"), WithTempDir(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := l.Digest()
+	want, _ := plain.Digest()
+	if got != want {
+		t.Errorf("%s: with reused blocks the layer is %s, compressed whole %s", when, got, want)
+	}
+	return l
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/paas-dev/paas/buildpack"
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/internal/safetoml"
@@ -30,6 +31,11 @@ const (
 	PlatformDir = "/paas/platform"
 	cnbDir      = "/paas/cnb" // plans, one directory per buildpack
 )
+
+// maxMetadata bounds the TOML and environment files of a CNB buildpack that
+// paas reads: a hostile buildpack could otherwise make the host read a
+// file of any size into memory.
+const maxMetadata = 1 << 20
 
 // cnbState is a CNB buildpack's part of the build.
 type cnbState struct {
@@ -70,9 +76,9 @@ type CNBLayer struct {
 
 // LayerTypes is a <layer>.toml's [types] table.
 type LayerTypes struct {
-	Launch bool `toml:"launch" json:"launch"`
-	Build  bool `toml:"build" json:"build"`
-	Cache  bool `toml:"cache" json:"cache"`
+	Launch bool `json:"launch"`
+	Build  bool `json:"build"`
+	Cache  bool `json:"cache"`
 }
 
 // cnbMounts are the CNB Buildpack API's directories: the app's persistent
@@ -191,13 +197,17 @@ func readLayerToml(root *os.Root, rel string) (map[string]any, LayerTypes, error
 	if err := safetoml.Decode(data, &meta); err != nil {
 		return nil, LayerTypes{}, fmt.Errorf("%s: %w", rel, err)
 	}
-	var t struct {
-		Types LayerTypes `toml:"types"`
+	var t LayerTypes
+	table, _ := meta["types"].(map[string]any)
+	for key, dst := range map[string]*bool{"launch": &t.Launch, "build": &t.Build, "cache": &t.Cache} {
+		v, set := table[key]
+		b, ok := v.(bool)
+		if set && !ok {
+			return nil, LayerTypes{}, fmt.Errorf("%s: [types] %s is not true or false", rel, key)
+		}
+		*dst = b
 	}
-	if err := safetoml.Decode(data, &t); err != nil {
-		return nil, LayerTypes{}, fmt.Errorf("%s: [types]: %w", rel, err)
-	}
-	return meta, t.Types, nil
+	return meta, t, nil
 }
 
 // writeLayerToml rewrites a <layer>.toml with meta less its [types].
@@ -212,10 +222,6 @@ func writeLayerToml(root *os.Root, rel string, meta map[string]any) error {
 	}
 	return root.WriteFile(rel, buf.Bytes(), 0o644)
 }
-
-// escapeID makes a buildpack id a directory name, as the CNB lifecycle
-// does.
-func escapeID(id string) string { return strings.ReplaceAll(id, "/", "_") }
 
 // cnbEnv is the environment of a CNB buildpack's scripts besides the
 // build's own.
@@ -330,7 +336,7 @@ func (b *build) resolveCNB() error {
 // runCNBBuild runs bin/build LAYERS PLATFORM PLAN, then takes what its
 // layers give the buildpacks after it and the image.
 func (b *build) runCNBBuild(ctx context.Context, bp *prepared) error {
-	id := escapeID(bp.CNB.Buildpack.ID)
+	id := buildpack.EscapeID(bp.CNB.Buildpack.ID)
 	layers := path.Join(LayersDir, id)
 	root, err := os.OpenRoot(b.opts.LayersDir)
 	if err != nil {

@@ -88,6 +88,9 @@ func pathMods(root *os.Root, dir, at string, build bool) []envMod {
 	return mods
 }
 
+// maxEnvTotal bounds what a build reads of environment files in all.
+const maxEnvTotal = 16 << 20
+
 // readEnvDir reads the environment files of dir (inside root). Files whose
 // names are not variable names, and anything not a regular file, are
 // skipped with a warning.

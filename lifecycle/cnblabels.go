@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/paas-dev/paas/launch"
@@ -67,11 +68,7 @@ func cnbLabels(labels map[string]string, res *Result, stack StackLabel) error {
 		}
 		keys = append(keys, k)
 	}
-	lifecycle := map[string]any{
-		"buildpacks": keys,
-		"runImage":   map[string]string{"topLayer": stack.RunTopLayer, "reference": stack.RunDigest},
-		"stack":      map[string]any{"runImage": map[string]string{"image": stack.RunImage}},
-	}
+	lifecycle := map[string]any{"buildpacks": keys} // SetRunImage adds the run image
 	for key, v := range map[string]any{oci.LabelCNBBuild: build, oci.LabelCNBLifecycle: lifecycle} {
 		data, err := json.Marshal(v)
 		if err != nil {
@@ -80,6 +77,34 @@ func cnbLabels(labels map[string]string, res *Result, stack StackLabel) error {
 		labels[key] = string(data)
 	}
 	labels[oci.LabelCNBStackID] = stack.Name
+	return nil
+}
+
+// SetRunImage writes the stack and run image an image is on into its
+// labels: io.paas.stack, and the run image parts of
+// io.buildpacks.lifecycle.metadata (runImage, stack), keeping the rest of
+// that label. The export and paas rebase both write them so.
+func SetRunImage(labels map[string]string, stack StackLabel) error {
+	st, err := json.Marshal(stack)
+	if err != nil {
+		return err
+	}
+	labels[oci.LabelStack] = string(st)
+	meta := map[string]any{}
+	if raw := labels[oci.LabelCNBLifecycle]; raw != "" {
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.UseNumber() // buildpacks' metadata keeps its numbers as written
+		if err := dec.Decode(&meta); err != nil || meta == nil {
+			meta = map[string]any{}
+		}
+	}
+	meta["runImage"] = map[string]string{"topLayer": stack.RunTopLayer, "reference": stack.RunDigest}
+	meta["stack"] = map[string]any{"runImage": map[string]string{"image": stack.RunImage}}
+	data, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	labels[oci.LabelCNBLifecycle] = string(data)
 	return nil
 }
 

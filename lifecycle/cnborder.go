@@ -51,7 +51,7 @@ func (b *build) detectGroup(ctx context.Context, meta *prepared, g buildpack.Gro
 		if err != nil {
 			return nil, nil, false, fmt.Errorf("%w: %w", ErrBuildpack, err)
 		}
-		bp, err := b.prepareBuildpack(ctx, dir, escapeID(m.ID))
+		bp, err := b.prepareBuildpack(ctx, dir, buildpack.EscapeID(m.ID))
 		if err != nil {
 			return nil, nil, false, err
 		}

@@ -5,7 +5,6 @@ import (
 	"io/fs"
 	"os"
 	"path"
-	"path/filepath"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -29,9 +28,6 @@ const (
 	maxSBOM      = 16 << 20
 	maxSBOMTotal = 64 << 20
 )
-
-// maxEnvTotal bounds what a build reads of environment files in all.
-const maxEnvTotal = 16 << 20
 
 // SBOMFile is an SBOM a CNB buildpack wrote, for the image.
 type SBOMFile struct {
@@ -82,27 +78,4 @@ func sbomLayer(files []SBOMFile, opts []layers.Option) (v1.Layer, error) {
 		out = append(out, layers.File{Path: rel, Mode: 0o644, Body: f.Body})
 	}
 	return layers.FromFiles(out, opts...)
-}
-
-// maxMetadata bounds the TOML and environment files of a CNB buildpack that
-// paas reads: a hostile buildpack could otherwise make the host read a
-// file of any size into memory.
-const maxMetadata = 1 << 20
-
-// realDir fails unless dir and its parents up to levels above are
-// directories, not symlinks. A later buildpack may have swapped a launch
-// layer, or its buildpack's directory, for a link to a host directory
-// since the layer was taken; no buildpack runs while this is checked, and
-// FromDir does not follow links under dir.
-func realDir(dir string, levels int) error {
-	for p := dir; levels > 0; p, levels = filepath.Dir(p), levels-1 {
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is no longer a directory (%s): a buildpack replaced it", p, fi.Mode().Type())
-		}
-	}
-	return nil
 }

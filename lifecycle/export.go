@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -309,16 +310,14 @@ func imageLabels(res *Result, stack StackLabel) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := json.Marshal(stack)
-	if err != nil {
-		return nil, err
-	}
 	labels := map[string]string{
 		oci.LabelProcesses:  string(procs),
 		oci.LabelBuildpacks: string(used),
-		oci.LabelStack:      string(st),
 	}
 	if err := cnbLabels(labels, res, stack); err != nil {
+		return nil, err
+	}
+	if err := SetRunImage(labels, stack); err != nil {
 		return nil, err
 	}
 	if res.SourceVersion != "" {
@@ -341,4 +340,22 @@ func TopLayer(img v1.Image) (string, error) {
 		return "", errors.New("the image has no layers")
 	}
 	return ids[len(ids)-1].String(), nil
+}
+
+// realDir fails unless dir and its parents up to levels above are
+// directories, not symlinks. A later buildpack may have swapped a launch
+// layer, or its buildpack's directory, for a link to a host directory
+// since the layer was taken; no buildpack runs while this is checked, and
+// FromDir does not follow links under dir.
+func realDir(dir string, levels int) error {
+	for p := dir; levels > 0; p, levels = filepath.Dir(p), levels-1 {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is no longer a directory (%s): a buildpack replaced it", p, fi.Mode().Type())
+		}
+	}
+	return nil
 }

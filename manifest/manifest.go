@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -299,7 +300,7 @@ func probe(c health.Check) *corev1.Probe {
 	if c.Scheme == "https" {
 		get.Scheme = corev1.URISchemeHTTPS
 	}
-	for _, k := range sortedKeys(c.Headers) {
+	for _, k := range slices.Sorted(maps.Keys(c.Headers)) {
 		get.HTTPHeaders = append(get.HTTPHeaders, corev1.HTTPHeader{Name: k, Value: c.Headers[k]})
 	}
 	return &corev1.Probe{
@@ -314,15 +315,6 @@ func probe(c health.Check) *corev1.Probe {
 // seconds rounds d up to whole seconds, at least least.
 func seconds(d time.Duration, least int32) int32 {
 	return max(int32(math.Ceil(d.Seconds())), least)
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // service sends port 80 to the web processes.

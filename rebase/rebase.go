@@ -242,7 +242,7 @@ func onto(orig, run v1.Image, app []mutate.Addendum, label lifecycle.StackLabel,
 	cf.Config = *ocf.Config.DeepCopy()
 	cf.Created = ocf.Created
 	label.RunImage, label.RunDigest, label.RunTopLayer = runName, runDigest.String(), top
-	if err := relabel(cf.Config.Labels, label); err != nil {
+	if err := lifecycle.SetRunImage(cf.Config.Labels, label); err != nil {
 		return nil, err
 	}
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
@@ -254,26 +254,4 @@ func onto(orig, run v1.Image, app []mutate.Addendum, label lifecycle.StackLabel,
 		oci.AnnotationBaseName:   runName,
 		oci.AnnotationBaseDigest: runDigest.String(),
 	}).(v1.Image), nil
-}
-
-// relabel writes the new run image into the stack label and the CNB
-// lifecycle label.
-func relabel(labels map[string]string, label lifecycle.StackLabel) error {
-	st, err := json.Marshal(label)
-	if err != nil {
-		return err
-	}
-	labels[oci.LabelStack] = string(st)
-	var meta map[string]any
-	if json.Unmarshal([]byte(labels[oci.LabelCNBLifecycle]), &meta) != nil || meta == nil {
-		meta = map[string]any{}
-	}
-	meta["runImage"] = map[string]string{"topLayer": label.RunTopLayer, "reference": label.RunDigest}
-	meta["stack"] = map[string]any{"runImage": map[string]string{"image": label.RunImage}}
-	data, err := json.Marshal(meta)
-	if err != nil {
-		return err
-	}
-	labels[oci.LabelCNBLifecycle] = string(data)
-	return nil
 }
