@@ -9,7 +9,7 @@ TESTFLAGS ?= -count=1 -timeout 45m
 # (go.dev/issue/75804); a count has no deadline to race.
 FUZZTIME  ?= 20000x
 
-.PHONY: help build test test-short bench bench-go fuzz lint lint-tools demo clean
+.PHONY: help build test test-short bench bench-go fuzz lint lint-tools buildkitd demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -49,8 +49,11 @@ lint-tools: ## install the pinned golangci-lint (a no-op when it is already ther
 	  $(GO) install $(GOLANGCI_LINT_PKG)@$(GOLANGCI_LINT_VERSION); \
 	fi
 
-test: lint ## run every test tier (needs root for the containerd and rootless-user tiers; see .ci/run)
+test: lint buildkitd ## run every test tier (needs root for the containerd, BuildKit and rootless-user tiers; see .ci/run)
 	$(GO) test $(TESTFLAGS) ./...
+
+buildkitd: ## build and install the pinned buildkitd the BuildKit tests start (a no-op when it is already there)
+	GO=$(GO) ./scripts/install-buildkitd
 
 # testenv.Require skips, with the reason, every test that needs the Debian
 # stack, root, a containerd daemon or the network; `test` runs them all.

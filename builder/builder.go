@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	digest "github.com/opencontainers/go-digest"
+	"github.com/paas-dev/paas/buildkit"
 	"github.com/paas-dev/paas/buildpack"
 	"github.com/paas-dev/paas/builtin"
 	"github.com/paas-dev/paas/console"
@@ -57,7 +59,10 @@ type Options struct {
 	NoCache, Pull bool
 	Network       sandbox.Network
 	// NoSandbox runs buildpacks on the current root filesystem.
-	NoSandbox   bool
+	NoSandbox bool
+	// BuildKit, when its Address is set, runs the buildpacks on that
+	// BuildKit daemon instead of paas's sandbox; paas exports the image.
+	BuildKit    buildkit.Options
 	Compression layers.Compression
 	// Timeout bounds detect, compile and release together; 0: no limit.
 	Timeout time.Duration
@@ -129,6 +134,8 @@ type build struct {
 	builtins    []*buildpack.Buildpack
 	work, cache string
 	unlock      func()
+	// kit is the BuildKit daemon the buildpacks run on, or nil.
+	kit *buildkit.Builder
 	// buildKey identifies the build's inputs (key), taken with since;
 	// "" when they cannot tell an unchanged build.
 	buildKey string
@@ -137,11 +144,23 @@ type build struct {
 
 func prepare(ctx context.Context, h *home.Home, o *Options) (b *build, err error) {
 	b = &build{}
+	defer func() {
+		if err != nil {
+			b.close()
+		}
+	}()
 	if b.appDir, err = filepath.Abs(o.AppDir); err != nil {
 		return nil, fmt.Errorf("%w: %w", lifecycle.ErrApp, err)
 	}
 	if b.tag, err = ImageName(o.Tag, b.appDir); err != nil {
 		return nil, err
+	}
+	// A wrong daemon address fails before a default stack is made.
+	if o.BuildKit.Address != "" {
+		if b.kit, err = buildkit.Dial(ctx, o.BuildKit); err != nil {
+			return nil, err
+		}
+		o.Console.Info("Building on BuildKit at %s", b.kit.Address())
 	}
 	if b.stack, err = stacks.Resolve(ctx, h, o.Stack, !o.NoSandbox, o.Console); err != nil {
 		return nil, err
@@ -168,7 +187,6 @@ func prepare(ctx context.Context, h *home.Home, o *Options) (b *build, err error
 		o.Console.Info("Waiting for another build of %s to release the build cache", repo)
 	})
 	if err != nil {
-		b.close()
 		return nil, err
 	}
 	return b, nil
@@ -178,7 +196,12 @@ func (b *build) close() {
 	if b.unlock != nil {
 		b.unlock()
 	}
-	_ = sandbox.RemoveAll(b.work)
+	if b.kit != nil {
+		_ = b.kit.Close()
+	}
+	if b.work != "" {
+		_ = sandbox.RemoveAll(b.work)
+	}
 }
 
 func (b *build) lifecycleOptions(h *home.Home, o Options) lifecycle.Options {
@@ -186,7 +209,7 @@ func (b *build) lifecycleOptions(h *home.Home, o Options) lifecycle.Options {
 	if timeout == 0 {
 		timeout = -1 // lifecycle's "no limit"
 	}
-	return lifecycle.Options{
+	lo := lifecycle.Options{
 		AppDir:            b.appDir,
 		Stack:             lifecycle.Stack{Name: b.stack.Name, Rootfs: b.stack.Rootfs, Env: b.stack.Env},
 		Buildpacks:        o.Buildpacks,
@@ -207,6 +230,49 @@ func (b *build) lifecycleOptions(h *home.Home, o Options) lifecycle.Options {
 		Proxy:             lifecycle.ProxyEnv(os.Environ()),
 		Console:           o.Console,
 	}
+	if b.kit != nil {
+		// CNB buildpacks' layers need paas's own sandbox.
+		lo.LayersDir = ""
+		lo.Remote = b.onBuildKit(h, o)
+	}
+	return lo
+}
+
+// onBuildKit makes the sandbox of a build on BuildKit: the stack's build
+// image read from the store, CACHE_DIR a cache mount named after the
+// app's repository (as the local cache is), ENV_DIR secrets.
+func (b *build) onBuildKit(h *home.Home, o Options) func([]sandbox.Mount) (sandbox.Sandbox, error) {
+	return func(mounts []sandbox.Mount) (sandbox.Sandbox, error) {
+		store, err := b.stackLayout(h)
+		if err != nil {
+			return nil, err
+		}
+		return b.kit.Sandbox(buildkit.Config{
+			Store:         store,
+			Image:         digest.Digest(b.stack.Digest.String()),
+			Mounts:        mounts,
+			CacheTarget:   lifecycle.CacheDir,
+			CacheID:       "paas/cache/" + oci.Repository(b.tag),
+			SecretsTarget: lifecycle.EnvDir,
+			Network:       o.Network,
+			WorkDir:       b.work,
+		})
+	}
+}
+
+// stackLayout returns an OCI layout that holds the stack's build image:
+// the store, where a stack from the store already is, else a layout of
+// the image written in the build's scratch space.
+func (b *build) stackLayout(h *home.Home) (string, error) {
+	store := h.Store().Layout()
+	if _, err := os.Stat(filepath.Join(store, "blobs", b.stack.Digest.Algorithm, b.stack.Digest.Hex)); err == nil {
+		return store, nil
+	}
+	dir := filepath.Join(b.work, "stack")
+	if err := oci.Write(context.Background(), b.stack.Image, "oci:"+dir, b.stack.Name); err != nil {
+		return "", fmt.Errorf("writing the stack for BuildKit: %w", err)
+	}
+	return dir, nil
 }
 
 // limits returns the scripts' limits, saying once when the host cannot

@@ -69,7 +69,12 @@ type Options struct {
 	WorkDir string
 	// NoSandbox runs the buildpacks on the current root filesystem.
 	NoSandbox bool
-	Network   sandbox.Network
+	// Remote, when set, makes the sandbox every phase runs in from the
+	// build's mounts, in place of a local one: a BuildKit daemon's
+	// (package buildkit). It must bring writable mounts back to their host
+	// sources after each command. The working copy is then a plain copy.
+	Remote  func(mounts []sandbox.Mount) (sandbox.Sandbox, error)
+	Network sandbox.Network
 	// CAs are certificate authorities every phase trusts besides the
 	// stack's own (the host's and --ca-cert files). They are shown in place
 	// of the stack's CA bundle and named by SSL_CERT_FILE and the like; they
@@ -204,6 +209,14 @@ func Build(ctx context.Context, opts Options) (*Result, error) {
 	return b.result, nil
 }
 
+// copyWhy says why the working copy is no overlay when none is tried.
+func (o *Options) copyWhy() string {
+	if o.Remote != nil {
+		return "the build runs on BuildKit"
+	}
+	return "--sandbox none"
+}
+
 func (o *Options) setDefaults() {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
@@ -225,7 +238,7 @@ func (b *build) prepare(ctx context.Context) error {
 	}
 	skip, warn := appSkip(filter, o.Exclude), warnOnce(b.con.Warner())
 	app := filepath.Join(o.WorkDir, "app")
-	b.app, err = makeWorkCopy(o.AppDir, app, skip, !o.NoSandbox, "--sandbox none", warn)
+	b.app, err = makeWorkCopy(o.AppDir, app, skip, !o.NoSandbox && o.Remote == nil, o.copyWhy(), warn)
 	if err != nil {
 		return fmt.Errorf("%w: copying the app: %w", ErrApp, err)
 	}
@@ -280,13 +293,16 @@ func (b *build) prepare(ctx context.Context) error {
 // sandbox.Own): as root, root inside is an unprivileged host user that
 // could not otherwise write the working copy or the cache.
 func (b *build) own(path string) error {
-	if b.opts.NoSandbox {
+	if b.opts.NoSandbox || b.opts.Remote != nil {
 		return nil
 	}
 	return sandbox.Own(path)
 }
 
 func (b *build) newSandbox(mounts []sandbox.Mount) (sandbox.Sandbox, error) {
+	if b.opts.Remote != nil {
+		return b.opts.Remote(mounts)
+	}
 	if b.opts.NoSandbox {
 		return sandbox.Host(mounts), nil
 	}

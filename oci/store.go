@@ -79,6 +79,10 @@ func Open(home string) (*Store, error) {
 // Home returns the directory the store was opened at.
 func (s *Store) Home() string { return s.home }
 
+// Layout returns the store's OCI image layout directory, for readers that
+// take one (BuildKit's session content stores); they must only read it.
+func (s *Store) Layout() string { return s.dir }
+
 func (s *Store) path(elem ...string) string {
 	return filepath.Join(append([]string{s.dir}, elem...)...)
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/paas-dev/paas/builder"
+	"github.com/paas-dev/paas/buildkit"
 	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/envfile"
 	"github.com/paas-dev/paas/home"
@@ -26,6 +28,7 @@ const DefaultPidsLimit = 4096
 
 type buildFlags struct {
 	tag, stack, envFile, push, network, sandbox, compression, memory string
+	builder, builderTLSDir, builderServerName                        string
 	pids                                                             int
 	buildpacks, env, outputs, caCerts                                []string
 	noCache, pull, json, quiet                                       bool
@@ -56,6 +59,9 @@ func buildCommand() command {
 		fs.BoolVar(&f.pull, "pull", false, "re-fetch remote buildpacks that are not pinned to a commit")
 		fs.StringVar(&f.network, "network", "host", "network of the buildpacks: host or none")
 		fs.StringVar(&f.sandbox, "sandbox", "auto", "auto (namespaces) or none (run buildpacks on the current root filesystem)")
+		fs.StringVar(&f.builder, "builder", "", "run the buildpacks on this BuildKit daemon: unix://PATH, tcp://HOST:PORT, kube-pod://POD, docker-container://NAME (default $"+buildkit.HostEnv+"; none: paas's own sandbox)")
+		fs.StringVar(&f.builderTLSDir, "builder-tls-dir", "", "directory of ca.pem, cert.pem and key.pem for a tcp:// --builder")
+		fs.StringVar(&f.builderServerName, "builder-tls-server-name", "", "name the --builder's TLS certificate must have (default: its host)")
 		fs.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip or zstd")
 		fs.BoolVar(&f.json, "json", false, "print one JSON object describing the image on stdout")
 		fs.BoolVarP(&f.quiet, "quiet", "q", false, "print only warnings and errors")
@@ -95,6 +101,10 @@ func (f *buildFlags) options(dir string) (builder.Options, error) {
 		NoCache: f.noCache, Pull: f.pull, Network: sandbox.Network(f.network), NoSandbox: f.sandbox == "none",
 		Compression: layers.Compression(f.compression), Timeout: f.timeout,
 		Outputs: f.outputs, Push: f.push,
+		BuildKit: buildkit.Options{Address: f.builder, TLSDir: f.builderTLSDir, ServerName: f.builderServerName},
+	}
+	if o.BuildKit.Address == "" && !o.NoSandbox {
+		o.BuildKit.Address = os.Getenv(buildkit.HostEnv)
 	}
 	var err error
 	if o.Tag, err = builder.ImageName(f.tag, dir); err != nil {
@@ -123,6 +133,8 @@ func (f *buildFlags) check() error {
 		return usageError{fmt.Sprintf("--network %q: want host or none", f.network)}
 	case f.sandbox != "auto" && f.sandbox != "none":
 		return usageError{fmt.Sprintf("--sandbox %q: want auto or none", f.sandbox)}
+	case f.builder != "" && f.sandbox == "none":
+		return usageError{"--builder runs the buildpacks on BuildKit: --sandbox none does not apply"}
 	case f.compression != string(layers.Gzip) && f.compression != string(layers.Zstd):
 		return usageError{fmt.Sprintf("--compression %q: want gzip or zstd", f.compression)}
 	}

@@ -20,13 +20,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// containerdReady bounds the wait for a fresh daemon to answer. It is a
-// guard against a daemon that hangs, not a performance expectation.
-const containerdReady = 60 * time.Second
-
-// containerdStop is how long a stopping daemon gets before SIGKILL.
-const containerdStop = 10 * time.Second
-
 // shared is the one containerd daemon of a test binary: starting one takes
 // seconds, so every test reuses it until StopContainerd.
 var shared struct {
@@ -36,10 +29,8 @@ var shared struct {
 }
 
 type containerdDaemon struct {
-	dir     string // holds root, state, config, log and socket
+	*daemon // its dir holds root, state, config, log and socket
 	address string
-	cmd     *exec.Cmd
-	exited  chan struct{}
 }
 
 // Containerd returns the socket address of a real containerd daemon private
@@ -87,34 +78,22 @@ func startContainerd() (_ *containerdDaemon, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &containerdDaemon{dir: dir, address: filepath.Join(dir, "c.sock"), exited: make(chan struct{})}
-	defer func() {
-		if retErr != nil {
-			d.stop()
-		}
-	}()
+	address := filepath.Join(dir, "c.sock")
 	cfg := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfg, []byte(containerdConfig(dir, d.address)), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(containerdConfig(dir, address)), 0o644); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
-	logf, err := os.Create(filepath.Join(dir, "containerd.log"))
+	dmn, err := startDaemon(dir, "containerd", "--config", cfg,
+		"--root", filepath.Join(dir, "root"), "--state", filepath.Join(dir, "state"), "--address", address)
 	if err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
-	defer logf.Close()
-	d.cmd = exec.Command("containerd", "--config", cfg,
-		"--root", filepath.Join(dir, "root"), "--state", filepath.Join(dir, "state"), "--address", d.address)
-	d.cmd.Stdout, d.cmd.Stderr = logf, logf
-	d.cmd.Env = withSbinPath(os.Environ())
-	if err := d.cmd.Start(); err != nil {
+	d := &containerdDaemon{daemon: dmn, address: address}
+	if err := d.waitReady(d.ping); err != nil {
+		d.stop()
 		return nil, err
-	}
-	go func() {
-		_ = d.cmd.Wait() // only the exit matters: stop waits for it
-		close(d.exited)
-	}()
-	if err := d.waitReady(); err != nil {
-		return nil, fmt.Errorf("%w\ncontainerd log:\n%s", err, tail(filepath.Join(dir, "containerd.log")))
 	}
 	return d, nil
 }
@@ -149,24 +128,7 @@ func withSbinPath(env []string) []string {
 	return append(env, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 }
 
-// waitReady polls until the daemon answers a Version request.
-func (d *containerdDaemon) waitReady() error {
-	deadline := time.Now().Add(containerdReady)
-	var last error
-	for time.Now().Before(deadline) {
-		select {
-		case <-d.exited:
-			return fmt.Errorf("containerd exited: %v", d.cmd.ProcessState)
-		default:
-		}
-		if last = d.ping(); last == nil {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("containerd did not answer on %s within %v: %w", d.address, containerdReady, last)
-}
-
+// ping asks the daemon for its version.
 func (d *containerdDaemon) ping() error {
 	if _, err := os.Stat(d.address); err != nil {
 		return err
@@ -182,22 +144,12 @@ func (d *containerdDaemon) ping() error {
 	return err
 }
 
-// stop ends the daemon (SIGTERM, then SIGKILL), the shims it started for
-// this daemon's socket, unmounts what is left under its directory and
-// removes it.
+// stop ends the daemon, the shims it started for this daemon's socket,
+// unmounts what is left under its directory and removes it.
 func (d *containerdDaemon) stop() {
-	if d.cmd != nil && d.cmd.Process != nil {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM) // fails only if it has exited already
-		select {
-		case <-d.exited:
-		case <-time.After(containerdStop):
-			_ = d.cmd.Process.Kill()
-			<-d.exited
-		}
-	}
+	d.stopProcess()
 	killShims(d.address)
-	unmountUnder(d.dir)
-	os.RemoveAll(d.dir)
+	d.remove()
 }
 
 // killShims kills the shim processes serving this daemon, which outlive it

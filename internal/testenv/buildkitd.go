@@ -1,0 +1,96 @@
+package testenv
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+// BuildKitd is a private buildkitd: its socket address and its root
+// directory, where everything it keeps (snapshots, cache mounts, its
+// databases) lives.
+type BuildKitd struct {
+	Address, Root string
+	*daemon
+}
+
+var sharedKit struct {
+	mu  sync.Mutex
+	d   *BuildKitd
+	err error
+}
+
+// BuildKit returns a real buildkitd private to this test binary (own root,
+// socket and state under a temp dir; runc from Debian), started on first
+// use. TestMain must call StopBuildKit after the tests run.
+//
+// It fails the test when not root or when buildkitd is not installed
+// (scripts/install-buildkitd builds the pinned version, as .ci/run does).
+func BuildKit(t testing.TB) *BuildKitd {
+	t.Helper()
+	forbidInShort(t, "Daemon")
+	if os.Geteuid() != 0 {
+		t.Fatalf("BuildKit tests need root: run them as root (CI does)")
+	}
+	if _, err := exec.LookPath("buildkitd"); err != nil {
+		t.Fatalf("buildkitd not found: build the pinned version with scripts/install-buildkitd")
+	}
+	sharedKit.mu.Lock()
+	defer sharedKit.mu.Unlock()
+	if sharedKit.d == nil && sharedKit.err == nil {
+		sharedKit.d, sharedKit.err = startBuildKit()
+	}
+	if sharedKit.err != nil {
+		t.Fatalf("starting buildkitd: %v", sharedKit.err)
+	}
+	return sharedKit.d
+}
+
+// StopBuildKit stops the shared buildkitd, if one was started, and
+// removes its directories.
+func StopBuildKit() {
+	sharedKit.mu.Lock()
+	defer sharedKit.mu.Unlock()
+	if sharedKit.d != nil {
+		sharedKit.d.stop()
+	}
+	sharedKit.d, sharedKit.err = nil, nil
+}
+
+func startBuildKit() (*BuildKitd, error) {
+	// Unix socket paths must stay under 108 bytes.
+	dir, err := os.MkdirTemp("/tmp", "bkd-")
+	if err != nil {
+		return nil, err
+	}
+	sock, root := filepath.Join(dir, "buildkitd.sock"), filepath.Join(dir, "root")
+	// No containerd worker: only the OCI one, on Debian's runc.
+	dmn, err := startDaemon(dir, "buildkitd", "--root", root, "--addr", "unix://"+sock,
+		"--containerd-worker=false", "--oci-worker=true")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	d := &BuildKitd{Address: "unix://" + sock, Root: root, daemon: dmn}
+	err = d.waitReady(func() error {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	if err != nil {
+		d.stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+// stop ends the daemon and removes its directory.
+func (d *BuildKitd) stop() {
+	d.stopProcess()
+	d.remove()
+}
