@@ -142,8 +142,8 @@ type build struct {
 	since    time.Time
 }
 
-func prepare(ctx context.Context, h *home.Home, o *Options) (b *build, err error) {
-	b = &build{}
+func prepare(ctx context.Context, h *home.Home, o *Options) (_ *build, err error) {
+	b := &build{}
 	defer func() {
 		if err != nil {
 			b.close()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -102,13 +103,19 @@ func (r *remote) Run(ctx context.Context, cmd *sandbox.Cmd) error {
 	if err != nil {
 		return fmt.Errorf("making the BuildKit definition: %w", err)
 	}
-	out, err := os.MkdirTemp(r.cfg.WorkDir, "buildkit-")
+	// The export lands in a directory of a private (0700) one: what it
+	// holds is root's as root, and disarm has not seen it yet.
+	private, err := os.MkdirTemp(r.cfg.WorkDir, "buildkit-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(out)
+	defer os.RemoveAll(private)
+	out := filepath.Join(private, "out")
 	if err := r.solve(ctx, def, op, out, cmd); err != nil {
 		return err
+	}
+	if err := disarm(out); err != nil {
+		return fmt.Errorf("checking what came back from BuildKit: %w", err)
 	}
 	return op.bringBack(out, cmd.Stdout)
 }
@@ -296,6 +303,32 @@ func (o *op) bringBack(out string, stdout io.Writer) error {
 	defer f.Close()
 	_, err = io.Copy(stdout, f)
 	return err
+}
+
+// disarm removes from dir what a command on BuildKit can make there but
+// not in paas's own sandbox, and what only matters on the host: device
+// nodes (which export skips anyway), and the set-user-ID and set-group-ID
+// bits of files (which export drops): as root, BuildKit's exporter would
+// make them root's.
+func disarm(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		switch t := d.Type(); {
+		case t&fs.ModeDevice != 0:
+			return os.Remove(p)
+		case t.IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if m := info.Mode(); m&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
+				return os.Chmod(p, m&^(fs.ModeSetuid|fs.ModeSetgid))
+			}
+		}
+		return nil
+	})
 }
 
 // replaceDir makes dst hold what src holds, keeping dst's own mode.

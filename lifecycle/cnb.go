@@ -258,6 +258,9 @@ func (b *build) scratch(bp *prepared) (string, error) {
 // other status is an error. What it writes to PLAN is kept for resolving.
 func (b *build) runCNBDetect(ctx context.Context, bp *prepared) (bool, error) {
 	if b.opts.LayersDir == "" {
+		if b.opts.Remote != nil {
+			return false, fmt.Errorf("%w: buildpack %s is a Cloud Native Buildpack, which runs only in paas's own sandbox, not on BuildKit (build without --builder)", ErrDetect, bp.Ref)
+		}
 		return false, fmt.Errorf("%w: buildpack %s is a Cloud Native Buildpack, which this build cannot run (no layers directory)", ErrDetect, bp.Ref)
 	}
 	dir, err := b.scratch(bp)

@@ -75,6 +75,9 @@ func buildCommand() command {
 		if err != nil {
 			return err
 		}
+		if o.BuildKit.Address != "" && (fs.Changed("memory") || fs.Changed("pids-limit")) {
+			return usageError{"--memory and --pids-limit bound paas's own sandbox: on BuildKit, its workers' limits apply"}
+		}
 		o.Console = console.New(env.stderr, f.quiet)
 		h, err := home.Open("")
 		if err != nil {

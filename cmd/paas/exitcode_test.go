@@ -140,6 +140,10 @@ func TestExitCodeOfFailures(t *testing.T) {
 		{"storing an image", nil, []string{"build", "-q", "--sandbox", "none", "--stack", broken, "-b", buildpackDir("hello"), hello}, fault.Export, "storing hello:latest"},
 		{"storing a stack", nil, []string{"stack", "import", "s", broken}, fault.Export, "storing stack s"},
 		{"output fails", nil, build("-b", buildpackDir("hello"), "-o", "oci:"+notDir+"/layout", hello), fault.Output, "writing oci:"},
+		{"BuildKit unreachable", []string{"BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock"}, []string{"build", "-q", "--stack", stack, hello}, fault.Sandbox, "BuildKit daemon unreachable"},
+		{"BuildKit address", nil, []string{"build", "--builder", "buildkitd:1234", hello}, fault.Usage, "unix://PATH"},
+		{"BuildKit and --sandbox none", nil, build("--builder", "unix:///run/buildkit/buildkitd.sock", hello), fault.Usage, "--sandbox none"},
+		{"BuildKit and limits", nil, []string{"build", "--builder", "unix:///run/buildkit/buildkitd.sock", "--memory", "1g", hello}, fault.Usage, "workers' limits"},
 		{"no paas run to replace", nil, []string{"run", "nope", "--replace"}, fault.Runtime, "paas run nope"},
 	}
 	for _, tc := range tests {
