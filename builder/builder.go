@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -233,27 +234,30 @@ func (b *build) lifecycleOptions(h *home.Home, o Options) lifecycle.Options {
 	if b.kit != nil {
 		// CNB buildpacks' layers need paas's own sandbox.
 		lo.LayersDir = ""
-		lo.Remote = b.onBuildKit(h, o)
+		lo.Remote = b.onBuildKit(h, o, lo.Proxy)
 	}
 	return lo
 }
 
 // onBuildKit makes the sandbox of a build on BuildKit: the stack's build
 // image read from the store, CACHE_DIR a cache mount named after the
-// app's repository (as the local cache is), ENV_DIR secrets.
-func (b *build) onBuildKit(h *home.Home, o Options) func([]sandbox.Mount) (sandbox.Sandbox, error) {
-	return func(mounts []sandbox.Mount) (sandbox.Sandbox, error) {
-		store, err := b.stackLayout(h)
+// app's repository (as the local cache is), ENV_DIR and the proxy
+// settings secrets.
+func (b *build) onBuildKit(h *home.Home, o Options, proxy map[string]string) func(context.Context, []sandbox.Mount) (sandbox.Sandbox, error) {
+	return func(ctx context.Context, mounts []sandbox.Mount) (sandbox.Sandbox, error) {
+		store, err := b.stackLayout(ctx, h)
 		if err != nil {
 			return nil, err
 		}
-		return b.kit.Sandbox(buildkit.Config{
+		return b.kit.Sandbox(ctx, buildkit.Config{
 			Store:         store,
 			Image:         digest.Digest(b.stack.Digest.String()),
 			Mounts:        mounts,
 			CacheTarget:   lifecycle.CacheDir,
 			CacheID:       "paas/cache/" + oci.Repository(b.tag),
 			SecretsTarget: lifecycle.EnvDir,
+			EmptyCache:    o.NoCache,
+			SecretEnv:     slices.Sorted(maps.Keys(proxy)),
 			Network:       o.Network,
 			WorkDir:       b.work,
 		})
@@ -263,13 +267,13 @@ func (b *build) onBuildKit(h *home.Home, o Options) func([]sandbox.Mount) (sandb
 // stackLayout returns an OCI layout that holds the stack's build image:
 // the store, where a stack from the store already is, else a layout of
 // the image written in the build's scratch space.
-func (b *build) stackLayout(h *home.Home) (string, error) {
+func (b *build) stackLayout(ctx context.Context, h *home.Home) (string, error) {
 	store := h.Store().Layout()
 	if _, err := os.Stat(filepath.Join(store, "blobs", b.stack.Digest.Algorithm, b.stack.Digest.Hex)); err == nil {
 		return store, nil
 	}
 	dir := filepath.Join(b.work, "stack")
-	if err := oci.Write(context.Background(), b.stack.Image, "oci:"+dir, b.stack.Name); err != nil {
+	if err := oci.Write(ctx, b.stack.Image, "oci:"+dir, b.stack.Name); err != nil {
 		return "", fmt.Errorf("writing the stack for BuildKit: %w", err)
 	}
 	return dir, nil

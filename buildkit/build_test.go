@@ -84,6 +84,7 @@ set -euo pipefail
 BUILD_DIR=$1 CACHE_DIR=$2 ENV_DIR=$3
 token=$(<"$ENV_DIR/API_TOKEN")
 printf '%s' "$token" | sha256sum | cut -d' ' -f1 >"$BUILD_DIR/token.sha256"
+printf '%s' "${no_proxy:-}" | sha256sum | cut -d' ' -f1 >"$BUILD_DIR/no_proxy.sha256"
 builds=0
 if [[ -f $CACHE_DIR/builds ]]; then
 	builds=$(<"$CACHE_DIR/builds")
@@ -92,9 +93,8 @@ echo "-----> The cache has seen $builds build(s)"
 echo $((builds + 1)) >"$CACHE_DIR/builds"
 `
 
-// classicApp returns an app whose .buildpacks runs two bash buildpacks
-// that hand variables on through an export file, then the token one.
-func classicApp(t *testing.T) string {
+// tokenBuildpackDir writes the token buildpack into a new directory.
+func tokenBuildpackDir(t *testing.T) string {
 	t.Helper()
 	bp := filepath.Join(t.TempDir(), "token")
 	for name, body := range map[string]string{
@@ -104,12 +104,22 @@ func classicApp(t *testing.T) string {
 	} {
 		writeFile(t, filepath.Join(bp, name), body, 0o755)
 	}
+	return bp
+}
+
+// classicApp returns an app whose .buildpacks runs buildpacks, by default
+// two bash ones that hand variables on through an export file, then the
+// token one.
+func classicApp(t *testing.T, buildpacks ...string) string {
+	t.Helper()
+	if len(buildpacks) == 0 {
+		buildpacks = []string{testenv.Fixture("buildpacks", "bash-exporter"), testenv.Fixture("buildpacks", "bash-consumer"), tokenBuildpackDir(t)}
+	}
 	app := t.TempDir()
 	if err := os.Chmod(app, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	lines := []string{testenv.Fixture("buildpacks", "bash-exporter"), testenv.Fixture("buildpacks", "bash-consumer"), bp}
-	writeFile(t, filepath.Join(app, ".buildpacks"), strings.Join(lines, "\n")+"\n", 0o644)
+	writeFile(t, filepath.Join(app, ".buildpacks"), strings.Join(buildpacks, "\n")+"\n", 0o644)
 	writeFile(t, filepath.Join(app, "Procfile"), "web: greet\n", 0o644)
 	return app
 }
@@ -126,9 +136,10 @@ func writeFile(t *testing.T, path, body string, mode fs.FileMode) {
 
 // A classic multi-buildpack app with an export file builds on BuildKit
 // into the image a local build makes, digest for digest; live output is
-// shown; CACHE_DIR is a cache mount the next build finds; and a config
-// var the buildpack reads from ENV_DIR is nowhere in BuildKit's state or
-// in the image.
+// shown; CACHE_DIR is a cache mount the next build finds and --no-cache
+// empties; and neither a config var the buildpack reads from ENV_DIR nor
+// a proxy setting (which may hold credentials) is anywhere in BuildKit's
+// state or in the image.
 func TestClassicBuildOnBuildKit(t *testing.T) {
 	testenv.Require(t, testenv.Root|testenv.Stack|testenv.Daemon)
 	kit := testenv.BuildKit(t)
@@ -165,9 +176,52 @@ func TestClassicBuildOnBuildKit(t *testing.T) {
 	if !strings.Contains(out, "-----> The cache has seen 1 build(s)\n") {
 		t.Errorf("the second build did not find the cache mount of the first:\n%s", out)
 	}
+	if _, out = buildNoCache(t, h, kit, app, env); !strings.Contains(out, "-----> The cache has seen 0 build(s)\n") {
+		t.Errorf("--no-cache did not empty the cache mount:\n%s", out)
+	}
 	noSecret(t, kit.Root, token)
 	noSecret(t, h.Store().Layout(), token)
 	noSecretInImage(t, h, "classic-kit", token)
+}
+
+// The caller's proxy settings, which may hold credentials, reach every
+// phase on BuildKit as secrets: a buildpack sees them, but neither
+// BuildKit's state nor the image holds them, an export file's sourcing
+// included.
+func TestProxySettingsOnBuildKit(t *testing.T) {
+	testenv.Require(t, testenv.Root|testenv.Stack|testenv.Daemon)
+	kit := testenv.BuildKit(t)
+	h := kitHome(t, "test")
+	noProxy := "np-" + randomHex(t) + ".invalid"
+	t.Setenv("no_proxy", noProxy)
+	t.Setenv("NO_PROXY", "")
+	app := classicApp(t, testenv.Fixture("buildpacks", "exporter"), tokenBuildpackDir(t))
+	build(t, h, kit, "test", "proxy-kit", app, map[string]string{"API_TOKEN": "x"})
+
+	img, _, err := h.Store().Image(oci.KindImage, "proxy-kit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(noProxy))
+	if got, err := appimage.File(img, "no_proxy.sha256"); err != nil || strings.TrimSpace(string(got)) != hex.EncodeToString(sum[:]) {
+		t.Errorf("no_proxy.sha256 = %q (%v): the buildpack did not get no_proxy", got, err)
+	}
+	noSecret(t, kit.Root, noProxy)
+	noSecretInImage(t, h, "proxy-kit", noProxy)
+}
+
+// buildNoCache builds app as classic-kit on kit with --no-cache.
+func buildNoCache(t *testing.T, h *home.Home, kit *testenv.BuildKitd, app string, env map[string]string) (*builder.Report, string) {
+	t.Helper()
+	var out bytes.Buffer
+	r, err := builder.Build(context.Background(), h, builder.Options{
+		AppDir: app, Tag: "classic-kit", Stack: "test", Env: env, NoCache: true,
+		BuildKit: buildkit.Options{Address: kit.Address}, Console: console.New(&out, false),
+	})
+	if err != nil {
+		t.Fatalf("building with --no-cache: %v\n%s", err, out.String())
+	}
+	return r, out.String()
 }
 
 // noSecret fails when any file under dir holds secret.

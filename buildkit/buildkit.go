@@ -67,7 +67,7 @@ type Builder struct {
 // wrong address fails before the build starts.
 func Dial(ctx context.Context, o Options) (*Builder, error) {
 	if !strings.Contains(o.Address, "://") {
-		return nil, fmt.Errorf("%w: %q has no scheme: give unix://PATH, tcp://HOST:PORT, kube-pod://POD or docker-container://NAME", ErrAddress, o.Address)
+		return nil, fmt.Errorf("%w: %q has no scheme: give unix://PATH, tcp://HOST:PORT, kube-pod://POD, docker-container://NAME, podman-container://NAME or ssh://HOST", ErrAddress, o.Address)
 	}
 	opts, err := tlsOptions(o)
 	if err != nil {

@@ -2,29 +2,23 @@ package buildkit
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
-
-	"github.com/containerd/log"
-	"github.com/sirupsen/logrus"
 
 	"github.com/containerd/containerd/v2/core/content"
 	contentlocal "github.com/containerd/containerd/v2/plugins/content/local"
-	"github.com/moby/buildkit/client"
+	"github.com/containerd/log"
 	"github.com/moby/buildkit/client/llb"
-	gatewaypb "github.com/moby/buildkit/frontend/gateway/pb"
-	"github.com/moby/buildkit/session"
-	"github.com/moby/buildkit/session/secrets/secretsprovider"
 	digest "github.com/opencontainers/go-digest"
+	"github.com/sirupsen/logrus"
 	"github.com/tonistiigi/fsutil"
 
 	"github.com/paas-dev/paas/sandbox"
@@ -45,7 +39,14 @@ type Config struct {
 	CacheTarget   string
 	CacheID       string
 	SecretsTarget string
-	Network       sandbox.Network
+	// EmptyCache empties the cache mount before the first command
+	// (--no-cache).
+	EmptyCache bool
+	// SecretEnv names environment variables whose values go to the daemon
+	// as secrets, never in a definition: the proxy settings, which may hold
+	// credentials.
+	SecretEnv []string
+	Network   sandbox.Network
 	// WorkDir is host scratch space for what comes back; the caller
 	// removes it.
 	WorkDir string
@@ -54,14 +55,25 @@ type Config struct {
 // storeID names paas's store in the session.
 const storeID = "paas-store"
 
-// stdoutDir is where a command's whole stdout is kept when the caller
-// reads it as data (see Run).
+// stdoutDir is where a command's stdout is kept when the caller reads it
+// as data (see Run).
 const stdoutDir = "/paas/.stdout"
+
+// maxCaptured bounds a captured stdout on the worker. It is above every
+// limit the lifecycle puts on what it reads (a detect's, a release's, an
+// export's), so output past it fails there as over that limit.
+const maxCaptured = 8 << 20
+
+// captureScript runs "$@" with its stdout, cut at maxCaptured bytes and
+// one more, in stdoutDir/out, and its exit status in stdoutDir/status: a
+// command that prints without end is stopped by SIGPIPE instead of
+// filling the worker's disk.
+var captureScript = fmt.Sprintf(`{ "$@"; echo $? >%[1]s/status; } | head -c %[2]d >%[1]s/out`, stdoutDir, maxCaptured+1)
 
 var quietContainerd sync.Once
 
 // Sandbox returns a sandbox.Sandbox whose commands run on the daemon.
-func (b *Builder) Sandbox(cfg Config) (sandbox.Sandbox, error) {
+func (b *Builder) Sandbox(ctx context.Context, cfg Config) (sandbox.Sandbox, error) {
 	quietContainerd.Do(func() {
 		// containerd's content store warns, through the process-wide
 		// logger, about fs-verity that a store only read does not need.
@@ -71,14 +83,20 @@ func (b *Builder) Sandbox(cfg Config) (sandbox.Sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the store for BuildKit: %w", err)
 	}
-	return &remote{b: b, cfg: cfg, store: store}, nil
+	r := &remote{b: b, cfg: cfg, store: store, nonce: rand.Text()}
+	if cfg.EmptyCache {
+		if err := r.emptyCache(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
 }
 
 type remote struct {
 	b     *Builder
 	cfg   Config
 	store content.Store
-	runs  int
+	nonce string // random, one per sandbox (fresh)
 }
 
 // Path is the identity: commands see the paths they were given.
@@ -94,30 +112,26 @@ func (r *remote) Run(ctx context.Context, cmd *sandbox.Cmd) error {
 	if cmd.Stdin != nil {
 		return errors.New("BuildKit commands have no stdin")
 	}
-	r.runs++
-	op, err := r.op(cmd)
+	o, err := r.op(cmd)
 	if err != nil {
 		return err
 	}
-	def, err := op.result.Marshal(ctx)
-	if err != nil {
-		return fmt.Errorf("making the BuildKit definition: %w", err)
-	}
-	// The export lands in a directory of a private (0700) one: what it
-	// holds is root's as root, and disarm has not seen it yet.
-	private, err := os.MkdirTemp(r.cfg.WorkDir, "buildkit-")
+	work, err := os.MkdirTemp(r.cfg.WorkDir, "buildkit-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(private)
-	out := filepath.Join(private, "out")
-	if err := r.solve(ctx, def, op, out, cmd); err != nil {
+	defer sandbox.RemoveAll(work)
+	out := filepath.Join(work, "out")
+	if err := r.solve(ctx, o, out, cmd); err != nil {
 		return err
 	}
-	if err := disarm(out); err != nil {
-		return fmt.Errorf("checking what came back from BuildKit: %w", err)
+	if err := o.bringBack(out, work); err != nil {
+		return err
 	}
-	return op.bringBack(out, cmd.Stdout)
+	if !o.capture {
+		return nil
+	}
+	return delivered(out, cmd.Stdout)
 }
 
 // op is one command as LLB, with what comes back from it.
@@ -134,22 +148,15 @@ func (r *remote) op(cmd *sandbox.Cmd) (*op, error) {
 	args := cmd.Args
 	o.capture = cmd.Stdout != nil && cmd.Stdout != cmd.Stderr
 	if o.capture {
-		args = append([]string{"/bin/sh", "-c", `exec "$@" >` + stdoutDir + "/out", "sh"}, args...)
-	}
-	env := cmd.Env
-	if env == nil {
-		env = []string{"PATH=" + sandbox.DefaultPath}
+		args = append([]string{"/bin/sh", "-c", captureScript, "sh"}, args...)
 	}
 	dir := cmd.Dir
 	if dir == "" {
 		dir = "/"
 	}
 	run := []llb.RunOption{llb.Args(args), llb.Dir(dir), llb.User(fmt.Sprintf("%d:%d", cmd.UID, cmd.GID)),
-		llb.WithCustomNamef("%s", strings.Join(cmd.Args, " "))}
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		run = append(run, llb.AddEnv(k, v))
-	}
+		llb.WithCustomName(strings.Join(cmd.Args, " ")), r.fresh()}
+	run = append(run, r.env(o, cmd.Env)...)
 	if r.cfg.Network == sandbox.NetworkNone {
 		run = append(run, llb.Network(llb.NetModeNone))
 	}
@@ -160,23 +167,54 @@ func (r *remote) op(cmd *sandbox.Cmd) (*op, error) {
 		}
 		run = append(run, opts...)
 	}
-	if o.capture {
-		run = append(run, llb.AddMount(stdoutDir, llb.Scratch()))
-	}
-	// The name is only shown; the store and the digest find the image.
-	base := llb.OCILayout("paas.local/stack@"+r.cfg.Image.String(), llb.OCIStore("", storeID),
-		llb.WithCustomName("stack build image "+r.cfg.Image.String()))
-	exec := base.Run(run...)
+	exec := r.stack().Run(run...)
 	result := llb.Scratch()
 	for i, m := range o.back {
 		result = result.File(llb.Copy(exec.GetMount(m.Target), "/", "/back"+strconv.Itoa(i),
 			&llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}))
 	}
 	if o.capture {
-		result = result.File(llb.Copy(exec.GetMount(stdoutDir), "/out", "/stdout"))
+		result = result.File(llb.Copy(exec.GetMount(stdoutDir), "/", "/stdout",
+			&llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}))
 	}
 	o.result = result
 	return o, nil
+}
+
+// fresh mounts stdoutDir with a file that holds the sandbox's nonce, so
+// that no command of this build is ever a cache hit of another's: what a
+// command depends on beyond its definition (secrets, the network, the
+// cache mount) is in no cache key. (llb.IgnoreCache would do it too, but
+// it also gives the op a new, empty cache mount.)
+func (r *remote) fresh() llb.RunOption {
+	return llb.AddMount(stdoutDir, llb.Scratch().File(llb.Mkfile("/.nonce", 0o444, []byte(r.nonce))))
+}
+
+// stack is the stack's build image, read from the store through the
+// session; the name is only shown.
+func (r *remote) stack() llb.State {
+	return llb.OCILayout("paas.local/stack@"+r.cfg.Image.String(), llb.OCIStore("", storeID),
+		llb.WithCustomName("stack build image "+r.cfg.Image.String()))
+}
+
+// env gives the command its environment: SecretEnv variables as secrets,
+// the others in the definition.
+func (r *remote) env(o *op, env []string) []llb.RunOption {
+	if env == nil {
+		env = []string{"PATH=" + sandbox.DefaultPath}
+	}
+	var run []llb.RunOption
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if !slices.Contains(r.cfg.SecretEnv, k) {
+			run = append(run, llb.AddEnv(k, v))
+			continue
+		}
+		id := "env-var/" + k
+		o.secrets[id] = []byte(v)
+		run = append(run, llb.AddSecret(k, llb.SecretID(id), llb.SecretAsEnv(true)))
+	}
+	return run
 }
 
 // mount is how one of the build's mounts reaches the op.
@@ -185,13 +223,15 @@ func (r *remote) mount(o *op, i int, m sandbox.Mount) ([]llb.RunOption, error) {
 	case m.Upper != "":
 		return nil, fmt.Errorf("BuildKit cannot show %s as an overlay", m.Target)
 	case m.Target == r.cfg.CacheTarget:
-		return []llb.RunOption{llb.AddMount(m.Target, llb.Scratch(),
-			llb.AsPersistentCacheDir(r.cfg.CacheID, llb.CacheMountLocked))}, nil
+		return []llb.RunOption{r.cacheMount(m.Target)}, nil
 	case m.Target == r.cfg.SecretsTarget:
 		return secretMounts(o, m)
 	}
 	name := "m" + strconv.Itoa(i)
-	src, opts := m.Source, []llb.LocalOption{llb.SharedKeyHint(r.cfg.CacheID + "/" + m.Target)}
+	// Every file is sent every time: the daemon's copy of an earlier
+	// upload, compared by metadata, could hide a change that kept a file's
+	// size and time.
+	src, opts := m.Source, []llb.LocalOption{llb.Differ(llb.DiffNone, true)}
 	st, err := os.Stat(src)
 	if err != nil {
 		return nil, err
@@ -216,6 +256,12 @@ func (r *remote) mount(o *op, i int, m sandbox.Mount) ([]llb.RunOption, error) {
 	return []llb.RunOption{llb.AddMount(m.Target, llb.Local(name, opts...), mopts...)}, nil
 }
 
+// cacheMount is CACHE_DIR: the daemon's cache mount named CacheID, which
+// one command at a time uses.
+func (r *remote) cacheMount(target string) llb.RunOption {
+	return llb.AddMount(target, llb.Scratch(), llb.AsPersistentCacheDir(r.cfg.CacheID, llb.CacheMountLocked))
+}
+
 // secretMounts shows each file of m's directory as a secret file of the
 // same name under m.Target, on a tmpfs; the values go to the daemon only
 // through the session, never into a cache key, a snapshot or a layer.
@@ -237,115 +283,15 @@ func secretMounts(o *op, m sandbox.Mount) ([]llb.RunOption, error) {
 	return run, nil
 }
 
-func (r *remote) solve(ctx context.Context, def *llb.Definition, o *op, out string, cmd *sandbox.Cmd) error {
-	status := make(chan *client.SolveStatus)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		showLogs(status, o.capture, cmd)
-	}()
-	_, err := r.b.c.Solve(ctx, def, client.SolveOpt{
-		Exports:     []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: out}},
-		LocalMounts: o.locals,
-		OCIStores:   map[string]content.Store{storeID: r.store},
-		SharedKey:   r.cfg.CacheID,
-		Session:     []session.Attachable{secretsprovider.FromMap(o.secrets)},
-	}, status)
-	<-done
-	if err == nil {
-		return nil
+// emptyCache empties the cache mount, as --no-cache empties a local
+// CACHE_DIR, with the stack's own find.
+func (r *remote) emptyCache(ctx context.Context) error {
+	const dir = "/paas/cache"
+	exec := r.stack().Run(llb.Args([]string{"find", dir, "-mindepth", "1", "-delete"}),
+		r.fresh(), r.cacheMount(dir), llb.WithCustomName("empty the build cache"))
+	o := &op{result: exec.Root(), locals: map[string]fsutil.FS{}, secrets: map[string][]byte{}}
+	if err := r.solve(ctx, o, "", &sandbox.Cmd{}); err != nil {
+		return fmt.Errorf("emptying the build cache on BuildKit: %w", err)
 	}
-	var exit *gatewaypb.ExitError
-	if errors.As(err, &exit) {
-		e := &sandbox.ExitError{Code: int(exit.ExitCode)}
-		// Like a local sandbox's, a code past 128 is a signal's.
-		if e.Code > 128 && e.Code < 128+65 {
-			e.Signal = syscall.Signal(e.Code - 128)
-		}
-		return e
-	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("%w (on BuildKit)", ctx.Err())
-	}
-	return fmt.Errorf("%w: %w", ErrUnreachable, err)
-}
-
-// showLogs writes the op's output as it comes: stream 1 to Stdout (unless
-// it is captured in a file), stream 2 to Stderr.
-func showLogs(status <-chan *client.SolveStatus, captured bool, cmd *sandbox.Cmd) {
-	for s := range status {
-		for _, l := range s.Logs {
-			switch {
-			case l.Stream == 1 && !captured && cmd.Stdout != nil:
-				_, _ = cmd.Stdout.Write(l.Data)
-			case l.Stream == 2 && cmd.Stderr != nil:
-				_, _ = cmd.Stderr.Write(l.Data)
-			}
-		}
-	}
-}
-
-// bringBack puts what the command left in its writable mounts in their
-// host sources, and delivers a captured stdout.
-func (o *op) bringBack(out string, stdout io.Writer) error {
-	for i, m := range o.back {
-		if err := replaceDir(filepath.Join(out, "back"+strconv.Itoa(i)), m.Source); err != nil {
-			return fmt.Errorf("bringing %s back from BuildKit: %w", m.Target, err)
-		}
-	}
-	if !o.capture {
-		return nil
-	}
-	f, err := os.Open(filepath.Join(out, "stdout"))
-	if err != nil {
-		return fmt.Errorf("reading the command's output from BuildKit: %w", err)
-	}
-	defer f.Close()
-	_, err = io.Copy(stdout, f)
-	return err
-}
-
-// disarm removes from dir what a command on BuildKit can make there but
-// not in paas's own sandbox, and what only matters on the host: device
-// nodes (which export skips anyway), and the set-user-ID and set-group-ID
-// bits of files (which export drops): as root, BuildKit's exporter would
-// make them root's.
-func disarm(dir string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		switch t := d.Type(); {
-		case t&fs.ModeDevice != 0:
-			return os.Remove(p)
-		case t.IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			if m := info.Mode(); m&(fs.ModeSetuid|fs.ModeSetgid) != 0 {
-				return os.Chmod(p, m&^(fs.ModeSetuid|fs.ModeSetgid))
-			}
-		}
-		return nil
-	})
-}
-
-// replaceDir makes dst hold what src holds, keeping dst's own mode.
-func replaceDir(src, dst string) error {
-	st, err := os.Stat(dst)
-	if err != nil {
-		return err
-	}
-	if err := os.Chmod(src, st.Mode().Perm()); err != nil {
-		return err
-	}
-	old := dst + ".old"
-	if err := os.Rename(dst, old); err != nil {
-		return err
-	}
-	if err := os.Rename(src, dst); err != nil {
-		return errors.Join(err, os.Rename(old, dst))
-	}
-	return sandbox.RemoveAll(old)
+	return nil
 }

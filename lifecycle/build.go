@@ -73,7 +73,7 @@ type Options struct {
 	// build's mounts, in place of a local one: a BuildKit daemon's
 	// (package buildkit). It must bring writable mounts back to their host
 	// sources after each command. The working copy is then a plain copy.
-	Remote  func(mounts []sandbox.Mount) (sandbox.Sandbox, error)
+	Remote  func(ctx context.Context, mounts []sandbox.Mount) (sandbox.Sandbox, error)
 	Network sandbox.Network
 	// CAs are certificate authorities every phase trusts besides the
 	// stack's own (the host's and --ca-cert files). They are shown in place
@@ -277,9 +277,9 @@ func (b *build) prepare(ctx context.Context) error {
 		return err
 	}
 	mounts = append(mounts, cnb...)
-	b.sb, err = b.newSandbox(mounts)
+	b.sb, err = b.newSandbox(ctx, mounts)
 	if errors.Is(err, sandbox.ErrNoOverlay) {
-		b.sb, err = b.copyInstead(mounts, skip, err, warn)
+		b.sb, err = b.copyInstead(ctx, mounts, skip, err, warn)
 	}
 	if err != nil {
 		return err
@@ -299,9 +299,9 @@ func (b *build) own(path string) error {
 	return sandbox.Own(path)
 }
 
-func (b *build) newSandbox(mounts []sandbox.Mount) (sandbox.Sandbox, error) {
+func (b *build) newSandbox(ctx context.Context, mounts []sandbox.Mount) (sandbox.Sandbox, error) {
 	if b.opts.Remote != nil {
-		return b.opts.Remote(mounts)
+		return b.opts.Remote(ctx, mounts)
 	}
 	if b.opts.NoSandbox {
 		return sandbox.Host(mounts), nil

@@ -61,9 +61,22 @@ func (b *build) runCompile(ctx context.Context, bp *prepared) error {
 // resulting environment. Heroku and herokuish source it with bash, and real
 // buildpacks write it with bash's `export -p` (`declare -x NAME="value"`),
 // which dash cannot read; so bash does it when the stack has one on PATH,
-// else /bin/sh.
+// else /bin/sh. Bash prints only the variables the file set or changed,
+// so the caller's proxy settings and the like, which every phase gets,
+// are not written out again (on BuildKit, a captured output is kept on
+// the daemon's disk); /bin/sh, which cannot read NUL-separated values,
+// prints them all, and exported sorts them out.
 const sourceExportScript = `if command -v bash >/dev/null 2>&1; then
-	exec bash -c '. "$1" >&2 && exec env -0' export "$1"
+	exec bash -c '
+declare -A __paas_before
+while IFS= read -r -d "" __paas_kv; do __paas_before[${__paas_kv%%=*}]=${__paas_kv#*=}; done < <(env -0)
+. "$1" >&2 || exit
+while IFS= read -r -d "" __paas_kv; do
+	__paas_k=${__paas_kv%%=*}
+	if [[ ! -v __paas_before[$__paas_k] || ${__paas_before[$__paas_k]} != "${__paas_kv#*=}" ]]; then
+		printf "%s\\0" "$__paas_kv"
+	fi
+done < <(env -0)' export "$1"
 fi
 . "$1" >&2 && exec env -0`
 

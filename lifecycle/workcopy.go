@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -113,7 +114,7 @@ func makeWorkCopy(src, dir string, skip func(string, bool) bool, tryOverlay bool
 
 // copyInstead replaces the overlay working copy that the sandbox refused
 // (refused) with a copy, and makes the sandbox again.
-func (b *build) copyInstead(mounts []sandbox.Mount, skip func(string, bool) bool, refused error, warn func(string)) (sandbox.Sandbox, error) {
+func (b *build) copyInstead(ctx context.Context, mounts []sandbox.Mount, skip func(string, bool) bool, refused error, warn func(string)) (sandbox.Sandbox, error) {
 	dir := b.app.dir
 	if err := sandbox.RemoveAll(dir); err != nil {
 		return nil, err
@@ -127,7 +128,7 @@ func (b *build) copyInstead(mounts []sandbox.Mount, skip func(string, bool) bool
 		return nil, err
 	}
 	mounts[0] = app.mount()
-	return b.newSandbox(mounts)
+	return b.newSandbox(ctx, mounts)
 }
 
 // warnOnce passes each distinct message to warn once.

@@ -59,7 +59,7 @@ func buildCommand() command {
 		fs.BoolVar(&f.pull, "pull", false, "re-fetch remote buildpacks that are not pinned to a commit")
 		fs.StringVar(&f.network, "network", "host", "network of the buildpacks: host or none")
 		fs.StringVar(&f.sandbox, "sandbox", "auto", "auto (namespaces) or none (run buildpacks on the current root filesystem)")
-		fs.StringVar(&f.builder, "builder", "", "run the buildpacks on this BuildKit daemon: unix://PATH, tcp://HOST:PORT, kube-pod://POD, docker-container://NAME (default $"+buildkit.HostEnv+"; none: paas's own sandbox)")
+		fs.StringVar(&f.builder, "builder", "", "run the buildpacks on this BuildKit daemon: unix://PATH, tcp://HOST:PORT, kube-pod://POD, docker-container://NAME (default $"+buildkit.HostEnv+`; "": paas's own sandbox)`)
 		fs.StringVar(&f.builderTLSDir, "builder-tls-dir", "", "directory of ca.pem, cert.pem and key.pem for a tcp:// --builder")
 		fs.StringVar(&f.builderServerName, "builder-tls-server-name", "", "name the --builder's TLS certificate must have (default: its host)")
 		fs.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip or zstd")
@@ -71,7 +71,7 @@ func buildCommand() command {
 		if fs.NArg() > 1 {
 			return usageError{"paas build takes at most one directory"}
 		}
-		o, err := f.options(fs.Arg(0))
+		o, err := f.options(fs.Arg(0), fs.Changed("builder"))
 		if err != nil {
 			return err
 		}
@@ -95,7 +95,9 @@ func buildCommand() command {
 }
 
 // options checks the flags and maps them onto the builder's options.
-func (f *buildFlags) options(dir string) (builder.Options, error) {
+// builderSet says whether --builder was given, even as "": only when it
+// was not does BUILDKIT_HOST name a daemon.
+func (f *buildFlags) options(dir string, builderSet bool) (builder.Options, error) {
 	if dir == "" {
 		dir = "."
 	}
@@ -106,7 +108,7 @@ func (f *buildFlags) options(dir string) (builder.Options, error) {
 		Outputs: f.outputs, Push: f.push,
 		BuildKit: buildkit.Options{Address: f.builder, TLSDir: f.builderTLSDir, ServerName: f.builderServerName},
 	}
-	if o.BuildKit.Address == "" && !o.NoSandbox {
+	if !builderSet && !o.NoSandbox {
 		o.BuildKit.Address = os.Getenv(buildkit.HostEnv)
 	}
 	var err error

@@ -55,6 +55,7 @@ func TestMain(m *testing.M) {
 		}
 		code := m.Run()
 		testenv.StopContainerd()
+		testenv.StopBuildKit()
 		for _, h := range homes {
 			fsutil.RemoveAll(h.dir)
 		}

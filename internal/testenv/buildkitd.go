@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -93,4 +94,21 @@ func startBuildKit() (*BuildKitd, error) {
 func (d *BuildKitd) stop() {
 	d.stopProcess()
 	d.remove()
+}
+
+// Grant lets the user uid (with gid) use the daemon until the test ends,
+// as a fleet gives its clients access: the socket becomes theirs.
+func (d *BuildKitd) Grant(t testing.TB, uid, gid int) {
+	t.Helper()
+	sock := strings.TrimPrefix(d.Address, "unix://")
+	if err := os.Chmod(d.dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(sock, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = os.Lchown(sock, 0, 0)
+		_ = os.Chmod(d.dir, 0o700)
+	})
 }
