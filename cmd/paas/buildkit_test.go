@@ -45,3 +45,31 @@ func TestBuildOnBuildKitRootless(t *testing.T) {
 		t.Errorf("a device node or a set-id bit came back from BuildKit:\n%s", out.stderr)
 	}
 }
+
+// On BuildKit as locally, --timeout stops a build that never ends, and a
+// release that prints without end is refused past paas's cap (cut on the
+// worker, not piled up on its disk).
+func TestBuildKitLimits(t *testing.T) {
+	testenv.Require(t, testenv.Root|testenv.Stack|testenv.Daemon)
+	kit := testenv.BuildKit(t)
+	h := sharedHome(t, root)
+	for _, tt := range []struct {
+		how     string
+		args    []string
+		code    int
+		message string
+	}{
+		// Long enough for a fresh daemon to take in the stack first.
+		{"compile-hangs", []string{"--timeout", "20s"}, exitTimeout, "the build ran longer than 20s, in compile"},
+		{"release-floods", nil, exitRelease, "bin/release printed more than paas reads (1048576 bytes)"},
+	} {
+		t.Run(tt.how, func(t *testing.T) {
+			args := append([]string{"build", "-q", "-t", "kit-limits", "--builder", kit.Address, "-b", buildpackDir("hang")}, tt.args...)
+			out, code := h.paas(t, append(args, misbehavingApp(t, h.user, tt.how))...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\n%.2000s", code, tt.code, out.stderr)
+			}
+			contains(t, "stderr", out.stderr, tt.message)
+		})
+	}
+}
