@@ -3,10 +3,8 @@ package testenv
 import (
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -18,11 +16,7 @@ type BuildKitd struct {
 	*daemon
 }
 
-var sharedKit struct {
-	mu  sync.Mutex
-	d   *BuildKitd
-	err error
-}
+var sharedKit sharedDaemon[*BuildKitd]
 
 // BuildKit returns a real buildkitd private to this test binary (own root,
 // socket and state under a temp dir; runc from Debian), started on first
@@ -32,34 +26,12 @@ var sharedKit struct {
 // (scripts/install-buildkitd builds the pinned version, as .ci/run does).
 func BuildKit(t testing.TB) *BuildKitd {
 	t.Helper()
-	forbidInShort(t, "Daemon")
-	if os.Geteuid() != 0 {
-		t.Fatalf("BuildKit tests need root: run them as root (CI does)")
-	}
-	if _, err := exec.LookPath("buildkitd"); err != nil {
-		t.Fatalf("buildkitd not found: build the pinned version with scripts/install-buildkitd")
-	}
-	sharedKit.mu.Lock()
-	defer sharedKit.mu.Unlock()
-	if sharedKit.d == nil && sharedKit.err == nil {
-		sharedKit.d, sharedKit.err = startBuildKit()
-	}
-	if sharedKit.err != nil {
-		t.Fatalf("starting buildkitd: %v", sharedKit.err)
-	}
-	return sharedKit.d
+	return sharedKit.get(t, "buildkitd", "build the pinned version with scripts/install-buildkitd", startBuildKit)
 }
 
 // StopBuildKit stops the shared buildkitd, if one was started, and
 // removes its directories.
-func StopBuildKit() {
-	sharedKit.mu.Lock()
-	defer sharedKit.mu.Unlock()
-	if sharedKit.d != nil {
-		sharedKit.d.stop()
-	}
-	sharedKit.d, sharedKit.err = nil, nil
-}
+func StopBuildKit() { sharedKit.stop() }
 
 func startBuildKit() (*BuildKitd, error) {
 	// Unix socket paths must stay under 108 bytes.

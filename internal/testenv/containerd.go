@@ -7,11 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,13 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// shared is the one containerd daemon of a test binary: starting one takes
-// seconds, so every test reuses it until StopContainerd.
-var shared struct {
-	mu  sync.Mutex
-	d   *containerdDaemon
-	err error
-}
+var sharedContainerd sharedDaemon[*containerdDaemon]
 
 type containerdDaemon struct {
 	*daemon // its dir holds root, state, config, log and socket
@@ -42,34 +34,12 @@ type containerdDaemon struct {
 // daemon tests are a tier that CI runs, never something to skip.
 func Containerd(t testing.TB) (address string) {
 	t.Helper()
-	forbidInShort(t, "Daemon")
-	if os.Geteuid() != 0 {
-		t.Fatalf("containerd tests need root: run them as root (CI does)")
-	}
-	if _, err := exec.LookPath("containerd"); err != nil {
-		t.Fatalf("containerd not found: install it with `apt-get install containerd runc`")
-	}
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.d == nil && shared.err == nil {
-		shared.d, shared.err = startContainerd()
-	}
-	if shared.err != nil {
-		t.Fatalf("starting containerd: %v", shared.err)
-	}
-	return shared.d.address
+	return sharedContainerd.get(t, "containerd", "install it with `apt-get install containerd runc`", startContainerd).address
 }
 
 // StopContainerd stops the shared daemon, if one was started, and removes
 // its directories. Call it from TestMain after m.Run.
-func StopContainerd() {
-	shared.mu.Lock()
-	defer shared.mu.Unlock()
-	if shared.d != nil {
-		shared.d.stop()
-	}
-	shared.d, shared.err = nil, nil
-}
+func StopContainerd() { sharedContainerd.stop() }
 
 func startContainerd() (_ *containerdDaemon, retErr error) {
 	// Unix socket paths must stay under 108 bytes, so the temp dir is

@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -85,4 +87,49 @@ func (d *daemon) stopProcess() {
 func (d *daemon) remove() {
 	unmountUnder(d.dir)
 	os.RemoveAll(d.dir)
+}
+
+// sharedDaemon is the one daemon of a kind a test binary runs: starting
+// one takes seconds, so every test reuses it until stop.
+type sharedDaemon[D interface{ stop() }] struct {
+	mu      sync.Mutex
+	d       D
+	started bool
+	err     error
+}
+
+// get returns the daemon, starting it on first use. It fails the test in
+// the -short tier, when not root, or when the command name is not
+// installed (install says how to get it): daemon tests are a tier that CI
+// runs, never something to skip.
+func (s *sharedDaemon[D]) get(t testing.TB, name, install string, start func() (D, error)) D {
+	t.Helper()
+	forbidInShort(t, "Daemon")
+	if os.Geteuid() != 0 {
+		t.Fatalf("%s tests need root: run them as root (CI does)", name)
+	}
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s not found: %s", name, install)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started && s.err == nil {
+		s.d, s.err = start()
+		s.started = s.err == nil
+	}
+	if s.err != nil {
+		t.Fatalf("starting %s: %v", name, s.err)
+	}
+	return s.d
+}
+
+// stop stops the daemon, if one was started.
+func (s *sharedDaemon[D]) stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		s.d.stop()
+	}
+	var zero D
+	s.d, s.started, s.err = zero, false, nil
 }
