@@ -54,16 +54,28 @@ func kitHome(t *testing.T, stackNames ...string) *home.Home {
 // sandbox, and returns the report and the build's output.
 func build(t *testing.T, h *home.Home, kit *testenv.BuildKitd, stack, tag, app string, env map[string]string) (*builder.Report, string) {
 	t.Helper()
-	var out bytes.Buffer
-	o := builder.Options{AppDir: app, Tag: tag, Stack: stack, Env: env, Console: console.New(&out, false)}
+	o := builder.Options{AppDir: app, Tag: tag, Stack: stack, Env: env}
 	if kit != nil {
 		o.BuildKit.Address = kit.Address
 	}
+	return buildOpts(t, h, o)
+}
+
+// buildWith builds app as tag on the test stack on the daemon kit names.
+func buildWith(t *testing.T, h *home.Home, kit buildkit.Options, tag, app string, env map[string]string) (*builder.Report, string) {
+	t.Helper()
+	return buildOpts(t, h, builder.Options{AppDir: app, Tag: tag, Stack: "test", Env: env, BuildKit: kit})
+}
+
+func buildOpts(t *testing.T, h *home.Home, o builder.Options) (*builder.Report, string) {
+	t.Helper()
+	var out bytes.Buffer
+	o.Console = console.New(&out, false)
 	r, err := builder.Build(context.Background(), h, o)
 	if err != nil {
-		t.Fatalf("building %s: %v\n%s", tag, err, out.String())
+		t.Fatalf("building %s: %v\n%s", o.Tag, err, out.String())
 	}
-	t.Logf("%s: %s", tag, r.Digest)
+	t.Logf("%s: %s", o.Tag, r.Digest)
 	return r, out.String()
 }
 
@@ -213,15 +225,8 @@ func TestProxySettingsOnBuildKit(t *testing.T) {
 // buildNoCache builds app as classic-kit on kit with --no-cache.
 func buildNoCache(t *testing.T, h *home.Home, kit *testenv.BuildKitd, app string, env map[string]string) (*builder.Report, string) {
 	t.Helper()
-	var out bytes.Buffer
-	r, err := builder.Build(context.Background(), h, builder.Options{
-		AppDir: app, Tag: "classic-kit", Stack: "test", Env: env, NoCache: true,
-		BuildKit: buildkit.Options{Address: kit.Address}, Console: console.New(&out, false),
-	})
-	if err != nil {
-		t.Fatalf("building with --no-cache: %v\n%s", err, out.String())
-	}
-	return r, out.String()
+	return buildOpts(t, h, builder.Options{AppDir: app, Tag: "classic-kit", Stack: "test", Env: env, NoCache: true,
+		BuildKit: buildkit.Options{Address: kit.Address}})
 }
 
 // noSecret fails when any file under dir holds secret.

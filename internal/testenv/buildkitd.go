@@ -84,3 +84,53 @@ func (d *BuildKitd) Grant(t testing.TB, uid, gid int) {
 		_ = os.Chmod(d.dir, 0o700)
 	})
 }
+
+// BuildKitTLS starts a buildkitd of the test's own, stopped when it ends,
+// that listens on 127.0.0.1 over TLS with a certificate ca signed and
+// takes only clients with one ca signed too. It returns its tcp://
+// address.
+func BuildKitTLS(t testing.TB, ca *CA) string {
+	t.Helper()
+	forbidInShort(t, "Daemon")
+	if os.Geteuid() != 0 {
+		t.Fatalf("BuildKit tests need root: run them as root (CI does)")
+	}
+	dir, err := os.MkdirTemp("/tmp", "bkd-tls-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := filepath.Join(dir, "certs")
+	if err := os.Mkdir(certs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ca.IssueFiles(t, 3, filepath.Join(certs, "cert.pem"), filepath.Join(certs, "key.pem"))
+	if err := os.WriteFile(filepath.Join(certs, "ca.pem"), ca.PEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPort := l.Addr().String()
+	l.Close()
+	dmn, err := startDaemon(dir, "buildkitd", "--root", filepath.Join(dir, "root"), "--addr", "tcp://"+hostPort,
+		"--tlscert", filepath.Join(certs, "cert.pem"), "--tlskey", filepath.Join(certs, "key.pem"),
+		"--tlscacert", filepath.Join(certs, "ca.pem"), "--containerd-worker=false", "--oci-worker=true")
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatal(err)
+	}
+	d := &BuildKitd{Address: "tcp://" + hostPort, Root: filepath.Join(dir, "root"), daemon: dmn}
+	t.Cleanup(d.stop)
+	err = d.waitReady(func() error {
+		c, err := net.Dial("tcp", hostPort)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.Address
+}

@@ -62,8 +62,8 @@ func (ca *CA) Serve(t testing.TB, h http.Handler) string {
 	return srv.URL
 }
 
-// Issue makes a server certificate for 127.0.0.1 and localhost with the
-// serial number serial, signed by the CA.
+// Issue makes a certificate for 127.0.0.1 and localhost with the serial
+// number serial, signed by the CA, for a server or a client.
 func (ca *CA) Issue(t testing.TB, serial int64) tls.Certificate {
 	t.Helper()
 	key := newKey(t)
@@ -75,7 +75,7 @@ func (ca *CA) Issue(t testing.TB, serial int64) tls.Certificate {
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
 	if err != nil {
