@@ -73,3 +73,16 @@ func TestBuildKitLimits(t *testing.T) {
 		})
 	}
 }
+
+// Cloud Native Buildpacks need paas's own sandbox: on BuildKit, one fails
+// detection saying so.
+func TestBuildKitRefusesCNB(t *testing.T) {
+	testenv.Require(t, testenv.Root|testenv.Stack|testenv.Daemon)
+	kit := testenv.BuildKit(t)
+	h := sharedHome(t, root)
+	out, code := h.paas(t, "build", "-q", "-t", "kit-cnb", "--builder", kit.Address, "-b", buildpackDir("cnb-runtime"), appCopy(t, root, "hello"))
+	if code != exitDetect {
+		t.Fatalf("exit %d, want %d\n%s", code, exitDetect, out.stderr)
+	}
+	contains(t, "stderr", out.stderr, "runs only in paas's own sandbox, not on BuildKit")
+}
