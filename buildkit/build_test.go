@@ -350,6 +350,10 @@ func TestDialErrors(t *testing.T) {
 	if !errors.Is(err, buildkit.ErrAddress) || !strings.Contains(err.Error(), tlsDir) {
 		t.Errorf("Dial with a bad client certificate = %v, want %v naming %s", err, buildkit.ErrAddress, tlsDir)
 	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	if _, err := buildkit.Dial(context.Background(), buildkit.Options{Address: "tcp://127.0.0.1:1", TLSDir: missing}); !errors.Is(err, buildkit.ErrAddress) || !strings.Contains(err.Error(), missing) {
+		t.Errorf("Dial with a missing TLS directory = %v, want %v naming it", err, buildkit.ErrAddress)
+	}
 	if fault.KindOf(buildkit.ErrUnreachable).ExitCode() != 5 || fault.KindOf(buildkit.ErrAddress).ExitCode() != 2 {
 		t.Errorf("exit codes: unreachable %d, bad address %d; SPEC gives 5 and 2",
 			fault.KindOf(buildkit.ErrUnreachable).ExitCode(), fault.KindOf(buildkit.ErrAddress).ExitCode())

@@ -97,6 +97,9 @@ func tlsOptions(o Options) ([]client.ClientOpt, error) {
 		}
 		return nil, nil
 	}
+	if st, err := os.Stat(o.TLSDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("%w: the TLS directory %s is not a directory (it holds ca.pem, cert.pem and key.pem)", ErrAddress, o.TLSDir)
+	}
 	ca := filepath.Join(o.TLSDir, "ca.pem")
 	cert, key := filepath.Join(o.TLSDir, "cert.pem"), filepath.Join(o.TLSDir, "key.pem")
 	var opts []client.ClientOpt
