@@ -17,6 +17,7 @@ import (
 	"time"
 
 	digest "github.com/opencontainers/go-digest"
+
 	"github.com/paas-dev/paas/buildkit"
 	"github.com/paas-dev/paas/buildpack"
 	"github.com/paas-dev/paas/builtin"
@@ -268,9 +269,8 @@ func (b *build) onBuildKit(h *home.Home, o Options, proxy map[string]string) fun
 // the store, where a stack from the store already is, else a layout of
 // the image written in the build's scratch space.
 func (b *build) stackLayout(ctx context.Context, h *home.Home) (string, error) {
-	store := h.Store().Layout()
-	if _, err := os.Stat(filepath.Join(store, "blobs", b.stack.Digest.Algorithm, b.stack.Digest.Hex)); err == nil {
-		return store, nil
+	if h.Store().Holds(b.stack.Digest) {
+		return h.Store().Layout(), nil
 	}
 	dir := filepath.Join(b.work, "stack")
 	if err := oci.Write(ctx, b.stack.Image, "oci:"+dir, b.stack.Name); err != nil {

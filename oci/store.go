@@ -83,6 +83,10 @@ func (s *Store) Home() string { return s.home }
 // take one (BuildKit's session content stores); they must only read it.
 func (s *Store) Layout() string { return s.dir }
 
+// Holds reports whether the store has the blob h (a manifest, a config or
+// a layer).
+func (s *Store) Holds(h v1.Hash) bool { return s.has(h, -1) }
+
 func (s *Store) path(elem ...string) string {
 	return filepath.Join(append([]string{s.dir}, elem...)...)
 }
