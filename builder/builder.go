@@ -261,6 +261,7 @@ func (b *build) onBuildKit(h *home.Home, o Options, proxy map[string]string) fun
 			SecretEnv:     slices.Sorted(maps.Keys(proxy)),
 			Network:       o.Network,
 			WorkDir:       b.work,
+			Info:          o.Console.Info,
 		})
 	}
 }

@@ -337,6 +337,11 @@ func TestDialErrors(t *testing.T) {
 		want error
 	}{
 		{"buildkitd.sock", buildkit.ErrAddress},
+		{"unix://", buildkit.ErrAddress},
+		{"tcp://127.0.0.1", buildkit.ErrAddress},
+		{"http://127.0.0.1:1234", buildkit.ErrAddress},
+		{"foo://bar", buildkit.ErrAddress},
+		{"tcp://127.0.0.1:1", buildkit.ErrUnreachable},
 		{"unix://" + filepath.Join(t.TempDir(), "none.sock"), buildkit.ErrUnreachable},
 	} {
 		_, err := buildkit.Dial(context.Background(), buildkit.Options{Address: tc.addr})

@@ -17,6 +17,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,7 +39,7 @@ import (
 const HostEnv = "BUILDKIT_HOST"
 
 // ErrAddress reports a --builder address or TLS files paas cannot use.
-var ErrAddress = fault.New(fault.Usage, "bad BuildKit address")
+var ErrAddress = fault.New(fault.Usage, "bad BuildKit address or TLS files")
 
 // ErrUnreachable reports a BuildKit daemon that does not answer or has no
 // worker: like a sandbox the machine refuses, nothing can run the build.
@@ -66,8 +67,8 @@ type Builder struct {
 // Dial connects to the daemon and checks that it has a worker, so that a
 // wrong address fails before the build starts.
 func Dial(ctx context.Context, o Options) (*Builder, error) {
-	if !strings.Contains(o.Address, "://") {
-		return nil, fmt.Errorf("%w: %q has no scheme: give unix://PATH, tcp://HOST:PORT, kube-pod://POD, docker-container://NAME, podman-container://NAME or ssh://HOST", ErrAddress, o.Address)
+	if err := checkAddress(o.Address); err != nil {
+		return nil, fmt.Errorf("%w: %q %w: give %s", ErrAddress, o.Address, err, schemes)
 	}
 	opts, err := tlsOptions(o)
 	if err != nil {
@@ -88,6 +89,31 @@ func Dial(ctx context.Context, o Options) (*Builder, error) {
 		return nil, fmt.Errorf("%w: %s: %w", ErrUnreachable, o.Address, err)
 	}
 	return &Builder{c: c, addr: o.Address}, nil
+}
+
+// schemes are the addresses BuildKit's client takes, as said to people.
+const schemes = "unix://PATH, tcp://HOST:PORT, kube-pod://POD, docker-container://NAME, podman-container://NAME or ssh://HOST"
+
+// checkAddress catches malformed addresses, which BuildKit's client only
+// reports as a failed dial, as if the daemon were down.
+func checkAddress(addr string) error {
+	scheme, rest, ok := strings.Cut(addr, "://")
+	switch {
+	case !ok:
+		return errors.New("has no scheme")
+	case rest == "":
+		return errors.New("names nothing after the scheme")
+	}
+	switch scheme {
+	case "unix", "kube-pod", "docker-container", "podman-container", "nerdctl-container", "ssh":
+		return nil
+	case "tcp":
+		if _, port, err := net.SplitHostPort(rest); err != nil || port == "" {
+			return errors.New("is not tcp://HOST:PORT")
+		}
+		return nil
+	}
+	return fmt.Errorf("has the unknown scheme %s://", scheme)
 }
 
 func tlsOptions(o Options) ([]client.ClientOpt, error) {

@@ -50,10 +50,16 @@ type Config struct {
 	// WorkDir is host scratch space for what comes back; the caller
 	// removes it.
 	WorkDir string
+	// Info, when set, gets what people should know of long waits.
+	Info func(format string, args ...any)
 }
 
 // storeID names paas's store in the session.
 const storeID = "paas-store"
+
+// stackVertex names the op that reads the stack's build image, which
+// takes a while the first time a daemon sees the stack.
+const stackVertex = "paas: the stack's build image"
 
 // stdoutDir is where a command's stdout is kept when the caller reads it
 // as data (see Run).
@@ -97,6 +103,8 @@ type remote struct {
 	cfg   Config
 	store content.Store
 	nonce string // random, one per sandbox (fresh)
+	// loading says once that the daemon takes the stack in.
+	loading sync.Once
 }
 
 // Path is the identity: commands see the paths they were given.
@@ -194,7 +202,7 @@ func (r *remote) fresh() llb.RunOption {
 // session; the name is only shown.
 func (r *remote) stack() llb.State {
 	return llb.OCILayout("paas.local/stack@"+r.cfg.Image.String(), llb.OCIStore("", storeID),
-		llb.WithCustomName("stack build image "+r.cfg.Image.String()))
+		llb.WithCustomName(stackVertex))
 }
 
 // env gives the command its environment: SecretEnv variables as secrets,

@@ -39,7 +39,7 @@ func (r *remote) solve(ctx context.Context, o *op, out string, cmd *sandbox.Cmd)
 	logged := make(chan struct{})
 	go func() {
 		defer close(logged)
-		showLogs(status, o.capture, cmd)
+		r.showProgress(status, o.capture, cmd)
 	}()
 	opt := client.SolveOpt{
 		LocalMounts: o.locals,
@@ -101,10 +101,16 @@ func exitError(code int) error {
 	return e
 }
 
-// showLogs writes the op's output as it comes: stream 1 to Stdout (unless
-// it is captured in a file), stream 2 to Stderr.
-func showLogs(status <-chan *client.SolveStatus, captured bool, cmd *sandbox.Cmd) {
+// showProgress writes the op's output as it comes: stream 1 to Stdout
+// (unless it is captured in a file), stream 2 to Stderr; and says when the
+// daemon starts taking in the stack, the one long wait before a command.
+func (r *remote) showProgress(status <-chan *client.SolveStatus, captured bool, cmd *sandbox.Cmd) {
 	for s := range status {
+		for _, v := range s.Vertexes {
+			if v.Name == stackVertex && v.Started != nil && v.Completed == nil && !v.Cached && r.cfg.Info != nil {
+				r.loading.Do(func() { r.cfg.Info("BuildKit is taking in the stack's build image (once per daemon)") })
+			}
+		}
 		for _, l := range s.Logs {
 			switch {
 			case l.Stream == 1 && !captured && cmd.Stdout != nil:

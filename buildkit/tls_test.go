@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/paas-dev/paas/buildkit"
@@ -40,6 +41,10 @@ func TestBuildOnBuildKitOverTLS(t *testing.T) {
 	remote, out := buildWith(t, h, buildkit.Options{Address: addr, TLSDir: tlsDir}, "tls-kit", app, env)
 	if remote.Digest != local.Digest {
 		t.Errorf("BuildKit over TLS built %s, the local build %s: want the same image\n%s", remote.Digest, local.Digest, out)
+	}
+	// This daemon is new: it takes the stack in, and says so once.
+	if n := strings.Count(out, "BuildKit is taking in the stack's build image (once per daemon)"); n != 1 {
+		t.Errorf("the first build on a new daemon said %d times that it takes the stack in, want once:\n%s", n, out)
 	}
 }
 

@@ -59,7 +59,7 @@ func buildCommand() command {
 		fs.BoolVar(&f.pull, "pull", false, "re-fetch remote buildpacks that are not pinned to a commit")
 		fs.StringVar(&f.network, "network", "host", "network of the buildpacks: host or none")
 		fs.StringVar(&f.sandbox, "sandbox", "auto", "auto (namespaces) or none (run buildpacks on the current root filesystem)")
-		fs.StringVar(&f.builder, "builder", "", "run the buildpacks on this BuildKit daemon: unix://PATH, tcp://HOST:PORT, kube-pod://POD, docker-container://NAME (default $"+buildkit.HostEnv+`; "": paas's own sandbox)`)
+		fs.StringVar(&f.builder, "builder", "", "run the buildpacks on this BuildKit daemon: unix://PATH, tcp://HOST:PORT, kube-pod://POD, docker-container://NAME, podman-container://NAME or ssh://HOST; not with --sandbox none, --memory or --pids-limit (default $"+buildkit.HostEnv+`; "": paas's own sandbox)`)
 		fs.StringVar(&f.builderTLSDir, "builder-tls-dir", "", "directory of ca.pem, cert.pem and key.pem for a tcp:// --builder")
 		fs.StringVar(&f.builderServerName, "builder-tls-server-name", "", "name the --builder's TLS certificate must have (default: its host)")
 		fs.StringVar(&f.compression, "compression", "gzip", "layer compression: gzip or zstd")
@@ -75,8 +75,8 @@ func buildCommand() command {
 		if err != nil {
 			return err
 		}
-		if o.BuildKit.Address != "" && (fs.Changed("memory") || fs.Changed("pids-limit")) {
-			return usageError{"--memory and --pids-limit bound paas's own sandbox: on BuildKit, its workers' limits apply"}
+		if err := f.checkBuildKit(o, fs.Changed("memory") || fs.Changed("pids-limit")); err != nil {
+			return err
 		}
 		o.Console = console.New(env.stderr, f.quiet)
 		h, err := home.Open("")
@@ -147,6 +147,17 @@ func (f *buildFlags) check() error {
 		if _, _, err := oci.ParseDest(d); err != nil {
 			return usageError{err.Error()}
 		}
+	}
+	return nil
+}
+
+// checkBuildKit refuses flags that mean nothing for where the build runs.
+func (f *buildFlags) checkBuildKit(o builder.Options, limits bool) error {
+	switch {
+	case o.BuildKit.Address != "" && limits:
+		return usageError{"--memory and --pids-limit bound paas's own sandbox: on BuildKit, its workers' limits apply"}
+	case o.BuildKit.Address == "" && (f.builderTLSDir != "" || f.builderServerName != ""):
+		return usageError{"--builder-tls-dir and --builder-tls-server-name need a --builder (or $" + buildkit.HostEnv + ")"}
 	}
 	return nil
 }

@@ -143,6 +143,8 @@ func TestExitCodeOfFailures(t *testing.T) {
 		{"BuildKit unreachable", []string{"BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock"}, []string{"build", "-q", "--stack", stack, hello}, fault.Sandbox, "BuildKit daemon unreachable"},
 		{"BuildKit address", nil, []string{"build", "--builder", "buildkitd:1234", hello}, fault.Usage, "unix://PATH"},
 		{"BuildKit and --sandbox none", nil, build("--builder", "unix:///run/buildkit/buildkitd.sock", hello), fault.Usage, "--sandbox none"},
+		{"BuildKit TLS without BuildKit", nil, []string{"build", "--builder-tls-dir", t.TempDir(), hello}, fault.Usage, "need a --builder"},
+		{"BuildKit address without a port", nil, []string{"build", "--builder", "tcp://127.0.0.1", hello}, fault.Usage, "tcp://HOST:PORT"},
 		{"BuildKit and limits", nil, []string{"build", "--builder", "unix:///run/buildkit/buildkitd.sock", "--memory", "1g", hello}, fault.Usage, "workers' limits"},
 		{"no paas run to replace", nil, []string{"run", "nope", "--replace"}, fault.Runtime, "paas run nope"},
 	}
