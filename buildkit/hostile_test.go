@@ -1,10 +1,14 @@
 package buildkit_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/paas-dev/paas/builder"
+	"github.com/paas-dev/paas/buildkit"
+	"github.com/paas-dev/paas/console"
 	"github.com/paas-dev/paas/internal/testenv"
 )
 
@@ -27,5 +31,42 @@ func TestBuildKitHostileFiles(t *testing.T) {
 	}
 	if strings.Contains(out, "FOUND") || !strings.Contains(out, "kept /app/sush") {
 		t.Errorf("a device node or a set-id bit came back from BuildKit:\n%s", out)
+	}
+}
+
+// A command on BuildKit can swap the file paas captures its stdout in for
+// a link to a host path, or a FIFO: paas reads neither, and the host file
+// goes nowhere.
+func TestBuildKitCapturedOutputLinks(t *testing.T) {
+	testenv.Require(t, testenv.Root|testenv.Stack|testenv.Daemon)
+	kit := testenv.BuildKit(t)
+	h := kitHome(t, "test")
+	secret := filepath.Join(t.TempDir(), "host-secret")
+	canary := "host-only-" + randomHex(t)
+	writeFile(t, secret, canary+"\n", 0o644)
+	for name, swap := range map[string]string{
+		"link": `rm -f /paas/.stdout/out; ln -s ` + secret + ` /paas/.stdout/out`,
+		"fifo": `rm -f /paas/.stdout/out; mkfifo /paas/.stdout/out`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			bp := filepath.Join(t.TempDir(), "swapper")
+			writeFile(t, filepath.Join(bp, "bin/detect"), "#!/bin/sh\n"+swap+"\necho Swapper\n", 0o755)
+			writeFile(t, filepath.Join(bp, "bin/compile"), "#!/bin/sh\n", 0o755)
+			app := t.TempDir()
+			writeFile(t, filepath.Join(app, ".buildpacks"), bp+"\n", 0o644)
+			var out strings.Builder
+			o := builder.Options{AppDir: app, Tag: "swapper", Stack: "test", BuildKit: buildkit.Options{Address: kit.Address},
+				Console: console.New(&out, false)}
+			_, err := builder.Build(context.Background(), h, o)
+			if err == nil {
+				t.Errorf("the build passed:\n%s", out.String())
+			}
+			if strings.Contains(out.String(), canary) || (err != nil && strings.Contains(err.Error(), canary)) {
+				t.Errorf("the host file reached the build's output: %v\n%s", err, out.String())
+			}
+			if err != nil && !strings.Contains(err.Error(), "reading the command's output from BuildKit") {
+				t.Errorf("error = %v, want it to say the output could not be read", err)
+			}
+		})
 	}
 }

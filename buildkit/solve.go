@@ -19,6 +19,7 @@ import (
 	"github.com/moby/buildkit/util/grpcerrors"
 	"google.golang.org/grpc/codes"
 
+	"github.com/paas-dev/paas/fsutil"
 	"github.com/paas-dev/paas/layers"
 	"github.com/paas-dev/paas/sandbox"
 )
@@ -146,9 +147,15 @@ func (o *op) bringBack(out, work string) error {
 }
 
 // delivered writes a captured stdout to w and returns the command's exit
-// status as an error.
+// status as an error. The command could swap either file for a link or a
+// FIFO: they are only read as regular files inside out/stdout.
 func delivered(out string, w io.Writer) error {
-	status, err := os.ReadFile(filepath.Join(out, "stdout", "status"))
+	root, err := os.OpenRoot(filepath.Join(out, "stdout"))
+	if err != nil {
+		return fmt.Errorf("reading the command's output from BuildKit: %w", err)
+	}
+	defer root.Close()
+	status, err := fsutil.ReadRegular(root, "status", 16)
 	if err != nil {
 		return fmt.Errorf("reading the command's exit status from BuildKit: %w", err)
 	}
@@ -156,12 +163,11 @@ func delivered(out string, w io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("reading the command's exit status from BuildKit: %q", status)
 	}
-	f, err := os.Open(filepath.Join(out, "stdout", "out"))
+	data, err := fsutil.ReadRegular(root, "out", maxCaptured+1)
 	if err != nil {
 		return fmt.Errorf("reading the command's output from BuildKit: %w", err)
 	}
-	defer f.Close()
-	if _, err := io.Copy(w, f); err != nil {
+	if _, err := w.Write(data); err != nil {
 		return err
 	}
 	if code != 0 {
