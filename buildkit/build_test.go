@@ -364,3 +364,18 @@ func TestDialErrors(t *testing.T) {
 			fault.KindOf(buildkit.ErrUnreachable).ExitCode(), fault.KindOf(buildkit.ErrAddress).ExitCode())
 	}
 }
+
+// A tree a buildpack leaves in odd shapes (the mount point's own mode, directories
+// without owner bits, names an image layer takes as whiteouts) comes back
+// from BuildKit as it was: the image equals a local build's.
+func TestOddTreeOnBuildKit(t *testing.T) {
+	testenv.Require(t, testenv.Root|testenv.Stack|testenv.Daemon)
+	kit := testenv.BuildKit(t)
+	h := kitHome(t, "test")
+	app := classicApp(t, testenv.Fixture("buildpacks", "odd-tree"))
+	local, _ := build(t, h, nil, "test", "odd-local", app, nil)
+	remote, out := build(t, h, kit, "test", "odd-kit", app, nil)
+	if remote.Digest != local.Digest {
+		t.Errorf("BuildKit built %s, the local build %s: want the same image\n%s", remote.Digest, local.Digest, out)
+	}
+}

@@ -73,8 +73,10 @@ const maxCaptured = 8 << 20
 // captureScript runs "$@" with its stdout, cut at maxCaptured bytes and
 // one more, in stdoutDir/out, and its exit status in stdoutDir/status: a
 // command that prints without end is stopped by SIGPIPE instead of
-// filling the worker's disk.
-var captureScript = fmt.Sprintf(`{ "$@"; echo $? >%[1]s/status; } | head -c %[2]d >%[1]s/out`, stdoutDir, maxCaptured+1)
+// filling the worker's disk. Both files are opened before the command
+// starts, so that swapping them for FIFOs cannot make the script hang.
+var captureScript = fmt.Sprintf(`exec 3>%[1]s/out 4>%[1]s/status; { "$@" 3>&- 4>&-; echo $? >&4; } | head -c %[2]d >&3`,
+	stdoutDir, maxCaptured+1)
 
 var quietContainerd sync.Once
 
@@ -178,8 +180,9 @@ func (r *remote) op(cmd *sandbox.Cmd) (*op, error) {
 	exec := r.stack().Run(run...)
 	result := llb.Scratch()
 	for i, m := range o.back {
-		result = result.File(llb.Copy(exec.GetMount(m.Target), "/", "/back"+strconv.Itoa(i),
-			&llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}))
+		// The mount's output is its parent, holding it by its own name.
+		result = result.File(llb.Copy(exec.GetMount(m.Target), "/"+filepath.Base(m.Source), "/back"+strconv.Itoa(i)+"/",
+			&llb.CopyInfo{CreateDestPath: true}))
 	}
 	if o.capture {
 		result = result.File(llb.Copy(exec.GetMount(stdoutDir), "/", "/stdout",
@@ -235,33 +238,25 @@ func (r *remote) mount(o *op, i int, m sandbox.Mount) ([]llb.RunOption, error) {
 	case m.Target == r.cfg.SecretsTarget:
 		return secretMounts(o, m)
 	}
-	name := "m" + strconv.Itoa(i)
-	// Every file is sent every time: the daemon's copy of an earlier
-	// upload, compared by metadata, could hide a change that kept a file's
-	// size and time.
-	src, opts := m.Source, []llb.LocalOption{llb.Differ(llb.DiffNone, true)}
-	st, err := os.Stat(src)
-	if err != nil {
-		return nil, err
-	}
-	var mopts []llb.MountOption
-	if !st.IsDir() {
-		// A file travels as the one file of its directory.
-		src = filepath.Dir(src)
-		opts = append(opts, llb.FollowPaths([]string{filepath.Base(m.Source)}))
-		mopts = append(mopts, llb.SourcePath("/"+filepath.Base(m.Source)))
-	}
-	fs, err := fsutil.NewFS(src)
+	// A mount travels as the one entry of its parent directory, so that
+	// what the command does to the mount point itself (its mode) comes
+	// back too. Every file is sent every time: the daemon's copy of an
+	// earlier upload, compared by metadata, could hide a change that kept
+	// a file's size and time.
+	name, base := "m"+strconv.Itoa(i), filepath.Base(m.Source)
+	fs, err := fsutil.NewFS(filepath.Dir(m.Source))
 	if err != nil {
 		return nil, err
 	}
 	o.locals[name] = fs
+	src := llb.Local(name, llb.FollowPaths([]string{base}), llb.Differ(llb.DiffNone, true))
+	mopts := []llb.MountOption{llb.SourcePath("/" + base)}
 	if m.ReadOnly {
 		mopts = append(mopts, llb.Readonly)
 	} else {
 		o.back = append(o.back, m)
 	}
-	return []llb.RunOption{llb.AddMount(m.Target, llb.Local(name, opts...), mopts...)}, nil
+	return []llb.RunOption{llb.AddMount(m.Target, src, mopts...)}, nil
 }
 
 // cacheMount is CACHE_DIR: the daemon's cache mount named CacheID, which

@@ -55,7 +55,7 @@ func (r *remote) solve(ctx context.Context, o *op, out string, cmd *sandbox.Cmd)
 	pr, pw := io.Pipe()
 	unpacked := make(chan error, 1)
 	go func() {
-		err := layers.Unpack(pr, out, layers.WithContext(ctx))
+		err := layers.Unpack(pr, out, layers.WithContext(ctx), layers.AsTree())
 		_ = pr.CloseWithError(err) // a failed unpack stops the export
 		unpacked <- err
 	}()
@@ -128,16 +128,9 @@ func (r *remote) showProgress(status <-chan *client.SolveStatus, captured bool, 
 func (o *op) bringBack(out, work string) error {
 	for i, m := range o.back {
 		name := "back" + strconv.Itoa(i)
-		src := filepath.Join(out, name)
-		st, err := os.Stat(m.Source)
+		err := os.Rename(m.Source, filepath.Join(work, name+".old"))
 		if err == nil {
-			err = os.Chmod(src, st.Mode().Perm())
-		}
-		if err == nil {
-			err = os.Rename(m.Source, filepath.Join(work, name+".old"))
-		}
-		if err == nil {
-			err = os.Rename(src, m.Source)
+			err = os.Rename(filepath.Join(out, name, filepath.Base(m.Source)), m.Source)
 		}
 		if err != nil {
 			return fmt.Errorf("bringing %s back from BuildKit: %w", m.Target, err)

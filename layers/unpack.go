@@ -146,7 +146,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		return nil // the root itself belongs to the caller
 	}
 	parent, base := splitRel(rel)
-	if strings.HasPrefix(base, whiteoutPrefix) {
+	if strings.HasPrefix(base, whiteoutPrefix) && !u.opts.tree {
 		return u.whiteout(parent, base)
 	}
 	pfd, err := u.root.mkdirAll(parent)
@@ -158,7 +158,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 		return err
 	}
 	created, err := u.create(pfd, rel, base, hdr, r)
-	if created {
+	if created && !u.opts.tree {
 		u.mark(rel)
 	}
 	return err
@@ -234,7 +234,7 @@ func (u *unpacker) mkdir(pfd int, rel, base string, m meta) error {
 		return err
 	}
 	mode := m.mode
-	if u.opts.owners == nil {
+	if u.opts.owners == nil && !u.opts.tree {
 		mode |= 0o500 // the caller owns the tree and must be able to walk it
 	}
 	return u.root.setDir(fd, rel, mode, m.mtime)

@@ -35,6 +35,7 @@ type unpackOptions struct {
 	maxSize    int64   // bytes of file content, holes included
 	maxEntries int64
 	diffID     *v1.Hash // nil: not checked
+	tree       bool     // AsTree
 }
 
 func makeUnpackOptions(opts []UnpackOption) (*unpackOptions, error) {
@@ -99,6 +100,19 @@ func WithDiffID(want v1.Hash) UnpackOption {
 			return err
 		}
 		o.diffID = &want
+		return nil
+	}
+}
+
+// AsTree unpacks a stream that is a whole directory tree rather than an
+// image layer, as a build's /app coming back from BuildKit is: a name
+// beginning with .wh. is an ordinary file, as it was in the tree;
+// directories get exactly their modes, owner bits included; and nothing is
+// remembered per entry, so memory does not grow with the tree. Paths stay
+// confined, set-ID bits are dropped and device nodes skipped as always.
+func AsTree() UnpackOption {
+	return func(o *unpackOptions) error {
+		o.tree = true
 		return nil
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"path/filepath"
 	"sort"
@@ -25,6 +26,26 @@ type prepared struct {
 }
 
 func (p *prepared) path(rel string) string { return path.Join(p.mountDir, rel) }
+
+// inBuildpacks is rel in p's host copy, as a name inside the build's
+// buildpacks directory: read through an os.Root of that directory, it
+// never leads out of it, even when the buildpack swapped its own
+// directory for a link to a host path.
+func (p *prepared) inBuildpacks(rel string) string {
+	return filepath.Join(filepath.Base(p.hostDir), rel)
+}
+
+// hasBuildpackFile reports whether bp's host copy has rel, without
+// following links out of the build's buildpacks directory.
+func (b *build) hasBuildpackFile(bp *prepared, rel string) bool {
+	root, err := os.OpenRoot(b.bpsDir)
+	if err != nil {
+		return false
+	}
+	defer root.Close()
+	_, err = root.Stat(bp.inBuildpacks(rel))
+	return err == nil
+}
 
 // prepareBuildpack fetches ref and copies it into the build, named name
 // ("": its own name).

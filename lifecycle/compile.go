@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/paas-dev/paas/console"
@@ -64,26 +62,28 @@ func (b *build) runCompile(ctx context.Context, bp *prepared) error {
 // else /bin/sh. Bash prints only the variables the file set or changed,
 // so the caller's proxy settings and the like, which every phase gets,
 // are not written out again (on BuildKit, a captured output is kept on
-// the daemon's disk); /bin/sh, which cannot read NUL-separated values,
-// prints them all, and exported sorts them out.
+// the daemon's disk); what it compares with is read-only, and env and
+// printf are not the file's functions. /bin/sh, which cannot read
+// NUL-separated values, prints them all, and exported sorts them out.
 const sourceExportScript = `if command -v bash >/dev/null 2>&1; then
 	exec bash -c '
 declare -A __paas_before
-while IFS= read -r -d "" __paas_kv; do __paas_before[${__paas_kv%%=*}]=${__paas_kv#*=}; done < <(env -0)
+while IFS= read -r -d "" __paas_kv; do __paas_before[${__paas_kv%%=*}]=${__paas_kv#*=}; done < <(command env -0)
+readonly __paas_before
 . "$1" >&2 || exit
 while IFS= read -r -d "" __paas_kv; do
 	__paas_k=${__paas_kv%%=*}
 	if [[ ! -v __paas_before[$__paas_k] || ${__paas_before[$__paas_k]} != "${__paas_kv#*=}" ]]; then
-		printf "%s\\0" "$__paas_kv"
+		builtin printf "%s\\0" "$__paas_kv"
 	fi
-done < <(env -0)' export "$1"
+done < <(command env -0)' export "$1"
 fi
 . "$1" >&2 && exec env -0`
 
 // sourceExport applies the buildpack's export file, if it wrote one, the
 // way herokuish does: source it in a shell and keep what changed.
 func (b *build) sourceExport(ctx context.Context, bp *prepared) error {
-	if _, err := os.Stat(filepath.Join(bp.hostDir, "export")); err != nil {
+	if !b.hasBuildpackFile(bp, "export") {
 		return nil
 	}
 	before := b.env.with(b.exports)

@@ -376,3 +376,41 @@ func TestProcfileMalformed(t *testing.T) {
 		}
 	})
 }
+
+// A buildpack that swaps its own directory for a link to a host directory
+// gets nothing of that directory read: its layers file, export file and
+// bin/release are looked for inside the build's buildpacks directory only.
+func TestBuildpackDirSwappedForLink(t *testing.T) {
+	host := t.TempDir()
+	for name, body := range map[string]string{
+		lifecycle.LayersFile: "host-secret-line\n",
+		"export":             "export FROM_HOST=leaked\n",
+		"bin/release":        "#!/bin/sh\necho 'config_vars: {FROM_HOST_RELEASE: leaked}'\n",
+	} {
+		path := filepath.Join(host, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bp := buildpack{
+		detect: "echo Swapper",
+		compile: `bp=$(cd "$(dirname "$0")/.." && pwd)
+cd "$(dirname "$bp")" && rm -rf "$bp" && ln -s '` + host + `' "$bp"
+echo "consumer: FROM_HOST=${FROM_HOST:-}"`,
+	}.write(t, "swapper")
+	res, out, err := build(t, app(t, "Procfile", "web: true\n"), func(o *lifecycle.Options) {
+		o.Buildpacks = []string{bp}
+	})
+	if err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "host-secret-line") || len(res.DependencyDirs) != 0 {
+		t.Errorf("the host's layers file was read (dirs %v):\n%s", res.DependencyDirs, out)
+	}
+	if _, ok := res.ConfigVars["FROM_HOST_RELEASE"]; ok {
+		t.Errorf("the host's bin/release ran: config vars %v", res.ConfigVars)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -99,7 +98,7 @@ func (b *build) release(ctx context.Context) error {
 }
 
 func (b *build) runRelease(ctx context.Context, bp *prepared) (Release, error) {
-	if _, err := os.Stat(filepath.Join(bp.hostDir, "bin", "release")); err != nil {
+	if !b.hasBuildpackFile(bp, filepath.Join("bin", "release")) {
 		return Release{}, nil
 	}
 	phase, cancel := withLimit(ctx, b.opts.ReleaseTimeout)

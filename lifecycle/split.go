@@ -34,7 +34,7 @@ const MaxDependencyLayers = 16
 // is warned about and ignored: the layers file only says how /app is
 // split, never what it holds.
 func (b *build) readLayersFile(bp *prepared) {
-	data, err := appfile.ReadFile(bp.hostDir, LayersFile)
+	data, err := appfile.ReadFile(b.bpsDir, bp.inBuildpacks(LayersFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
