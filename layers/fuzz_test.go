@@ -36,15 +36,18 @@ func FuzzUnpack(f *testing.F) {
 		prepareOutside(t, filepath.Join(base, "outside"))
 		before := snapshotOutside(t, base, "root")
 		root := filepath.Join(base, "root")
-		_ = Unpack(bytes.NewReader(data), root, WithMaxSize(fuzzMaxSize)) // errors are fine; escapes are not
-		if diffs := diffSnapshots(snapshotOutside(t, base, "root"), before); len(diffs) > 0 {
-			t.Fatalf("Unpack() changed files outside its root:\n%s", strings.Join(diffs, "\n"))
-		}
-		if diffs := diffSnapshots(snapshot(t, fuzzOutside), outsideBefore); len(diffs) > 0 {
-			t.Fatalf("Unpack() changed %s:\n%s", fuzzOutside, strings.Join(diffs, "\n"))
-		}
-		if err := fsutil.RemoveAll(root); err != nil {
-			t.Fatalf("fsutil.RemoveAll() = %v", err)
+		// As a layer, and as a tree (AsTree: what comes back from BuildKit).
+		for _, opts := range [][]UnpackOption{{WithMaxSize(fuzzMaxSize)}, {WithMaxSize(fuzzMaxSize), AsTree()}} {
+			_ = Unpack(bytes.NewReader(data), root, opts...) // errors are fine; escapes are not
+			if diffs := diffSnapshots(snapshotOutside(t, base, "root"), before); len(diffs) > 0 {
+				t.Fatalf("Unpack() changed files outside its root:\n%s", strings.Join(diffs, "\n"))
+			}
+			if diffs := diffSnapshots(snapshot(t, fuzzOutside), outsideBefore); len(diffs) > 0 {
+				t.Fatalf("Unpack() changed %s:\n%s", fuzzOutside, strings.Join(diffs, "\n"))
+			}
+			if err := fsutil.RemoveAll(root); err != nil {
+				t.Fatalf("fsutil.RemoveAll() = %v", err)
+			}
 		}
 	})
 }
