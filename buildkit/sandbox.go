@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/containerd/containerd/v2/core/content"
 	contentlocal "github.com/containerd/containerd/v2/plugins/content/local"
@@ -104,7 +105,8 @@ type remote struct {
 	b     *Builder
 	cfg   Config
 	store content.Store
-	nonce string // random, one per sandbox (fresh)
+	nonce string       // random, one per sandbox (fresh)
+	ops   atomic.Int64 // made so far (fresh)
 	// loading says once that the daemon takes the stack in.
 	loading sync.Once
 }
@@ -192,13 +194,14 @@ func (r *remote) op(cmd *sandbox.Cmd) (*op, error) {
 	return o, nil
 }
 
-// fresh mounts stdoutDir with a file that holds the sandbox's nonce, so
-// that no command of this build is ever a cache hit of another's: what a
+// fresh mounts stdoutDir with a file that holds the sandbox's nonce and
+// the op's number, so that no op is ever a cache hit of another: what a
 // command depends on beyond its definition (secrets, the network, the
 // cache mount) is in no cache key. (llb.IgnoreCache would do it too, but
 // it also gives the op a new, empty cache mount.)
 func (r *remote) fresh() llb.RunOption {
-	return llb.AddMount(stdoutDir, llb.Scratch().File(llb.Mkfile("/.nonce", 0o444, []byte(r.nonce))))
+	nonce := r.nonce + " " + strconv.FormatInt(r.ops.Add(1), 10)
+	return llb.AddMount(stdoutDir, llb.Scratch().File(llb.Mkfile("/.nonce", 0o444, []byte(nonce))))
 }
 
 // stack is the stack's build image, read from the store through the
