@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os/signal"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -247,16 +248,16 @@ func (d *deployment) serve(ctx context.Context, ln net.Listener) error {
 	for _, s := range d.sups {
 		go func() { supErrs <- s.sup.Serve(supCtx, s.replace) }()
 	}
-	go d.rollOnRequest(supCtx, hup.requests)
-	go d.whenUp(supCtx)
-	cronDone := make(chan struct{})
-	go func() {
-		defer close(cronDone)
-		if d.cron != nil {
-			d.cron.serve(supCtx)
-		}
-	}()
-	defer func() { <-cronDone }()
+	// What runs one-offs (postdeploy, a replacement's predeploy and release
+	// phase, cron) is waited for: each stops its container when supCtx
+	// ends, and paas must not exit before, or the container is left behind.
+	var oneOffs sync.WaitGroup
+	defer oneOffs.Wait()
+	oneOffs.Go(func() { d.rollOnRequest(supCtx, hup.requests) })
+	oneOffs.Go(func() { d.whenUp(supCtx) })
+	if d.cron != nil {
+		oneOffs.Go(func() { d.cron.serve(supCtx) })
+	}
 	var err error
 	select {
 	case err = <-supErrs:

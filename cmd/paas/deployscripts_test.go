@@ -63,3 +63,23 @@ func TestRunDeployScripts(t *testing.T) {
 		})
 	}
 }
+
+// Stopped while postdeploy still runs, paas run stops that one-off too and
+// leaves nothing in containerd.
+func TestRunStopDuringPostdeploy(t *testing.T) {
+	testenv.Require(t, testenv.Stack|testenv.Root|testenv.Daemon)
+	h := sharedHome(t, root)
+	app := appCopy(t, root, "hello")
+	if err := os.WriteFile(filepath.Join(app, "app.json"), []byte(`{"scripts": {"dokku": {"postdeploy": "echo postdeploy started; sleep 120"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustBuild(t, "-t", "slow-postdeploy", "-b", buildpackDir("hello"), app)
+	s := startRun(t, h, append(runtimeArgs(t, "containerd"), "--check", "/", "slow-postdeploy")...)
+	s.waitFor("postdeploy | postdeploy started", 60*time.Second)
+	if code := s.stop(); code != 0 {
+		t.Errorf("exit after SIGINT = %d\n%s", code, s.log())
+	}
+	if left := containerdLeft(t, testenv.Containerd(t)); left != "" {
+		t.Errorf("left in containerd: %s\n%s", left, s.log())
+	}
+}
