@@ -18,6 +18,9 @@ type BuildKitd struct {
 
 var sharedKit sharedDaemon[*BuildKitd]
 
+// buildkitdInstall says how to get the buildkitd the tests start.
+const buildkitdInstall = "build the pinned version with scripts/install-buildkitd"
+
 // BuildKit returns a real buildkitd private to this test binary (own root,
 // socket and state under a temp dir; runc from Debian), started on first
 // use. TestMain must call StopBuildKit after the tests run.
@@ -26,7 +29,7 @@ var sharedKit sharedDaemon[*BuildKitd]
 // (scripts/install-buildkitd builds the pinned version, as .ci/run does).
 func BuildKit(t testing.TB) *BuildKitd {
 	t.Helper()
-	return sharedKit.get(t, "buildkitd", "build the pinned version with scripts/install-buildkitd", startBuildKit)
+	return sharedKit.get(t, "buildkitd", buildkitdInstall, startBuildKit)
 }
 
 // StopBuildKit stops the shared buildkitd, if one was started, and
@@ -39,17 +42,25 @@ func startBuildKit() (*BuildKitd, error) {
 	if err != nil {
 		return nil, err
 	}
-	sock, root := filepath.Join(dir, "buildkitd.sock"), filepath.Join(dir, "root")
+	return runBuildKit(dir, "unix", filepath.Join(dir, "buildkitd.sock"))
+}
+
+// runBuildKit starts buildkitd with everything it keeps under dir,
+// listening on addr (a network and an address as net.Dial takes them),
+// with extra flags, and waits until it listens. On failure dir is gone.
+func runBuildKit(dir, network, addr string, extra ...string) (*BuildKitd, error) {
+	root := filepath.Join(dir, "root")
+	address := network + "://" + addr
 	// No containerd worker: only the OCI one, on Debian's runc.
-	dmn, err := startDaemon(dir, "buildkitd", "--root", root, "--addr", "unix://"+sock,
-		"--containerd-worker=false", "--oci-worker=true")
+	args := append([]string{"--root", root, "--addr", address, "--containerd-worker=false", "--oci-worker=true"}, extra...)
+	dmn, err := startDaemon(dir, "buildkitd", args...)
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	d := &BuildKitd{Address: "unix://" + sock, Root: root, daemon: dmn}
+	d := &BuildKitd{Address: address, Root: root, daemon: dmn}
 	err = d.waitReady(func() error {
-		c, err := net.Dial("unix", sock)
+		c, err := net.Dial(network, addr)
 		if err == nil {
 			c.Close()
 		}
@@ -91,10 +102,7 @@ func (d *BuildKitd) Grant(t testing.TB, uid, gid int) {
 // address.
 func BuildKitTLS(t testing.TB, ca *CA) string {
 	t.Helper()
-	forbidInShort(t, "Daemon")
-	if os.Geteuid() != 0 {
-		t.Fatalf("BuildKit tests need root: run them as root (CI does)")
-	}
+	requireDaemon(t, "buildkitd", buildkitdInstall)
 	dir, err := os.MkdirTemp("/tmp", "bkd-tls-")
 	if err != nil {
 		t.Fatal(err)
@@ -113,24 +121,11 @@ func BuildKitTLS(t testing.TB, ca *CA) string {
 	}
 	hostPort := l.Addr().String()
 	l.Close()
-	dmn, err := startDaemon(dir, "buildkitd", "--root", filepath.Join(dir, "root"), "--addr", "tcp://"+hostPort,
-		"--tlscert", filepath.Join(certs, "cert.pem"), "--tlskey", filepath.Join(certs, "key.pem"),
-		"--tlscacert", filepath.Join(certs, "ca.pem"), "--containerd-worker=false", "--oci-worker=true")
+	d, err := runBuildKit(dir, "tcp", hostPort, "--tlscert", filepath.Join(certs, "cert.pem"),
+		"--tlskey", filepath.Join(certs, "key.pem"), "--tlscacert", filepath.Join(certs, "ca.pem"))
 	if err != nil {
-		os.RemoveAll(dir)
 		t.Fatal(err)
 	}
-	d := &BuildKitd{Address: "tcp://" + hostPort, Root: filepath.Join(dir, "root"), daemon: dmn}
 	t.Cleanup(d.stop)
-	err = d.waitReady(func() error {
-		c, err := net.Dial("tcp", hostPort)
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	return d.Address
 }

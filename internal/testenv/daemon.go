@@ -104,13 +104,7 @@ type sharedDaemon[D interface{ stop() }] struct {
 // runs, never something to skip.
 func (s *sharedDaemon[D]) get(t testing.TB, name, install string, start func() (D, error)) D {
 	t.Helper()
-	forbidInShort(t, "Daemon")
-	if os.Geteuid() != 0 {
-		t.Fatalf("%s tests need root: run them as root (CI does)", name)
-	}
-	if _, err := exec.LookPath(name); err != nil {
-		t.Fatalf("%s not found: %s", name, install)
-	}
+	requireDaemon(t, name, install)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.started && s.err == nil {
@@ -121,6 +115,19 @@ func (s *sharedDaemon[D]) get(t testing.TB, name, install string, start func() (
 		t.Fatalf("starting %s: %v", name, s.err)
 	}
 	return s.d
+}
+
+// requireDaemon fails the test in the -short tier, when not root, or when
+// the command name is not installed (install says how to get it).
+func requireDaemon(t testing.TB, name, install string) {
+	t.Helper()
+	forbidInShort(t, "Daemon")
+	if os.Geteuid() != 0 {
+		t.Fatalf("%s tests need root: run them as root (CI does)", name)
+	}
+	if _, err := exec.LookPath(name); err != nil {
+		t.Fatalf("%s not found: %s", name, install)
+	}
 }
 
 // stop stops the daemon, if one was started.
